@@ -1,0 +1,165 @@
+"""What an adapter is: the contract every backend fulfils, and the helpers they share.
+
+An adapter runs the framework's *own* implementation of each op. Its op methods
+carry the spec's op ids and signatures (``gelu(self, x, approximate)`` beside
+``nnspec.spec.activations.gelu(x, approximate="none")``); the engine always
+passes every spec parameter explicitly, by keyword, so adapter methods have no
+defaults of their own. An op a framework has no native function for is written
+from the framework's primitives and marked ``@composed``; the report says so.
+
+Besides the ops an adapter provides its name and version, its devices, the
+conversion of NumPy arrays to native tensors and back for each dtype, a device
+synchronize for timing, reverse-mode autodiff through its own autograd
+(``grad``), and its native defaults (``NATIVE_DEFAULTS``: op -> spec parameter
+-> (native callable, native parameter name, translation into spec vocabulary)),
+read from the callable itself by ``native_default``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import platform
+import re
+from typing import Any, Callable, ClassVar
+
+import ml_dtypes
+import numpy as np
+
+DTYPES = {
+    "float64": np.dtype(np.float64),
+    "float32": np.dtype(np.float32),
+    "float16": np.dtype(np.float16),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+}
+
+
+class Unsupported(Exception):
+    """The backend cannot do this (dtype, device, op or parameter): reported as `unsupported`."""
+
+
+def composed(method):
+    """Marks an op method that composes framework primitives instead of calling a native op."""
+    method.composed = True
+    return method
+
+
+def same(value):
+    """Translation of a native default that already speaks the spec's vocabulary."""
+    return value
+
+
+def native_default_of(fn: Callable, parameter: str) -> Any:
+    """The default of ``parameter`` as declared by ``fn`` itself.
+
+    Read from ``inspect.signature``; builtins without one (many of torch's C
+    functions) declare their signature on the first line of their docstring,
+    e.g. ``gelu(input, approximate = 'none') -> Tensor``, which is parsed instead.
+    """
+    try:
+        param = inspect.signature(fn).parameters[parameter]
+    except ValueError:
+        return _default_from_docstring(fn, parameter)
+    except KeyError:
+        raise LookupError(f"{_qualname(fn)} has no parameter {parameter!r}") from None
+    if param.default is inspect.Parameter.empty:
+        raise LookupError(f"{_qualname(fn)}: parameter {parameter!r} has no default")
+    return param.default
+
+
+def _default_from_docstring(fn, parameter):
+    first_line = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+    match = re.search(rf"\b{re.escape(parameter)}\s*=\s*([^,)]+)", first_line)
+    if not match:
+        raise LookupError(f"{_qualname(fn)}: no signature and no default for {parameter!r} in its docstring")
+    import ast
+
+    text = match.group(1).strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _qualname(fn):
+    module = getattr(fn, "__module__", None) or ""
+    return f"{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}".lstrip(".")
+
+
+class Backend:
+    """Base class of every adapter. Subclasses set ``name`` and implement the abstract part."""
+
+    name: ClassVar[str] = "abstract"
+    #: op -> spec parameter -> (native callable, native parameter name, translation to spec value)
+    NATIVE_DEFAULTS: ClassVar[dict[str, dict[str, tuple[Callable, str, Callable]]]] = {}
+
+    # -- identity -------------------------------------------------------------
+
+    def version(self) -> str:
+        raise NotImplementedError
+
+    def devices(self) -> list[str]:
+        return ["cpu"]
+
+    def numerics(self) -> dict[str, Any]:
+        """The numerics settings in force (flush-to-zero, TF32, oneDNN, matmul precision...)."""
+        return {}
+
+    def environment(self, device: str) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "backend_version": self.version(),
+            "device": device,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(),
+            "numpy": np.__version__,
+            "numerics": self.numerics(),
+        }
+
+    # -- tensors --------------------------------------------------------------
+
+    def supports(self, dtype: str, device: str) -> bool:
+        return True
+
+    def asarray(self, array: np.ndarray, device: str):
+        """A native tensor on ``device`` holding ``array`` exactly, in the same dtype."""
+        raise NotImplementedError
+
+    def to_numpy(self, tensor) -> np.ndarray:
+        raise NotImplementedError
+
+    def synchronize(self, device: str) -> None:
+        """Blocks until all work queued on ``device`` is done (for timing)."""
+
+    # -- ops --------------------------------------------------------------------
+
+    def implements(self, op: str) -> bool:
+        return callable(getattr(self, op, None))
+
+    def is_composed(self, op: str) -> bool:
+        return bool(getattr(getattr(self, op, None), "composed", False))
+
+    def call(self, op: str, inputs: list, params: dict):
+        return getattr(self, op)(*inputs, **params)
+
+    def grad(self, fn: Callable, primals: list, cotangent, wrt: int = 0):
+        """VJP of ``fn`` at ``primals`` with respect to ``primals[wrt]``, by the framework's autodiff."""
+        raise NotImplementedError
+
+    def vjp(self, op: str, inputs: list, cotangent, params: dict, wrt: int = 0):
+        return self.grad(lambda *args: getattr(self, op)(*args, **params), inputs, cotangent, wrt)
+
+    # -- defaults ---------------------------------------------------------------
+
+    def native_default(self, op: str, parameter: str) -> Any:
+        """The framework's own default for spec ``parameter`` of ``op``, in spec vocabulary."""
+        try:
+            fn, native_name, to_spec = self.NATIVE_DEFAULTS[op][parameter]
+        except KeyError:
+            raise Unsupported(f"{self.name} declares no native counterpart of {op}({parameter}=...)") from None
+        return to_spec(native_default_of(fn, native_name))
+
+    def native_name(self, op: str, parameter: str) -> str | None:
+        entry = self.NATIVE_DEFAULTS.get(op, {}).get(parameter)
+        return f"{_qualname(entry[0])}({entry[1]}=...)" if entry else None

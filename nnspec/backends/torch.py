@@ -1,0 +1,113 @@
+"""PyTorch adapter: torch.nn.functional and torch's own autograd."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .base import Backend, same
+
+TORCH_DTYPES = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+
+class TorchBackend(Backend):
+    name = "torch"
+    NATIVE_DEFAULTS = {
+        "leaky_relu": {"alpha": (F.leaky_relu, "negative_slope", same)},
+        "gelu": {"approximate": (F.gelu, "approximate", same)},
+        "softmax": {"axis": (F.softmax, "dim", same)},
+        "log_softmax": {"axis": (F.log_softmax, "dim", same)},
+        "elu": {"alpha": (F.elu, "alpha", same)},
+    }
+
+    def __init__(self):
+        # Conformance runs in full float32: no TF32 behind the user's back on GPUs.
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        self._identity = torch.nn.Identity()
+
+    def version(self):
+        return torch.__version__
+
+    def devices(self):
+        return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+    def numerics(self):
+        subnormal = torch.tensor(1e-40, dtype=torch.float32)
+        return {
+            "flush_to_zero": bool((subnormal * 1.0).item() == 0.0),
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "mkldnn": torch.backends.mkldnn.is_available(),
+            "threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        }
+
+    def asarray(self, array, device):
+        if array.dtype == ml_dtypes.bfloat16:
+            tensor = torch.from_numpy(np.ascontiguousarray(array).view(np.uint16).copy()).view(torch.bfloat16)
+        else:
+            tensor = torch.from_numpy(np.array(array, copy=True))
+        return tensor.to(device)
+
+    def to_numpy(self, tensor):
+        tensor = tensor.detach().cpu()
+        if tensor.dtype == torch.bfloat16:
+            return tensor.view(torch.uint16).numpy().view(ml_dtypes.bfloat16)
+        return tensor.numpy()
+
+    def synchronize(self, device):
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    def grad(self, fn, primals, cotangent, wrt=0):
+        primals = [p.detach().requires_grad_(i == wrt) for i, p in enumerate(primals)]
+        (gradient,) = torch.autograd.grad(fn(*primals), primals[wrt], cotangent)
+        return gradient
+
+    # activations ---------------------------------------------------------------
+
+    def linear(self, x):
+        return self._identity(x)
+
+    def sigmoid(self, x):
+        return torch.sigmoid(x)
+
+    def tanh(self, x):
+        return torch.tanh(x)
+
+    def relu(self, x):
+        return F.relu(x)
+
+    def leaky_relu(self, x, alpha):
+        return F.leaky_relu(x, negative_slope=alpha)
+
+    def swish(self, x):
+        return F.silu(x)
+
+    def gelu(self, x, approximate):
+        return F.gelu(x, approximate=approximate)
+
+    def softmax(self, x, axis):
+        return F.softmax(x, dim=axis)
+
+    def log_softmax(self, x, axis):
+        return F.log_softmax(x, dim=axis)
+
+    def softplus(self, x):
+        return F.softplus(x)
+
+    def elu(self, x, alpha):
+        return F.elu(x, alpha=alpha)
+
+    def selu(self, x):
+        return F.selu(x)

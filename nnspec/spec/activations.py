@@ -1,0 +1,266 @@
+"""Activation functions: the textbook formulas and their exact derivatives.
+
+Every op ``f(x, **params)`` has a vector-Jacobian product ``f_vjp(x, cotangent,
+**params)`` = cotangent * f'(x) (for softmax and log_softmax, the full Jacobian
+transposed applied to the cotangent along ``axis``).
+
+Conventions
+-----------
+* Values follow IEEE arithmetic of the stated formula: nan in, nan out; a
+  softmax row holding +inf or nan is nan.
+* Kinks. Where a formula switches branch at 0 (relu, leaky_relu, elu, selu) the
+  derivative at exactly 0 is that of the branch the formula's ``x > 0`` test
+  selects there, the left one (``kink="left"``, relu'(0) = 0). Frameworks that
+  take the right derivative match the variant ``kink="right"``. The parameter
+  changes nothing but the derivative at 0.
+* Limits at ±inf are taken where the formula would read inf*0
+  (swish(-inf) = gelu(-inf) = 0).
+* Formulas are written to stay accurate where a naive transcription cancels or
+  overflows: sigmoid through exp(-|x|), 1 - tanh² through exp(-2|x|), Φ through
+  erfc. The NumPy baseline evaluates these same lines in float16/bfloat16/float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from ._float64 import float64
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+GELU_TANH_C = 0.044715
+SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2/pi)
+SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
+INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
+
+
+def _positive(x, kink):
+    """Where the right-hand branch (derivative of x) applies."""
+    return x > 0 if kink == "left" else x >= 0
+
+
+def _sigmoid_parts(x):
+    """e = exp(-|x|), then sigmoid(x) and sigmoid'(x) = e/(1+e)² without cancellation."""
+    e = np.exp(-np.abs(x))
+    s = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return s, e / ((1 + e) * (1 + e))
+
+
+# linear -----------------------------------------------------------------------
+
+
+@float64
+def linear(x):
+    """f(x) = x.   f'(x) = 1."""
+    return x.copy()
+
+
+@float64
+def linear_vjp(x, cotangent):
+    return cotangent.copy()
+
+
+# sigmoid ----------------------------------------------------------------------
+
+
+@float64
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e^{-x}), as e^{x}/(1+e^{x}) for x < 0 so neither side overflows.
+
+    σ'(x) = σ(x)(1 − σ(x)) = e^{-|x|} / (1 + e^{-|x|})².
+    """
+    return _sigmoid_parts(x)[0]
+
+
+@float64
+def sigmoid_vjp(x, cotangent):
+    return cotangent * _sigmoid_parts(x)[1]
+
+
+# tanh -------------------------------------------------------------------------
+
+
+@float64
+def tanh(x):
+    """tanh(x) = (e^{x} − e^{-x}) / (e^{x} + e^{-x}).
+
+    tanh'(x) = 1 − tanh²(x) = 4e^{-2|x|} / (1 + e^{-2|x|})².
+    """
+    return np.tanh(x)
+
+
+@float64
+def tanh_vjp(x, cotangent):
+    e = np.exp(-2 * np.abs(x))
+    return cotangent * (4 * e / ((1 + e) * (1 + e)))
+
+
+# relu -------------------------------------------------------------------------
+
+
+@float64
+def relu(x):
+    """relu(x) = max(x, 0).   relu'(x) = 1 if x > 0 else 0 (kink="left": relu'(0) = 0)."""
+    return np.maximum(x, 0)
+
+
+@float64
+def relu_vjp(x, cotangent, *, kink="left"):
+    return np.where(_positive(x, kink), cotangent, 0)
+
+
+# leaky_relu -------------------------------------------------------------------
+
+
+@float64
+def leaky_relu(x, alpha=0.01):
+    """leaky_relu(x) = x if x > 0 else α·x, α = ``alpha`` (negative slope, default 0.01).
+
+    leaky_relu'(x) = 1 if x > 0 else α (kink="left": the derivative at 0 is α).
+    """
+    return np.where(x > 0, x, alpha * x)
+
+
+@float64
+def leaky_relu_vjp(x, cotangent, alpha=0.01, *, kink="left"):
+    return np.where(_positive(x, kink), cotangent, alpha * cotangent)
+
+
+# swish ------------------------------------------------------------------------
+
+
+@float64
+def swish(x):
+    """swish(x) = x·σ(x) (also called silu), with swish(−inf) = 0.
+
+    swish'(x) = σ(x) + x·σ(x)(1 − σ(x)).
+    """
+    y = x * _sigmoid_parts(x)[0]
+    return np.where(x == -np.inf, 0, y)
+
+
+@float64
+def swish_vjp(x, cotangent):
+    s, ds = _sigmoid_parts(x)
+    return cotangent * (s + np.where(ds == 0, 0, x * ds))
+
+
+# gelu -------------------------------------------------------------------------
+
+
+def _gelu_tanh_inner(x):
+    """2u, u = √(2/π)(x + 0.044715x³): the tanh form is x·σ(2u) since (1+tanh u)/2 = σ(2u)."""
+    return 2 * SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
+
+
+@float64
+def gelu(x, approximate="none"):
+    """gelu(x) = x·Φ(x), Φ the standard normal CDF, Φ(x) = erfc(−x/√2)/2.
+
+    approximate="tanh": x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2, the approximation
+    some frameworks use by default; it is a *variant* of this spec, not its value.
+    gelu'(x) = Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π);
+    tanh form: σ(2u) + x·σ'(2u)·2u', u' = √(2/π)(1 + 3·0.044715x²).
+    gelu(−inf) = 0.
+    """
+    if approximate == "tanh":
+        y = x * _sigmoid_parts(_gelu_tanh_inner(x))[0]
+    elif approximate == "none":
+        y = x * (special.erfc(-x * SQRT_HALF) / 2)
+    else:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return np.where(x == -np.inf, 0, y)
+
+
+@float64
+def gelu_vjp(x, cotangent, approximate="none"):
+    if approximate == "tanh":
+        s, ds = _sigmoid_parts(_gelu_tanh_inner(x))
+        du = 2 * SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_C * x * x)
+        return cotangent * (s + np.where(ds == 0, 0, x * ds * du))
+    if approximate == "none":
+        phi = np.exp(-x * x / 2) * INV_SQRT_2PI
+        return cotangent * (special.erfc(-x * SQRT_HALF) / 2 + np.where(phi == 0, 0, x * phi))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+# softmax / log_softmax --------------------------------------------------------
+
+
+@float64
+def softmax(x, axis=-1):
+    """softmax(x)_i = e^{x_i − m} / Σ_j e^{x_j − m}, m = max_j x_j along ``axis`` (default −1).
+
+    Subtracting m changes nothing mathematically and keeps e^{·} ≤ 1.
+    VJP: s ⊙ (g − Σ_j g_j s_j).
+    """
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return z / np.sum(z, axis=axis, keepdims=True)
+
+
+@float64
+def softmax_vjp(x, cotangent, axis=-1):
+    s = softmax.__wrapped__(x, axis=axis)
+    return s * (cotangent - np.sum(cotangent * s, axis=axis, keepdims=True))
+
+
+@float64
+def log_softmax(x, axis=-1):
+    """log_softmax(x)_i = (x_i − m) − log Σ_j e^{x_j − m}, m = max_j x_j along ``axis``.
+
+    VJP: g − softmax(x) · Σ_j g_j.
+    """
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+@float64
+def log_softmax_vjp(x, cotangent, axis=-1):
+    s = softmax.__wrapped__(x, axis=axis)
+    return cotangent - s * np.sum(cotangent, axis=axis, keepdims=True)
+
+
+# softplus ---------------------------------------------------------------------
+
+
+@float64
+def softplus(x):
+    """softplus(x) = log(1 + e^{x}) = max(x, 0) + log1p(e^{−|x|}).   softplus'(x) = σ(x)."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+@float64
+def softplus_vjp(x, cotangent):
+    return cotangent * _sigmoid_parts(x)[0]
+
+
+# elu / selu -------------------------------------------------------------------
+
+
+@float64
+def elu(x, alpha=1.0):
+    """elu(x) = x if x > 0 else α(e^{x} − 1), α = ``alpha`` (default 1.0); e^{x} − 1 via expm1.
+
+    elu'(x) = 1 if x > 0 else α·e^{x} (kink="left": α at 0).
+    """
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+@float64
+def elu_vjp(x, cotangent, alpha=1.0, *, kink="left"):
+    return np.where(_positive(x, kink), cotangent, cotangent * alpha * np.exp(np.minimum(x, 0)))
+
+
+@float64
+def selu(x):
+    """selu(x) = λ·elu(x, α) with λ = 1.0507009873554804934…, α = 1.6732632423543772848…
+
+    selu'(x) = λ if x > 0 else λα·e^{x} (kink="left": λα at 0).
+    """
+    return SELU_SCALE * elu.__wrapped__(x, SELU_ALPHA)
+
+
+@float64
+def selu_vjp(x, cotangent, *, kink="left"):
+    return SELU_SCALE * elu_vjp.__wrapped__(x, cotangent, SELU_ALPHA, kink=kink)
