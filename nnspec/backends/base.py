@@ -150,6 +150,10 @@ class Backend:
     def vjp(self, op: str, inputs: list, cotangent, params: dict, wrt: int = 0):
         return self.grad(lambda *args: getattr(self, op)(*args, **params), inputs, cotangent, wrt)
 
+    def compile(self, fn: Callable) -> Callable:
+        """The framework's compiled form of ``fn`` (jax.jit, tf.function, torch.compile)."""
+        raise Unsupported(f"{self.name} has no compiled mode")
+
     # -- defaults ---------------------------------------------------------------
 
     def native_default(self, op: str, parameter: str) -> Any:

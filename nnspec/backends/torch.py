@@ -54,7 +54,7 @@ class TorchBackend(Backend):
 
     def asarray(self, array, device):
         if array.dtype == ml_dtypes.bfloat16:
-            tensor = torch.from_numpy(np.ascontiguousarray(array).view(np.uint16).copy()).view(torch.bfloat16)
+            tensor = torch.from_numpy(np.array(array, copy=True).view(np.uint16)).view(torch.bfloat16)
         else:
             tensor = torch.from_numpy(np.array(array, copy=True))
         return tensor.to(device)
@@ -73,6 +73,9 @@ class TorchBackend(Backend):
         primals = [p.detach().requires_grad_(i == wrt) for i, p in enumerate(primals)]
         (gradient,) = torch.autograd.grad(fn(*primals), primals[wrt], cotangent)
         return gradient
+
+    def compile(self, fn):
+        return torch.compile(fn, fullgraph=True, dynamic=False)
 
     # activations ---------------------------------------------------------------
 

@@ -14,7 +14,10 @@ Conventions
   take the right derivative match the variant ``kink="right"``. The parameter
   changes nothing but the derivative at 0.
 * Limits at ±inf are taken where the formula would read inf*0
-  (swish(-inf) = gelu(-inf) = 0).
+  (swish(-inf) = gelu(-inf) = 0). Frameworks that evaluate the product in IEEE
+  arithmetic (nan there) match the variant ``at_inf="ieee"``.
+* Keyword-only parameters (after ``*``) select variants on the spec side; they are
+  never passed to an adapter, whose op signature is the spec's without them.
 * Formulas are written to stay accurate where a naive transcription cancels or
   overflows: sigmoid through exp(-|x|), 1 - tanh² through exp(-2|x|), Φ through
   erfc. The NumPy baseline evaluates these same lines in float16/bfloat16/float32.
@@ -130,14 +133,22 @@ def leaky_relu_vjp(x, cotangent, alpha=0.01, *, kink="left"):
 # swish ------------------------------------------------------------------------
 
 
+def _limit_at_minus_inf(x, y, at_inf):
+    """y with its value at x = −inf set to the limit 0 (at_inf="limit") or left as IEEE made it."""
+    if at_inf == "ieee":
+        return y
+    if at_inf != "limit":
+        raise ValueError(f"at_inf must be 'limit' or 'ieee', got {at_inf!r}")
+    return np.where(x == -np.inf, 0, y)
+
+
 @float64
-def swish(x):
-    """swish(x) = x·σ(x) (also called silu), with swish(−inf) = 0.
+def swish(x, *, at_inf="limit"):
+    """swish(x) = x·σ(x) (also called silu), with swish(−inf) = 0 (at_inf="ieee": −inf·0 = nan).
 
     swish'(x) = σ(x) + x·σ(x)(1 − σ(x)).
     """
-    y = x * _sigmoid_parts(x)[0]
-    return np.where(x == -np.inf, 0, y)
+    return _limit_at_minus_inf(x, x * _sigmoid_parts(x)[0], at_inf)
 
 
 @float64
@@ -155,14 +166,14 @@ def _gelu_tanh_inner(x):
 
 
 @float64
-def gelu(x, approximate="none"):
+def gelu(x, approximate="none", *, at_inf="limit"):
     """gelu(x) = x·Φ(x), Φ the standard normal CDF, Φ(x) = erfc(−x/√2)/2.
 
     approximate="tanh": x·(1 + tanh(√(2/π)(x + 0.044715x³)))/2, the approximation
     some frameworks use by default; it is a *variant* of this spec, not its value.
     gelu'(x) = Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π);
     tanh form: σ(2u) + x·σ'(2u)·2u', u' = √(2/π)(1 + 3·0.044715x²).
-    gelu(−inf) = 0.
+    gelu(−inf) = 0 (at_inf="ieee": −inf·0 = nan).
     """
     if approximate == "tanh":
         y = x * _sigmoid_parts(_gelu_tanh_inner(x))[0]
@@ -170,7 +181,7 @@ def gelu(x, approximate="none"):
         y = x * (special.erfc(-x * SQRT_HALF) / 2)
     else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return np.where(x == -np.inf, 0, y)
+    return _limit_at_minus_inf(x, y, at_inf)
 
 
 @float64

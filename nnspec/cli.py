@@ -1,0 +1,128 @@
+"""The `nnspec` command: list, run, bench, report, repro."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .backends import DTYPES, BackendUnavailable, available_backends, load_backend
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nnspec", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("list", help="the ops, their formulas, and which backends implement them")
+    p.add_argument("--family")
+    p.set_defaults(handler=cmd_list)
+
+    p = commands.add_parser("run", help="conformance of one backend on one device -> <results>/<backend>-<device>.jsonl")
+    p.add_argument("--backend", required=True, help="registered name, or module:Class")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", action="append", choices=list(DTYPES), help="repeatable; default: all four")
+    p.add_argument("--family")
+    p.add_argument("--op")
+    p.add_argument("--budget", default="standard", choices=["quick", "standard", "thorough"])
+    p.add_argument("--results", default="results")
+    p.add_argument("--seed", type=int, default=None, help="default: a fresh seed, recorded in the results")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any check deviates (default: 0, findings are results)")
+    p.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --, e.g. -- -k gelu -x")
+    p.set_defaults(handler=cmd_run)
+
+    p = commands.add_parser("bench", help="pytest-benchmark of every op -> <results>/bench-<backend>-<device>.json")
+    p.add_argument("--backend", required=True)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--results", default="results")
+    p.add_argument("--quick", action="store_true", help="short timing, for CI")
+    p.add_argument("pytest_args", nargs="*")
+    p.set_defaults(handler=cmd_bench)
+
+    p = commands.add_parser("report", help="merge all results into conformance.json, conformance.md, index.html")
+    p.add_argument("--results", default="results")
+    p.add_argument("--out", default="reports")
+    p.set_defaults(handler=cmd_report)
+
+    p = commands.add_parser("repro", help="re-run one recorded case; print spec and backend side by side")
+    p.add_argument("id", help="a record id: backend/device/dtype/op/check")
+    p.add_argument("--results", default="results")
+    p.set_defaults(handler=cmd_repro)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (BackendUnavailable, KeyError, FileNotFoundError, ValueError) as exc:
+        print(f"nnspec {args.command}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_list(args) -> int:
+    from .conformance.catalogue import select
+
+    backends = {}
+    for name in available_backends():
+        try:
+            backends[name] = load_backend(name)
+        except BackendUnavailable:
+            pass  # not installed here: listed as such below
+    for entry in select(args.family):
+        where = [n + ("(composed)" if b.is_composed(entry.op) else "") for n, b in backends.items() if b.implements(entry.op)]
+        missing = sorted(set(available_backends()) - set(backends))
+        params = ", ".join(f"{k}={v!r}" for k, v in entry.defaults.items())
+        print(f"{entry.op}({params})  [{entry.family}]")
+        print(f"    {entry.formula.splitlines()[0]}")
+        print(f"    backends: {', '.join(where) or '-'}" + (f"; not installed: {', '.join(missing)}" if missing else ""))
+    return 0
+
+
+def cmd_run(args) -> int:
+    import pytest
+
+    from .conformance import suite
+
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    pytest_args = [
+        suite.__file__, "-p", "nnspec.conformance.plugin", "-p", "no:cacheprovider",
+        "-c", str(Path(suite.__file__).with_name("pytest.ini")), "-q", "--tb=no", "-rfEs",
+        "--nnspec-backend", args.backend, "--nnspec-device", args.device, "--nnspec-budget", args.budget,
+        "--nnspec-results", args.results, "--nnspec-seed", str(seed),
+    ]
+    for dtype in args.dtype or []:
+        pytest_args += ["--nnspec-dtype", dtype]
+    if args.family:
+        pytest_args += ["--nnspec-family", args.family]
+    if args.op:
+        pytest_args += ["--nnspec-op", args.op]
+    code = pytest.main(pytest_args + list(args.pytest_args))
+    print(f"nnspec run: results in {args.results}/ (seed {seed})")
+    if code == pytest.ExitCode.TESTS_FAILED:  # deviations are findings, recorded in the results
+        return 1 if args.strict else 0
+    return int(code)
+
+
+def cmd_bench(args) -> int:
+    from .benchmarks import run_benchmarks
+
+    load_backend(args.backend)  # a clear error before pytest starts
+    return run_benchmarks(args.backend, args.device, args.results, quick=args.quick, extra_args=args.pytest_args)
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    report = build_report(args.results, args.out)
+    print(f"nnspec report: {len(report['records'])} records from {len(report['runs'])} runs -> {args.out}/")
+    return 0
+
+
+def cmd_repro(args) -> int:
+    from .conformance.repro import reproduce
+
+    print(reproduce(args.id, args.results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

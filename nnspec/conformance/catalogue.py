@@ -1,0 +1,168 @@
+"""The catalogue: one row per op — its spec formula, inputs, tolerances (each with its reason),
+named variants and properties. The engine knows nothing about any op beyond its row.
+
+Tolerances are in ULPs of the output dtype (see measure.py for the floor near zero).
+Variants name the legitimate formulation differences: spec parameters and their
+non-default values, which the engine tries alone and in combination, on the same
+examples, when a backend fails the default.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..spec import activations as A
+from . import strategies as S
+from .measure import finfo
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    max_ulp: float
+    reason: str
+    floor: float | None = None  # magnitude below which errors count in ULPs of the floor
+
+
+def describe(op: str, params: dict) -> str:
+    return f"{op}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
+@dataclass(frozen=True)
+class Property:
+    """A law the backend's output must obey on its own: violation(x, y, params) in ULPs of 1."""
+
+    name: str
+    violation: Callable[[np.ndarray, np.ndarray, dict], float]
+    reason: str
+
+
+@dataclass(frozen=True)
+class OpEntry:
+    op: str
+    family: str
+    forward: Callable
+    vjp: Callable
+    forward_tol: Tolerance
+    gradient_tol: Tolerance
+    params: dict = field(default_factory=dict)  # name -> strategy factory (dtype, inputs) -> strategy
+    variants: dict = field(default_factory=dict)  # spec parameter -> its non-default values
+    properties: tuple[Property, ...] = ()
+    min_ndim: int = 0
+
+    def example(self, dtype: str):
+        return S.elementwise(dtype, self.params, self.min_ndim)
+
+    @property
+    def formula(self) -> str:
+        return inspect.getdoc(self.forward).split("\n\n")[0]
+
+    @property
+    def defaults(self) -> dict:
+        """The spec's default for each parameter, read from the spec function's signature."""
+        signature = inspect.signature(self.forward).parameters
+        return {name: signature[name].default for name in self.params}
+
+
+# properties ------------------------------------------------------------------------
+
+
+def _sums_to_one(x, y, params):
+    """|Σ_axis y − 1| in ULPs of 1 (summed in float64, so only y's own errors count)."""
+    total = np.sum(y.astype(np.float64), axis=params["axis"])
+    return _worst(np.abs(total - 1) / float(finfo(y.dtype).eps), x, params)
+
+
+def _logsumexp_zero(x, y, params):
+    """|log Σ_axis e^{y}| in ULPs of 1: log_softmax outputs are log-probabilities."""
+    y64 = y.astype(np.float64)
+    with np.errstate(all="ignore"):
+        top = np.max(y64, axis=params["axis"], keepdims=True)
+        lse = np.log(np.sum(np.exp(y64 - top), axis=params["axis"])) + np.squeeze(top, axis=params["axis"])
+    return _worst(np.abs(lse) / float(finfo(y.dtype).eps), x, params)
+
+
+def _worst(per_row, x, params):
+    """Worst violation over rows whose inputs are all finite (a row with inf or nan is nan by spec)."""
+    finite_rows = np.all(np.isfinite(x.astype(np.float64)), axis=params["axis"])
+    rows = np.asarray(per_row)[finite_rows]
+    return float(np.nan_to_num(rows, nan=np.inf).max()) if rows.size else 0.0
+
+
+def _within(low, high):
+    def violation(x, y, params):
+        y64 = y.astype(np.float64)
+        outside = (y64 < low) | (y64 > high)
+        return float(np.inf if outside.any() else 0.0)
+
+    violation.__doc__ = f"outputs in [{low}, {high}]"
+    return violation
+
+
+# tolerances ------------------------------------------------------------------------
+
+EXACT = Tolerance(0, "no rounding happens: the output is an input or zero")
+ONE_PRODUCT = Tolerance(1, "one rounded product α·x (exact in a float32 intermediate, then rounded once)")
+LIBM = Tolerance(4, "vectorised exp/tanh/erf/log1p are within a few ULP; the composite adds a rounding or two")
+BACKWARD = Tolerance(8, "a backward formula composes 3-5 rounded operations", floor=None)
+REDUCTION = Tolerance(8, "one exp per element, an n-term sum and a division per row")
+REDUCTION_BACKWARD = Tolerance(16, "softmax, a weighted row sum and a product, each rounded")
+LOG_REDUCTION = Tolerance(8, "x−m−log Σe: accurate to absolute (not relative) error near 0, hence floor 1", floor=1.0)
+
+KINK = {"kink": ("right",)}
+AT_INF = {"at_inf": ("ieee",)}
+
+CATALOGUE: dict[str, OpEntry] = {
+    entry.op: entry
+    for entry in [
+        OpEntry("linear", "activations", A.linear, A.linear_vjp, EXACT, EXACT),
+        OpEntry(
+            "sigmoid", "activations", A.sigmoid, A.sigmoid_vjp, LIBM, BACKWARD,
+            properties=(Property("range", _within(0, 1), "a probability"),),
+        ),
+        OpEntry(
+            "tanh", "activations", A.tanh, A.tanh_vjp, LIBM, BACKWARD,
+            properties=(Property("range", _within(-1, 1), "tanh maps into [-1, 1]"),),
+        ),
+        OpEntry("relu", "activations", A.relu, A.relu_vjp, EXACT, EXACT, variants=KINK),
+        OpEntry(
+            "leaky_relu", "activations", A.leaky_relu, A.leaky_relu_vjp, ONE_PRODUCT, ONE_PRODUCT,
+            params={"alpha": S.slope(0.0, 1.0, (0.01, 0.2, 0.3))}, variants=KINK,
+        ),
+        OpEntry("swish", "activations", A.swish, A.swish_vjp, LIBM, BACKWARD, variants=AT_INF),
+        OpEntry(
+            "gelu", "activations", A.gelu, A.gelu_vjp, LIBM, BACKWARD,
+            params={"approximate": S.choice("none", "tanh")}, variants={"approximate": ("tanh",), **AT_INF},
+        ),
+        OpEntry(
+            "softmax", "activations", A.softmax, A.softmax_vjp, REDUCTION, REDUCTION_BACKWARD,
+            params={"axis": S.axis}, min_ndim=1,
+            properties=(Property("rows sum to 1", _sums_to_one, "Σ|δy| ≤ tolerance·ulp(1) when each y is within tolerance"),),
+        ),
+        OpEntry(
+            "log_softmax", "activations", A.log_softmax, A.log_softmax_vjp, LOG_REDUCTION, REDUCTION_BACKWARD,
+            params={"axis": S.axis}, min_ndim=1,
+            properties=(Property("logsumexp is 0", _logsumexp_zero, "outputs are log-probabilities"),),
+        ),
+        OpEntry("softplus", "activations", A.softplus, A.softplus_vjp, LIBM, BACKWARD),
+        OpEntry(
+            "elu", "activations", A.elu, A.elu_vjp, LIBM, BACKWARD,
+            params={"alpha": S.slope(0.1, 3.0, (1.0,))}, variants=KINK,
+        ),
+        OpEntry("selu", "activations", A.selu, A.selu_vjp, LIBM, BACKWARD, variants=KINK),
+    ]
+}
+
+FAMILIES = sorted({entry.family for entry in CATALOGUE.values()})
+
+
+def select(family: str | None = None, op: str | None = None) -> list[OpEntry]:
+    """Catalogue rows filtered by family and/or op id; unknown names are an error, not an empty run."""
+    if family is not None and family not in FAMILIES:
+        raise KeyError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    if op is not None and op not in CATALOGUE:
+        raise KeyError(f"unknown op {op!r}; known: {', '.join(CATALOGUE)}")
+    return [e for e in CATALOGUE.values() if (family is None or e.family == family) and (op is None or e.op == op)]

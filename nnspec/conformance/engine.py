@@ -1,0 +1,362 @@
+"""The engine: runs one catalogue row on one backend, device and dtype, and returns its records.
+
+One hypothesis search per (op, backend, device, dtype) draws each example once and
+judges every value check on it — ``forward`` (backend vs spec), ``gradient``
+(backend autodiff VJP vs spec VJP, on examples whose inputs are finite) and
+``property`` (laws on the backend's own output). ``hypothesis.target`` steers the
+search towards each check's worst error, and the worst error seen is kept even when
+the check passes. A failing check raises its own exception type, so hypothesis
+shrinks each check's failure separately to a minimal counterexample, which is
+replayed last and therefore the one recorded.
+
+When forward or gradient fails against the spec default, each declared variant is
+judged on every example seen, the counterexample included; the first that fits all
+of them is recorded as ``matches_variant``.
+
+An adapter that raises is an ``error`` (shrunk like a failure), a wrong shape or
+dtype, a nan where the spec is finite or an error beyond tolerance is a ``fail``; a
+dtype the backend cannot represent is ``unsupported``. Nothing an adapter does
+stops the run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import time
+import traceback
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
+
+from ..backends import Backend, Unsupported
+from .catalogue import OpEntry, describe
+from .measure import Verdict, compare
+from .strategies import Example, np_dtype
+
+VALUE_CHECKS = ("forward", "gradient", "property")
+BUDGETS = {"quick": 20, "standard": 150, "thorough": 1000}  # examples per (op, dtype)
+KEEP_EXAMPLES = 500  # examples kept for variant matching
+
+
+class CheckFailed(Exception):
+    """Raised inside the hypothesis test; one subclass per (check, kind of failure), so that
+    hypothesis shrinks each distinct failure on its own (a nan at -inf does not hide an
+    accuracy loss at -3)."""
+
+
+_FAILED: dict[tuple[str, str], type] = {}
+
+
+def failure_type(check: str, kind: str) -> type:
+    key = (check, kind)
+    if key not in _FAILED:
+        _FAILED[key] = type(f"{check.title()}{kind.title()}Failed", (CheckFailed,), {})
+    return _FAILED[key]
+
+
+SEVERITY = ("raised", "shape", "dtype", "nonfinite", "ulp", "property")  # the record shows the first
+
+
+@dataclass
+class Observed:
+    """What the backend returned for one example: arrays, or the exception it raised."""
+
+    value: object
+    gradient: object = None  # None when the gradient was not asked for
+
+
+@dataclass
+class Worst:
+    """Running worst error of one check over all examples judged."""
+
+    examples: int = 0
+    max_ulp: float = 0.0
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    failures: dict = field(default_factory=dict)  # kind -> (example, verdict), minimal after shrinking
+
+    def add(self, verdict: Verdict):
+        self.examples += 1
+        self.max_ulp = max(self.max_ulp, verdict.max_ulp)
+        self.max_abs = max(self.max_abs, verdict.max_abs)
+        self.max_rel = max(self.max_rel, verdict.max_rel)
+
+
+def _accepted(fn, params: dict) -> dict:
+    names = inspect.signature(fn).parameters
+    return {k: v for k, v in params.items() if k in names}
+
+
+def gradient_applies(example: Example) -> bool:
+    """Derivatives are compared at finite inputs only: at ±inf they are limits, at nan nothing."""
+    return example.cotangent is not None and all(np.all(np.isfinite(a.astype(np.float64))) for a in example.inputs)
+
+
+def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> Observed:
+    def run(fn):
+        try:
+            return backend.to_numpy(fn())
+        except Unsupported:
+            raise
+        except Exception as exc:  # the adapter's failure is a measurement, not a crash
+            return exc
+
+    native = [backend.asarray(a, device) for a in example.inputs]
+    observed = Observed(value=run(lambda: backend.call(entry.op, native, example.params)))
+    if gradient_applies(example):
+        cotangent = backend.asarray(example.cotangent, device)
+        observed.gradient = run(lambda: backend.vjp(entry.op, native, cotangent, example.params))
+    return observed
+
+
+def _raised(exc: Exception) -> Verdict:
+    return Verdict(False, "error", "raised", np.inf, np.inf, np.inf, f"{type(exc).__name__}: {exc}".strip())
+
+
+def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides: dict | None = None) -> dict:
+    """Verdicts of every value check for one example; ``overrides`` selects a variant of the spec."""
+    params = {**example.params, **(overrides or {})}
+    verdicts = {}
+    if isinstance(observed.value, Exception):
+        verdicts["forward"] = _raised(observed.value)
+    else:
+        reference = entry.forward(*example.inputs, **_accepted(entry.forward, params))
+        verdicts["forward"] = compare(observed.value, reference, dtype, entry.forward_tol.max_ulp, entry.forward_tol.floor)
+        if entry.properties and verdicts["forward"].status != "error" and observed.value.shape == reference.shape:
+            verdicts["property"] = _properties(entry, example, observed.value)
+    if observed.gradient is not None:
+        if isinstance(observed.gradient, Exception):
+            verdicts["gradient"] = _raised(observed.gradient)
+        else:
+            reference = entry.vjp(*example.inputs, example.cotangent, **_accepted(entry.vjp, params))
+            floor = np.abs(example.cotangent.astype(np.float64))
+            verdicts["gradient"] = compare(observed.gradient, reference, dtype, entry.gradient_tol.max_ulp, floor)
+    return verdicts
+
+
+def _properties(entry: OpEntry, example: Example, value: np.ndarray) -> Verdict:
+    bound = entry.forward_tol.max_ulp
+    worst = Verdict(True)
+    for prop in entry.properties:
+        violation = prop.violation(example.inputs[0], value, example.params)
+        if violation > worst.max_ulp:
+            worst = Verdict(violation <= bound, "pass" if violation <= bound else "fail", "property", violation)
+            if not worst.ok:
+                worst.message = f"{prop.name}: violated by {violation:.4g} ULP of 1 (bound {bound:g}; {prop.reason})"
+    return worst
+
+
+def derive_seed(run_seed: int, backend: str, device: str, dtype: str, op: str) -> int:
+    """Each case's own seed, so any one case re-runs alone exactly as it ran in the full run."""
+    return (run_seed + zlib.crc32(f"{backend}/{device}/{dtype}/{op}".encode())) % 2**32
+
+
+def hypothesis_settings(budget: str) -> settings:
+    return settings(
+        max_examples=BUDGETS[budget],
+        deadline=None,  # framework calls (compiles, first-call dispatch) have no fair deadline
+        database=None,  # the counterexample lives in the results file, not in .hypothesis/
+        derandomize=False,  # the explicit seed() below makes every run reproducible
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
+        report_multiple_bugs=True,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+    )
+
+
+@dataclass
+class Case:
+    """One (op, backend, device, dtype) to check."""
+
+    entry: OpEntry
+    backend: Backend
+    device: str
+    dtype: str
+    budget: str = "quick"
+    seed: int = 0
+    seen: list = field(default_factory=list)
+
+    @property
+    def case_seed(self) -> int:
+        return derive_seed(self.seed, self.backend.name, self.device, self.dtype, self.entry.op)
+
+
+def check_values(case: Case) -> list[dict]:
+    """The forward, gradient and property records of one case."""
+    started = time.perf_counter()
+    entry, dtype = case.entry, np.dtype(np_dtype(case.dtype))
+    checks = ["forward", "gradient"] + (["property"] if entry.properties else [])
+    if not case.backend.implements(entry.op):
+        return [_record(case, c, "unsupported", message=f"{case.backend.name} has no {entry.op}") for c in checks]
+    try:
+        case.backend.asarray(np.zeros(1, dtype), case.device)
+    except Unsupported as exc:
+        return [_record(case, c, "unsupported", message=str(exc)) for c in checks]
+
+    worst = {c: Worst() for c in checks}
+
+    @seed(case.case_seed)
+    @hypothesis_settings(case.budget)
+    @given(entry.example(case.dtype))
+    def search(example):
+        observed = observe(entry, case.backend, case.device, example)
+        verdicts = judge(entry, dtype, example, observed)
+        if len(case.seen) < KEEP_EXAMPLES:
+            case.seen.append((example, observed))
+        for check, verdict in verdicts.items():
+            worst[check].add(verdict)
+            target(min(verdict.max_ulp, 1e30), label=check)
+        failing = [(check, v) for check, v in verdicts.items() if not v.ok]
+        for check, verdict in failing[1:]:  # kept only until a search of their own shrinks them
+            worst[check].failures.setdefault(verdict.kind, (example, verdict))
+        if failing:
+            check, verdict = failing[0]
+            worst[check].failures[verdict.kind] = (example, verdict)  # the last run is the minimal one
+            raise failure_type(check, verdict.kind)(verdict.message)
+
+    engine_error = None
+    try:
+        search()
+    except Unsupported as exc:
+        return [_record(case, c, "unsupported", message=str(exc)) for c in checks]
+    except (CheckFailed, BaseExceptionGroup):
+        pass
+    except Exception as exc:  # hypothesis itself gave up (flaky adapter, ...): say so, keep measuring others
+        engine_error = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+
+    seconds = time.perf_counter() - started
+    records = []
+    for check in checks:
+        w = worst[check]
+        failures = [w.failures[kind] for kind in SEVERITY if kind in w.failures]
+        if engine_error and not failures:
+            status, message = "error", engine_error
+        elif failures:
+            status = failures[0][1].status
+            message = "; ".join(verdict.message for _, verdict in failures)
+        elif w.examples == 0:
+            status, message = "skip", "no example applied to this check"
+        else:
+            status, message = "pass", ""
+        variant = _matching_variant(case, check, dtype) if status == "fail" and check != "property" else None
+        records.append(
+            _record(
+                case, check, status, message=message, examples=w.examples, max_ulp=w.max_ulp, max_abs=w.max_abs,
+                max_rel=w.max_rel, counterexample=encode_example(failures[0][0]) if failures else None,
+                counterexamples=[dict(encode_example(ex), message=v.message) for ex, v in failures],
+                matches_variant=variant, seconds=seconds,
+            )
+        )
+    return records
+
+
+def variant_combinations(variants: dict) -> list[dict]:
+    """Every non-empty combination of declared variant values, fewest changes first."""
+    dimensions = [[(name, value) for value in values] for name, values in variants.items()]
+    combos = []
+    for size in range(1, len(dimensions) + 1):
+        for chosen in itertools.combinations(dimensions, size):
+            combos.extend(dict(pairs) for pairs in itertools.product(*chosen))
+    return combos
+
+
+def _matching_variant(case: Case, check: str, dtype) -> str | None:
+    """The first variant under which every example seen passes ``check``."""
+    judged = [(ex, obs) for ex, obs in case.seen if check == "forward" or obs.gradient is not None]
+    for overrides in variant_combinations(case.entry.variants):
+        verdicts = (judge(case.entry, dtype, ex, obs, overrides).get(check) for ex, obs in judged)
+        if all(v is None or v.ok for v in verdicts):
+            return describe(case.entry.op, overrides)
+    return None
+
+
+def check_defaults(entry: OpEntry, backend: Backend, device: str = "cpu") -> tuple[dict, list[dict]]:
+    """The ``defaults`` record of one op, and one ``default`` entry per spec parameter."""
+    started = time.perf_counter()
+    case = Case(entry, backend, device, dtype="-")
+    if not entry.params:
+        return _record(case, "defaults", "skip", message="the op has no parameters"), []
+    entries, differ, unsupported = [], [], []
+    for parameter, spec_default in entry.defaults.items():
+        try:
+            native = backend.native_default(entry.op, parameter)
+        except Unsupported as exc:
+            unsupported.append(str(exc))
+            continue
+        except Exception as exc:
+            return _record(case, "defaults", "error", message=f"{parameter}: {type(exc).__name__}: {exc}"), entries
+        differs = native != spec_default
+        entries.append({
+            "kind": "default", "op": entry.op, "parameter": parameter, "spec_default": spec_default,
+            "backend": backend.name, "backend_version": backend.version(),
+            "native": backend.native_name(entry.op, parameter), "native_default": native, "differs": differs,
+        })
+        if differs:
+            differ.append(f"{parameter}: native {native!r}, spec {spec_default!r}")
+    if not entries:
+        status, message = "unsupported", "; ".join(unsupported)
+    else:
+        status, message = ("fail" if differ else "pass"), "; ".join(differ + unsupported)
+    return _record(case, "defaults", status, message=message, examples=len(entries),
+                   seconds=time.perf_counter() - started), entries
+
+
+def record_id(backend: str, device: str, dtype: str, op: str, check: str) -> str:
+    return f"{backend}/{device}/{dtype}/{op}/{check}"
+
+
+def _record(case: Case, check: str, status: str, **fields) -> dict:
+    entry, backend = case.entry, case.backend
+    tolerance = {"forward": entry.forward_tol, "gradient": entry.gradient_tol, "property": entry.forward_tol}.get(check)
+    rid = record_id(backend.name, case.device, case.dtype, entry.op, check)
+    record = {
+        "kind": "check", "id": rid, "op": entry.op, "family": entry.family, "backend": backend.name,
+        "backend_version": backend.version(), "device": case.device, "dtype": case.dtype, "check": check,
+        "status": status, "matches_variant": None, "max_ulp": None, "max_abs": None, "max_rel": None,
+        "tolerance": tolerance.max_ulp if tolerance else None,
+        "tolerance_reason": tolerance.reason if tolerance else None,
+        "examples": 0, "counterexample": None, "repro": None, "message": "",
+        "seed": case.case_seed if check in VALUE_CHECKS else None, "seconds": None,
+        "composed": backend.is_composed(entry.op),
+    }
+    record.update(fields)
+    if record["counterexample"] is not None:
+        record["repro"] = f"nnspec repro {rid}"
+    return record
+
+
+# counterexamples as exact, JSON-safe data ----------------------------------------------
+
+
+def encode_array(array: np.ndarray) -> dict:
+    values = [float(v).hex() for v in np.asarray(array, dtype=np.float64).ravel()]
+    return {"dtype": str(array.dtype), "shape": list(array.shape), "values": values}
+
+
+def decode_array(data: dict) -> np.ndarray:
+    values = np.array([float.fromhex(v) for v in data["values"]], dtype=np.float64).reshape(data["shape"])
+    return values.astype(np_dtype(data["dtype"]))
+
+
+def encode_example(example: Example) -> dict:
+    return {
+        "inputs": [encode_array(a) for a in example.inputs],
+        "cotangent": None if example.cotangent is None else encode_array(example.cotangent),
+        "params": example.params,
+    }
+
+
+def decode_example(data: dict) -> Example:
+    cotangent = data.get("cotangent")
+    return Example(
+        inputs=[decode_array(a) for a in data["inputs"]],
+        cotangent=None if cotangent is None else decode_array(cotangent),
+        params=dict(data.get("params") or {}),
+    )
+
+

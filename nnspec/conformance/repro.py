@@ -1,0 +1,67 @@
+"""`nnspec repro ID`: re-runs one recorded counterexample and shows spec and backend side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backends import load_backend
+from .catalogue import CATALOGUE
+from .engine import decode_example, judge, observe
+from .results import read_results
+
+
+def find_record(record_id: str, results_dir) -> dict:
+    matches = [r for r in read_results(results_dir) if r.get("kind") == "check" and r.get("id") == record_id]
+    if not matches:
+        raise KeyError(f"no record {record_id!r} in {results_dir}/ (ids look like torch/cpu/float32/gelu/forward)")
+    return matches[-1]
+
+
+def reproduce(record_id: str, results_dir) -> str:
+    record = find_record(record_id, results_dir)
+    examples = record.get("counterexamples") or ([record["counterexample"]] if record.get("counterexample") else [])
+    if not examples:
+        return f"{record_id}: status {record['status']}, no counterexample recorded (nothing failed)."
+    backend = load_backend(record["backend"])
+    entry = CATALOGUE[record["op"]]
+    lines = [f"{record_id}  (recorded: {record['status']}, {backend.name} {backend.version()} now)"]
+    for data in examples:
+        example = decode_example(data)
+        observed = observe(entry, backend, record["device"], example)
+        verdict = judge(entry, example.inputs[0].dtype, example, observed).get(record["check"])
+        lines.append(f"\n{entry.op}({_params(example.params)})  on {record['dtype']}: "
+                     f"{verdict.status if verdict else 'not applicable'} {verdict.message if verdict else ''}")
+        lines.extend(_side_by_side(entry, example, observed, record["check"]))
+    return "\n".join(lines)
+
+
+def _params(params):
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def _side_by_side(entry, example, observed, check):
+    x = example.inputs[0]
+    if check == "gradient":
+        spec = entry.vjp(*example.inputs, example.cotangent, **_kw(entry.vjp, example.params))
+        got, label = observed.gradient, "vjp"
+    else:
+        spec = entry.forward(*example.inputs, **_kw(entry.forward, example.params))
+        got, label = observed.value, "value"
+    if isinstance(got, Exception):
+        return [f"    backend raised {type(got).__name__}: {got}"]
+    rows = [f"    {'x':>24} {'cotangent':>12} {'spec ' + label:>24} {'backend ' + label:>24}"]
+    cot = example.cotangent if example.cotangent is not None else np.full(x.shape, np.nan)
+    flat = zip(np.ravel(x), np.ravel(cot), np.ravel(spec), np.ravel(np.asarray(got, dtype=np.float64)))
+    for i, (xi, gi, si, bi) in enumerate(flat):
+        if i == 32:
+            rows.append(f"    ... {x.size - 32} more")
+            break
+        rows.append(f"    {float(xi):>24.17g} {float(gi):>12.5g} {si:>24.17g} {bi:>24.17g}")
+    return rows
+
+
+def _kw(fn, params):
+    import inspect
+
+    names = inspect.signature(fn).parameters
+    return {k: v for k, v in params.items() if k in names}
