@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, tar
 
 from ..backends import Backend, Unsupported
 from .catalogue import OpEntry, describe
-from .measure import Verdict, compare
+from .measure import Verdict, compare, finfo
 from .strategies import Example, np_dtype
 
 VALUE_CHECKS = ("forward", "gradient", "property")
@@ -57,6 +57,7 @@ def failure_type(check: str, kind: str) -> type:
     return _FAILED[key]
 
 
+FLUSH_TO_ZERO = {"subnormals": ("flush",)}  # a variant of every op, see judge()
 SEVERITY = ("raised", "shape", "dtype", "nonfinite", "ulp", "property")  # the record shows the first
 
 
@@ -116,14 +117,36 @@ def _raised(exc: Exception) -> Verdict:
     return Verdict(False, "error", "raised", np.inf, np.inf, np.inf, f"{type(exc).__name__}: {exc}".strip())
 
 
+def flush_subnormals(array, dtype):
+    """Subnormals of ``dtype`` replaced by a zero of the same sign (what FTZ/DAZ arithmetic sees)."""
+    if isinstance(array, Exception) or array is None:
+        return array
+    array = np.asarray(array)
+    wide = array.astype(np.float64)
+    flushed = np.where(np.abs(wide) < float(finfo(dtype).tiny), np.copysign(0.0, wide), wide)
+    return flushed.astype(array.dtype)
+
+
 def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides: dict | None = None) -> dict:
-    """Verdicts of every value check for one example; ``overrides`` selects a variant of the spec."""
-    params = {**example.params, **(overrides or {})}
+    """Verdicts of every value check for one example; ``overrides`` selects a variant of the spec.
+
+    The variant ``subnormals="flush"`` belongs to every op: inputs, outputs and
+    gradients on both sides with subnormals read as zero (flush-to-zero and
+    denormals-are-zero arithmetic, which XLA and oneDNN switch on on CPUs).
+    """
+    overrides = dict(overrides or {})
+    flush = overrides.pop("subnormals", "keep") == "flush"
+    if flush:
+        example = Example([flush_subnormals(a, dtype) for a in example.inputs],
+                          flush_subnormals(example.cotangent, dtype), example.params)
+        observed = Observed(flush_subnormals(observed.value, dtype), flush_subnormals(observed.gradient, dtype))
+    params = {**example.params, **overrides}
     verdicts = {}
     if isinstance(observed.value, Exception):
         verdicts["forward"] = _raised(observed.value)
     else:
         reference = entry.forward(*example.inputs, **_accepted(entry.forward, params))
+        reference = flush_subnormals(reference, dtype) if flush else reference
         verdicts["forward"] = compare(observed.value, reference, dtype, entry.forward_tol.max_ulp, entry.forward_tol.floor)
         if entry.properties and verdicts["forward"].status != "error" and observed.value.shape == reference.shape:
             verdicts["property"] = _properties(entry, example, observed.value)
@@ -132,6 +155,7 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
             verdicts["gradient"] = _raised(observed.gradient)
         else:
             reference = entry.vjp(*example.inputs, example.cotangent, **_accepted(entry.vjp, params))
+            reference = flush_subnormals(reference, dtype) if flush else reference
             floor = np.abs(example.cotangent.astype(np.float64))
             verdicts["gradient"] = compare(observed.gradient, reference, dtype, entry.gradient_tol.max_ulp, floor)
     return verdicts
@@ -268,7 +292,7 @@ def variant_combinations(variants: dict) -> list[dict]:
 def _matching_variant(case: Case, check: str, dtype) -> str | None:
     """The first variant under which every example seen passes ``check``."""
     judged = [(ex, obs) for ex, obs in case.seen if check == "forward" or obs.gradient is not None]
-    for overrides in variant_combinations(case.entry.variants):
+    for overrides in variant_combinations({**case.entry.variants, **FLUSH_TO_ZERO}):
         verdicts = (judge(case.entry, dtype, ex, obs, overrides).get(check) for ex, obs in judged)
         if all(v is None or v.ok for v in verdicts):
             return describe(case.entry.op, overrides)

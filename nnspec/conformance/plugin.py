@@ -57,13 +57,14 @@ def pytest_configure(config):
     environment = backend.environment(device)
     writer.write({
         "kind": "environment", "run_id": run_id, "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **environment, "budget": config.getoption("--nnspec-budget"), "seed": config.getoption("--nnspec-seed"),
+        **environment, "backend_ref": name, "budget": config.getoption("--nnspec-budget"), "seed": config.getoption("--nnspec-seed"),
         "nnspec_version": __version__, "argv": sys.argv,
     })
     config.stash[STASH] = {
         "backend": backend, "device": device, "entries": entries, "writer": writer, "run_id": run_id,
         "dtypes": config.getoption("--nnspec-dtype") or list(DTYPES), "budget": config.getoption("--nnspec-budget"),
         "seed": config.getoption("--nnspec-seed"), "started": time.perf_counter(), "counts": {},
+        "results": config.getoption("--nnspec-results"),
     }
 
 
@@ -90,6 +91,8 @@ def record(state, records):
     """Writes records at once and turns deviations into a pytest failure."""
     for rec in records:
         rec["run_id"] = state["run_id"]
+        if rec.get("repro") and state["results"] != "results":
+            rec["repro"] += f" --results {state['results']}"
         state["writer"].write(rec)
         if rec["kind"] == "check":
             state["counts"][rec["status"]] = state["counts"].get(rec["status"], 0) + 1

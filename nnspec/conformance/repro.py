@@ -10,19 +10,23 @@ from .engine import decode_example, judge, observe
 from .results import read_results
 
 
-def find_record(record_id: str, results_dir) -> dict:
-    matches = [r for r in read_results(results_dir) if r.get("kind") == "check" and r.get("id") == record_id]
+def find_record(record_id: str, results_dir) -> tuple[dict, dict]:
+    """The last record with this id, and the environment of the run that wrote it."""
+    lines = read_results(results_dir)
+    matches = [r for r in lines if r.get("kind") == "check" and r.get("id") == record_id]
     if not matches:
         raise KeyError(f"no record {record_id!r} in {results_dir}/ (ids look like torch/cpu/float32/gelu/forward)")
-    return matches[-1]
+    record = matches[-1]
+    runs = [r for r in lines if r.get("kind") == "environment" and r.get("run_id") == record.get("run_id")]
+    return record, (runs[-1] if runs else {})
 
 
 def reproduce(record_id: str, results_dir) -> str:
-    record = find_record(record_id, results_dir)
+    record, environment = find_record(record_id, results_dir)
     examples = record.get("counterexamples") or ([record["counterexample"]] if record.get("counterexample") else [])
     if not examples:
         return f"{record_id}: status {record['status']}, no counterexample recorded (nothing failed)."
-    backend = load_backend(record["backend"])
+    backend = load_backend(environment.get("backend_ref", record["backend"]))
     entry = CATALOGUE[record["op"]]
     lines = [f"{record_id}  (recorded: {record['status']}, {backend.name} {backend.version()} now)"]
     for data in examples:

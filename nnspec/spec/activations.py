@@ -33,14 +33,56 @@ from ._float64 import float64
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 GELU_TANH_C = 0.044715
+GELU_TANH_C_LO = 2.1960211427085595e-18  # the decimal 0.044715 - GELU_TANH_C
+TWO_SQRT_2_OVER_PI = 1.5957691216057308  # 2·sqrt(2/pi), rounded
+TWO_SQRT_2_OVER_PI_LO = -9.96930880911092e-17
 SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2/pi)
-SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
+SQRT_HALF = 0.7071067811865476  # 1/sqrt(2), rounded
+SQRT_HALF_LO = -4.833646656726457e-17  # 1/sqrt(2) - SQRT_HALF
+TWO_OVER_SQRT_PI = 1.1283791670955126  # 2/sqrt(pi)
 INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
 
 
 def _positive(x, kink):
     """Where the right-hand branch (derivative of x) applies."""
     return x > 0 if kink == "left" else x >= 0
+
+
+def _two_product(a, b):
+    """p + e == a·b exactly (Dekker's product, float64 only)."""
+    p = a * b
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _split(v):
+    c = 134217729.0 * v  # 2^27 + 1
+    hi = c - (c - v)
+    return hi, v - hi
+
+
+def _normal_cdf(x):
+    """Φ(x) = erfc(z)/2, z = −x/√2, accurate in the lower tail.
+
+    erfc(z) magnifies a rounding of z by about 2z², so in float64 z is carried as
+    z_hi + z_lo and, for z > 1/2, erfc(z) is taken as erfcx(z)·e^{−z²} with z²
+    likewise carried exactly to first order. Other dtypes (the NumPy baseline)
+    evaluate the plain erfc(−x/√2)/2.
+    """
+    if x.dtype != np.float64:
+        return special.erfc(-x * SQRT_HALF) / 2
+    z_hi, z_lo = _two_product(-x, SQRT_HALF)
+    ordinary = np.abs(x) < 1e300  # beyond, Dekker's split overflows and erfc is 0 or 2 anyway
+    z_lo = np.where(ordinary, z_lo - x * SQRT_HALF_LO, 0)
+    near = special.erfc(z_hi) - z_lo * TWO_OVER_SQRT_PI * np.exp(-z_hi * z_hi)
+    sq_hi, sq_lo = _two_product(z_hi, z_hi)
+    sq_lo = np.where(np.isfinite(sq_hi), sq_lo + 2 * z_hi * z_lo, 0)
+    scaled = special.erfcx(z_hi)
+    scaled = scaled + z_lo * (2 * z_hi * scaled - TWO_OVER_SQRT_PI)
+    tail = scaled * (np.exp(-sq_hi) * (1 - sq_lo))
+    cdf = np.where(z_hi > 0.5, tail, near) / 2
+    return np.where(ordinary, cdf, np.where(x > 0, 1.0, np.where(x < 0, 0.0, cdf)))
 
 
 def _sigmoid_parts(x):
@@ -165,6 +207,38 @@ def _gelu_tanh_inner(x):
     return 2 * SQRT_2_OVER_PI * (x + GELU_TANH_C * x * x * x)
 
 
+def _gelu_tanh_sigma(x):
+    """σ(2u) accurate in the lower tail, where e^{2u} magnifies any rounding of 2u by |2u|.
+
+    In float64, 2u is carried as a double-length sum v + v_err (with 0.044715 and
+    2√(2/π) exact), and σ(v + δ) = e^{v}(1 + δ)/(1 + e^{v}(1 + δ)) for v < 0.
+    Other dtypes (the NumPy baseline) evaluate the plain σ(2u).
+    """
+    if x.dtype != np.float64:
+        return _sigmoid_parts(_gelu_tanh_inner(x))[0]
+    ordinary = np.abs(x) < 1e100  # beyond, x³ overflows and σ(2u) is 0 or 1 anyway
+    xs = np.where(ordinary, x, 0.0)
+    x2, x2_err = _two_product(xs, xs)
+    x3, x3_err = _two_product(x2, xs)
+    x3_err = x3_err + x2_err * xs
+    cx3, cx3_err = _two_product(GELU_TANH_C, x3)
+    cx3_err = cx3_err + GELU_TANH_C * x3_err + GELU_TANH_C_LO * x3
+    inner, inner_err = _two_sum(xs, cx3)
+    inner_err = inner_err + cx3_err
+    v, v_err = _two_product(TWO_SQRT_2_OVER_PI, inner)
+    v_err = v_err + TWO_SQRT_2_OVER_PI * inner_err + TWO_SQRT_2_OVER_PI_LO * inner
+    e = np.exp(-np.abs(v)) * (1 - np.sign(v) * v_err)
+    sigma = np.where(v >= 0, 1 / (1 + e), e / (1 + e))
+    return np.where(ordinary, sigma, _sigmoid_parts(_gelu_tanh_inner(x))[0])
+
+
+def _two_sum(a, b):
+    """s + e == a + b exactly (Knuth)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
 @float64
 def gelu(x, approximate="none", *, at_inf="limit"):
     """gelu(x) = x·Φ(x), Φ the standard normal CDF, Φ(x) = erfc(−x/√2)/2.
@@ -176,9 +250,9 @@ def gelu(x, approximate="none", *, at_inf="limit"):
     gelu(−inf) = 0 (at_inf="ieee": −inf·0 = nan).
     """
     if approximate == "tanh":
-        y = x * _sigmoid_parts(_gelu_tanh_inner(x))[0]
+        y = x * _gelu_tanh_sigma(x)
     elif approximate == "none":
-        y = x * (special.erfc(-x * SQRT_HALF) / 2)
+        y = x * _normal_cdf(x)
     else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _limit_at_minus_inf(x, y, at_inf)
@@ -192,21 +266,33 @@ def gelu_vjp(x, cotangent, approximate="none"):
         return cotangent * (s + np.where(ds == 0, 0, x * ds * du))
     if approximate == "none":
         phi = np.exp(-x * x / 2) * INV_SQRT_2PI
-        return cotangent * (special.erfc(-x * SQRT_HALF) / 2 + np.where(phi == 0, 0, x * phi))
+        return cotangent * (_normal_cdf(x) + np.where(phi == 0, 0, x * phi))
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 # softmax / log_softmax --------------------------------------------------------
 
 
+def _shift_by_max(x, axis):
+    """d = x − m, m the row maximum, as an unevaluated sum d + d_err (Knuth's TwoSum).
+
+    x − m is rounded wherever x and m are more than a factor 2 apart; e^{d}
+    magnifies that rounding by |d|, so the lost part d_err is carried along.
+    """
+    d, d_err = _two_sum(x, -np.max(x, axis=axis, keepdims=True))
+    return d, np.where(np.isfinite(d_err), d_err, 0)
+
+
 @float64
 def softmax(x, axis=-1):
     """softmax(x)_i = e^{x_i − m} / Σ_j e^{x_j − m}, m = max_j x_j along ``axis`` (default −1).
 
-    Subtracting m changes nothing mathematically and keeps e^{·} ≤ 1.
+    Subtracting m changes nothing mathematically and keeps e^{·} ≤ 1; the rounding
+    of x_i − m is compensated (e^{d + δ} = e^{d}(1 + δ)).
     VJP: s ⊙ (g − Σ_j g_j s_j).
     """
-    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    d, d_err = _shift_by_max(x, axis)
+    z = np.exp(d) * (1 + d_err)
     return z / np.sum(z, axis=axis, keepdims=True)
 
 
@@ -220,10 +306,17 @@ def softmax_vjp(x, cotangent, axis=-1):
 def log_softmax(x, axis=-1):
     """log_softmax(x)_i = (x_i − m) − log Σ_j e^{x_j − m}, m = max_j x_j along ``axis``.
 
+    log Σ is taken as log1p(Σ_{j≠k} e^{x_j − m}), k one index of the maximum, so
+    that it stays accurate when Σ is close to 1; x_i − m is compensated as in softmax.
     VJP: g − softmax(x) · Σ_j g_j.
     """
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    d, d_err = _shift_by_max(x, axis)
+    others = np.exp(d) * (1 + d_err)
+    top = np.expand_dims(np.argmax(x, axis=axis), axis)
+    np.put_along_axis(others, top, 0, axis=axis)
+    log_sum = np.log1p(np.sum(others, axis=axis, keepdims=True))
+    log_sum = np.where(np.any(np.isnan(d), axis=axis, keepdims=True), np.nan, log_sum)  # +inf or nan in the row
+    return (d - log_sum) + d_err
 
 
 @float64
@@ -260,7 +353,8 @@ def elu(x, alpha=1.0):
 
 @float64
 def elu_vjp(x, cotangent, alpha=1.0, *, kink="left"):
-    return np.where(_positive(x, kink), cotangent, cotangent * alpha * np.exp(np.minimum(x, 0)))
+    # α·e^x first: g·α could overflow where the product with e^x (x <= 0) does not.
+    return np.where(_positive(x, kink), cotangent, cotangent * (alpha * np.exp(np.minimum(x, 0))))
 
 
 @float64
@@ -274,4 +368,5 @@ def selu(x):
 
 @float64
 def selu_vjp(x, cotangent, *, kink="left"):
-    return SELU_SCALE * elu_vjp.__wrapped__(x, cotangent, SELU_ALPHA, kink=kink)
+    negative_slope = (SELU_SCALE * SELU_ALPHA) * np.exp(np.minimum(x, 0))
+    return np.where(_positive(x, kink), cotangent * SELU_SCALE, cotangent * negative_slope)

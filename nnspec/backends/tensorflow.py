@@ -1,0 +1,128 @@
+"""TensorFlow adapter: Keras 3's keras.activations on the TensorFlow backend, and tf.GradientTape.
+
+TensorFlow eager places an op on the GPU whenever one exists, wherever its inputs
+live; ``call``, ``grad`` and compiled functions therefore run under the device of
+their first input. ``compile`` is tf.function with XLA (``jit_compile=True``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import tensorflow as tf
+
+from .base import Backend, same
+
+TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
+GELU_APPROXIMATE = {"none": False, "tanh": True}
+
+
+def gelu_approximate(flag):
+    """Keras' ``approximate`` bool in spec vocabulary."""
+    return "tanh" if flag else "none"
+
+
+class TensorflowBackend(Backend):
+    name = "tensorflow"
+    NATIVE_DEFAULTS = {
+        "leaky_relu": {"alpha": (keras.activations.leaky_relu, "negative_slope", same)},
+        "gelu": {"approximate": (keras.activations.gelu, "approximate", gelu_approximate)},
+        "softmax": {"axis": (keras.activations.softmax, "axis", same)},
+        "log_softmax": {"axis": (keras.activations.log_softmax, "axis", same)},
+        "elu": {"alpha": (keras.activations.elu, "alpha", same)},
+    }
+
+    def __init__(self):
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(f"keras runs on {keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow")
+        # Conformance runs in full float32: no TF32 behind the user's back on GPUs.
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+    def version(self):
+        return tf.__version__
+
+    def devices(self):
+        return ["cpu"] + (["cuda"] if tf.config.list_physical_devices("GPU") else [])
+
+    def numerics(self):
+        with tf.device(TF_DEVICES["cpu"]):
+            subnormal = tf.constant(1e-40, dtype=tf.float32)
+            flushed = bool((subnormal * 1.0).numpy() == 0.0)
+        return {
+            "flush_to_zero": flushed,
+            "tensor_float_32": tf.config.experimental.tensor_float_32_execution_enabled(),
+            "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+            "keras": keras.__version__,
+            "keras_backend": keras.backend.backend(),
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        }
+
+    def asarray(self, array, device):
+        with tf.device(TF_DEVICES[device]):
+            return tf.identity(tf.convert_to_tensor(array))
+
+    def to_numpy(self, tensor):
+        return tensor.numpy()
+
+    def synchronize(self, device):
+        if device == "cuda":
+            tf.test.experimental.sync_devices()
+
+    def call(self, op, inputs, params):
+        with tf.device(inputs[0].device):
+            return super().call(op, inputs, params)
+
+    def grad(self, fn, primals, cotangent, wrt=0):
+        with tf.device(primals[wrt].device), tf.GradientTape() as tape:
+            tape.watch(primals[wrt])
+            output = fn(*primals)
+        return tape.gradient(output, primals[wrt], output_gradients=cotangent)
+
+    def compile(self, fn):
+        compiled = tf.function(fn, jit_compile=True, autograph=False)
+
+        def on_device(*args):
+            with tf.device(args[0].device):
+                return compiled(*args)
+
+        return on_device
+
+    # activations ---------------------------------------------------------------
+
+    def linear(self, x):
+        return keras.activations.linear(x)
+
+    def sigmoid(self, x):
+        return keras.activations.sigmoid(x)
+
+    def tanh(self, x):
+        return keras.activations.tanh(x)
+
+    def relu(self, x):
+        return keras.activations.relu(x)
+
+    def leaky_relu(self, x, alpha):
+        return keras.activations.leaky_relu(x, negative_slope=alpha)
+
+    def swish(self, x):
+        return keras.activations.silu(x)
+
+    def gelu(self, x, approximate):
+        return keras.activations.gelu(x, approximate=GELU_APPROXIMATE[approximate])
+
+    def softmax(self, x, axis):
+        return keras.activations.softmax(x, axis=axis)
+
+    def log_softmax(self, x, axis):
+        return keras.activations.log_softmax(x, axis=axis)
+
+    def softplus(self, x):
+        return keras.activations.softplus(x)
+
+    def elu(self, x, alpha):
+        return keras.activations.elu(x, alpha=alpha)
+
+    def selu(self, x):
+        return keras.activations.selu(x)

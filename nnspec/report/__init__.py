@@ -1,0 +1,49 @@
+"""The report: a results directory merged into conformance.json, conformance.md and index.html.
+
+    build_report(results_dir, out_dir) -> dict
+
+reads every ``*.jsonl`` conformance run and every ``bench-*.json`` benchmark file of
+``results_dir``, merges them (``merge``), and writes the three files into ``out_dir``:
+
+conformance.json  the merged report dict (schema in ``merge``); non-finite floats as "inf"/"nan"
+conformance.md    runs, the op × backend matrix per dtype, deviations, differing defaults, speed
+index.html        the same, one self-contained page coloured by status (``html``)
+
+Modules: ``merge`` reads and merges, ``bench`` reads benchmarks and derives speeds,
+``matrix`` and ``speed`` shape tables, ``format`` writes values, ``chart`` draws the
+optional SVG speed chart, ``markdown`` and ``html`` render through ``templates/``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..conformance.results import _jsonable
+from .html import render_html
+from .markdown import render_markdown
+from .merge import merge as merge_results  # not re-bound as `merge`: that name is the submodule
+
+__all__ = ["build_report", "merge_results", "render_markdown", "render_html", "write_json"]
+
+FILES = ("conformance.json", "conformance.md", "index.html")
+
+
+def write_json(report: dict, path: Path | str) -> None:
+    Path(path).write_text(json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def build_report(results_dir: Path | str, out_dir: Path | str) -> dict:
+    """Merges ``results_dir`` and writes conformance.json, conformance.md and index.html into ``out_dir``.
+
+    Returns the report dict (what conformance.json holds). Lines or benchmark files that
+    cannot be read are skipped with a warning (also listed under the report's "warnings");
+    a missing results directory raises FileNotFoundError.
+    """
+    report = merge_results(results_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(report, out_dir / "conformance.json")
+    (out_dir / "conformance.md").write_text(render_markdown(report), encoding="utf-8")
+    (out_dir / "index.html").write_text(render_html(report), encoding="utf-8")
+    return report

@@ -1,0 +1,153 @@
+"""The engine against deliberately wrong adapters: each must come out with the right status."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import wrong_adapters as W
+
+from nnspec.backends import BackendUnavailable, load_backend
+from nnspec.backends.numpy import NumpyBackend
+from nnspec.cli import main
+from nnspec.conformance.catalogue import CATALOGUE
+from nnspec.conformance.engine import Case, check_defaults, check_values, decode_example
+from nnspec.conformance.results import read_lines
+
+
+def run(backend, op, dtype="float64", budget="standard", seed=0):
+    records = check_values(Case(CATALOGUE[op], backend, "cpu", dtype, budget, seed))
+    return {r["check"]: r for r in records}
+
+
+def test_baseline_passes_what_the_wrong_adapters_break():
+    """The control: the unmodified baseline passes every check the wrong adapters below fail."""
+    for op in ("leaky_relu", "gelu", "softmax", "tanh", "sigmoid", "relu"):
+        for check, record in run(NumpyBackend(), op).items():
+            assert record["status"] == "pass", (op, record)
+
+
+def test_wrong_slope_fails_without_a_variant():
+    forward = run(W.WrongSlope(), "leaky_relu")["forward"]
+    assert forward["status"] == "fail"
+    assert forward["matches_variant"] is None
+    assert forward["counterexample"] is not None and forward["repro"].startswith("nnspec repro wrong-slope/")
+
+
+def test_silent_tanh_gelu_is_matched_to_its_variant():
+    records = run(W.SilentTanhGelu(), "gelu")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "gelu(approximate='tanh')"
+    assert records["gradient"]["matches_variant"] == "gelu(approximate='tanh')"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softmax_without_max_subtraction_fails_on_large_inputs(dtype):
+    forward = run(W.NaiveSoftmax(), "softmax", dtype)["forward"]
+    assert forward["status"] == "fail"
+    example = decode_example(forward["counterexample"])
+    assert np.max(np.abs(example.inputs[0].astype(np.float64))) > 80  # exp overflows only there
+
+
+def test_an_adapter_that_raises_is_an_error_and_the_run_goes_on():
+    records = run(W.Raises(), "tanh")
+    assert records["forward"]["status"] == "error"
+    assert "kernel not implemented" in records["forward"]["message"]
+    assert run(W.Raises(), "sigmoid")["forward"]["status"] == "pass"
+
+
+def test_nan_where_the_spec_is_finite_fails():
+    forward = run(W.ReturnsNan(), "sigmoid")["forward"]
+    assert forward["status"] == "fail"
+    assert "nan where the spec is finite" in forward["message"]
+
+
+def test_wrong_shape_fails():
+    forward = run(W.WrongShape(), "relu")["forward"]
+    assert forward["status"] == "fail" and "shape" in forward["message"]
+
+
+def test_right_derivative_at_the_kink_is_matched():
+    records = run(W.RightKink(), "relu")
+    assert records["forward"]["status"] == "pass"
+    assert records["gradient"]["status"] == "fail"
+    assert records["gradient"]["matches_variant"] == "relu(kink='right')"
+
+
+def test_wrong_gradient_fails():
+    records = run(W.WrongSigmoidGradient(), "sigmoid")
+    assert records["forward"]["status"] == "pass"
+    assert records["gradient"]["status"] == "fail" and records["gradient"]["matches_variant"] is None
+
+
+def test_property_catches_rows_not_summing_to_one():
+    assert run(W.UnnormalisedSoftmax(), "softmax")["property"]["status"] == "fail"
+
+
+def test_worst_error_is_recorded_even_when_passing():
+    forward = run(NumpyBackend(), "sigmoid", "float32")["forward"]
+    assert forward["status"] == "pass" and forward["examples"] > 0
+    assert 0 < forward["max_ulp"] <= forward["tolerance"]
+
+
+def test_defaults_differing_from_the_spec_fail_and_are_listed():
+    summary, entries = check_defaults(CATALOGUE["leaky_relu"], W.DifferentDefault())
+    assert summary["status"] == "fail"
+    assert entries == [entries[0]] and entries[0]["native_default"] == 0.2 and entries[0]["spec_default"] == 0.01
+    summary, _ = check_defaults(CATALOGUE["leaky_relu"], NumpyBackend())
+    assert summary["status"] == "unsupported"  # the baseline has no native defaults: not a pass
+
+
+def test_unsupported_dtype_is_reported_as_such():
+    records = run(W.NoFloat16(), "relu", "float16")
+    assert {r["status"] for r in records.values()} == {"unsupported"}
+
+
+def test_a_backend_that_crashes_on_start_gets_a_clear_error():
+    with pytest.raises(BackendUnavailable, match="failed to start.*libcuda"):
+        load_backend("wrong_adapters:CrashesOnStart")
+    with pytest.raises(BackendUnavailable, match="unknown backend"):
+        load_backend("no-such-backend")
+
+
+def test_run_writes_every_record_at_once_and_keeps_them_when_interrupted(tmp_path, capsys):
+    """Ctrl-C half-way: what was measured before stays in the results file, with no `finished` line."""
+    code = main(["run", "--backend", "wrong_adapters:Interrupts", "--budget", "quick", "--results", str(tmp_path),
+                 "--dtype", "float32", "--seed", "1"])
+    assert code == 2  # pytest's "interrupted"
+    lines = list(read_lines(tmp_path / "interrupts-cpu.jsonl"))
+    kinds = [line["kind"] for line in lines]
+    assert kinds[0] == "environment" and "finished" not in kinds
+    measured = [line["op"] for line in lines if line["kind"] == "check"]
+    assert measured[:3] == ["linear", "linear", "sigmoid"] or "linear" in measured
+
+
+def test_a_complete_run_ends_with_finished_and_repro_replays_a_failure(tmp_path, capsys):
+    code = main(["run", "--backend", "wrong_adapters:WrongSlope", "--op", "leaky_relu", "--dtype", "float64",
+                 "--budget", "quick", "--results", str(tmp_path), "--seed", "2"])
+    assert code == 0  # findings are results, not a failed run
+    lines = list(read_lines(tmp_path / "wrong-slope-cpu.jsonl"))
+    assert lines[-1]["kind"] == "finished"
+    forward = next(r for r in lines if r.get("check") == "forward")
+    assert forward["status"] == "fail"
+    assert main(["repro", forward["id"], "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "spec value" in out and "backend value" in out
+    assert main(["run", "--backend", "wrong_adapters:WrongSlope", "--op", "leaky_relu", "--dtype", "float64",
+                 "--budget", "quick", "--results", str(tmp_path), "--strict"]) == 1
+
+
+def test_bad_options_get_a_clear_error(tmp_path, capsys):
+    assert main(["run", "--backend", "numpy", "--op", "no_such_op", "--results", str(tmp_path)]) != 0
+    assert main(["run", "--backend", "numpy", "--device", "tpu", "--results", str(tmp_path)]) != 0
+    assert main(["repro", "numpy/cpu/float32/relu/forward", "--results", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "no results directory" in err
+
+
+def test_results_survive_a_truncated_line(tmp_path):
+    path = tmp_path / "x-cpu.jsonl"
+    path.write_text(json.dumps({"kind": "check", "id": "a"}) + "\n" + '{"kind": "check", "id": "b", "sta')
+    with pytest.warns(UserWarning, match="truncated"):
+        assert [r["id"] for r in read_lines(path)] == ["a"]
