@@ -29,6 +29,10 @@ class NumpyBackend(Backend):
     def version(self):
         return np.__version__
 
+    def numerics(self):
+        subnormal = np.float32(1e-40)
+        return {"flush_to_zero": bool(subnormal * np.float32(1.0) == 0.0)}
+
     def asarray(self, array, device):
         return np.array(array, copy=True)
 

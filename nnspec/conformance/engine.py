@@ -21,6 +21,7 @@ stops the run.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import time
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
+from hypothesis.internal.conjecture import engine as conjecture_engine
 
 from ..backends import Backend, Unsupported
 from .catalogue import OpEntry, describe
@@ -38,6 +40,7 @@ from .strategies import Example, np_dtype
 
 VALUE_CHECKS = ("forward", "gradient", "property")
 BUDGETS = {"quick": 20, "standard": 150, "thorough": 1000}  # examples per (op, dtype)
+SHRINK_SECONDS = {"quick": 3, "standard": 30, "thorough": 300}  # per case; hypothesis' own cap is 300
 KEEP_EXAMPLES = 500  # examples kept for variant matching
 
 
@@ -192,6 +195,26 @@ def hypothesis_settings(budget: str) -> settings:
     )
 
 
+@contextlib.contextmanager
+def shrink_time_limit(seconds: float):
+    """Bounds hypothesis' shrinking per case, so a quick run stays quick.
+
+    Hypothesis has no setting for this; its engine reads the module constant
+    MAX_SHRINKING_SECONDS (300 s) when shrinking starts. A shrink cut short still
+    records a failing example, only a less minimal one. If the constant ever
+    disappears, shrinking simply runs to hypothesis' own limit.
+    """
+    previous = getattr(conjecture_engine, "MAX_SHRINKING_SECONDS", None)
+    if previous is None:
+        yield
+        return
+    conjecture_engine.MAX_SHRINKING_SECONDS = min(previous, seconds)
+    try:
+        yield
+    finally:
+        conjecture_engine.MAX_SHRINKING_SECONDS = previous
+
+
 @dataclass
 class Case:
     """One (op, backend, device, dtype) to check."""
@@ -244,7 +267,8 @@ def check_values(case: Case) -> list[dict]:
 
     engine_error = None
     try:
-        search()
+        with shrink_time_limit(SHRINK_SECONDS[case.budget]):
+            search()
     except Unsupported as exc:
         return [_record(case, c, "unsupported", message=str(exc)) for c in checks]
     except (CheckFailed, BaseExceptionGroup):
