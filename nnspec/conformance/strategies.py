@@ -24,7 +24,9 @@ from hypothesis.extra import numpy as hnp
 
 from .measure import finfo
 
-SHAPES = [(), (1,), (3,), (2, 4), (7,), (3, 1, 5), (16,), (4, 16), (64,)]
+# Scalar, short vector, matrix rows, a length-1 axis in the middle, one long row. Each
+# extra shape costs a compiling framework one compile per op, dtype and parameter value.
+SHAPES = [(), (3,), (2, 4), (3, 1, 5), (64,)]
 ROW_SHAPES = [s for s in SHAPES if len(s) >= 1]
 
 # bfloat16 is drawn as float32 and rounded: same exponent range, so every bfloat16
