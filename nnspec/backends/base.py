@@ -158,12 +158,19 @@ class Backend:
 
     def native_default(self, op: str, parameter: str) -> Any:
         """The framework's own default for spec ``parameter`` of ``op``, in spec vocabulary."""
-        try:
-            fn, native_name, to_spec = self.NATIVE_DEFAULTS[op][parameter]
-        except KeyError:
-            raise Unsupported(f"{self.name} declares no native counterpart of {op}({parameter}=...)") from None
+        entry = self._native_defaults().get(op, {}).get(parameter)
+        if entry is None:
+            raise Unsupported(f"{self.name} declares no native counterpart of {op}({parameter}=...)")
+        fn, native_name, to_spec = entry
         return to_spec(native_default_of(fn, native_name))
 
     def native_name(self, op: str, parameter: str) -> str | None:
-        entry = self.NATIVE_DEFAULTS.get(op, {}).get(parameter)
+        entry = self._native_defaults().get(op, {}).get(parameter)
         return f"{_qualname(entry[0])}({entry[1]}=...)" if entry else None
+
+    def _native_defaults(self) -> dict:
+        """NATIVE_DEFAULTS of every family mixin of this adapter, merged."""
+        merged = {}
+        for cls in reversed(type(self).__mro__):
+            merged.update(cls.__dict__.get("NATIVE_DEFAULTS", {}))
+        return merged

@@ -94,15 +94,26 @@ def _accepted(fn, params: dict) -> dict:
     return {k: v for k, v in params.items() if k in names}
 
 
+def is_float(array) -> bool:
+    return np.asarray(array).dtype.kind not in "iub"  # labels and masks are not measured
+
+
+def as_tuple(value) -> tuple:
+    """Outputs and gradients as tuples: one element per output (or per differentiated input)."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
 def gradient_applies(example: Example) -> bool:
     """Derivatives are compared at finite inputs only: at ±inf they are limits, at nan nothing."""
-    return example.cotangent is not None and all(np.all(np.isfinite(a.astype(np.float64))) for a in example.inputs)
+    return example.cotangent is not None and all(
+        np.all(np.isfinite(a.astype(np.float64))) for a in example.inputs if is_float(a)
+    )
 
 
 def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> Observed:
     def run(fn):
         try:
-            return backend.to_numpy(fn())
+            return tuple(backend.to_numpy(t) for t in as_tuple(fn()))
         except Unsupported:
             raise
         except Exception as exc:  # the adapter's failure is a measurement, not a crash
@@ -112,7 +123,9 @@ def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> 
     observed = Observed(value=run(lambda: backend.call(entry.op, native, example.params)))
     if gradient_applies(example):
         cotangent = backend.asarray(example.cotangent, device)
-        observed.gradient = run(lambda: backend.vjp(entry.op, native, cotangent, example.params))
+        observed.gradient = run(
+            lambda: tuple(backend.vjp(entry.op, native, cotangent, example.params, wrt=i) for i in entry.wrt)
+        )
     return observed
 
 
@@ -120,14 +133,42 @@ def _raised(exc: Exception) -> Verdict:
     return Verdict(False, "error", "raised", np.inf, np.inf, np.inf, f"{type(exc).__name__}: {exc}".strip())
 
 
-def flush_subnormals(array, dtype):
+def flush_subnormals(value, dtype):
     """Subnormals of ``dtype`` replaced by a zero of the same sign (what FTZ/DAZ arithmetic sees)."""
-    if isinstance(array, Exception) or array is None:
+    if value is None or isinstance(value, Exception):
+        return value
+    if isinstance(value, tuple):
+        return tuple(flush_subnormals(v, dtype) for v in value)
+    array = np.asarray(value)
+    if not is_float(array):
         return array
-    array = np.asarray(array)
     wide = array.astype(np.float64)
     flushed = np.where(np.abs(wide) < float(finfo(dtype).tiny), np.copysign(0.0, wide), wide)
     return flushed.astype(array.dtype)
+
+
+def compare_all(actual: tuple, reference: tuple, dtype, max_ulp: float, floor=None) -> Verdict:
+    """``compare`` over every output; the first failing verdict (or the worst passing one) stands."""
+    if len(actual) != len(reference):
+        return Verdict(False, "fail", "shape", np.inf, np.inf, np.inf,
+                       f"{len(actual)} outputs, the spec has {len(reference)}")
+    verdicts = [compare(a, r, dtype, max_ulp, floor_for(floor, r)) for a, r in zip(actual, reference)]
+    failing = [v for v in verdicts if not v.ok]
+    chosen = failing[0] if failing else max(verdicts, key=lambda v: v.max_ulp)
+    chosen.max_ulp = max(v.max_ulp for v in verdicts)
+    chosen.max_abs = max(v.max_abs for v in verdicts)
+    chosen.max_rel = max(v.max_rel for v in verdicts)
+    return chosen
+
+
+def floor_for(floor, reference):
+    """The floor for one output: broadcast to its shape, or its largest element if it cannot be."""
+    if floor is None or np.ndim(floor) == 0:
+        return floor
+    try:
+        return np.broadcast_to(floor, np.shape(reference))
+    except ValueError:
+        return float(np.max(floor)) if np.size(floor) else None
 
 
 def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides: dict | None = None) -> dict:
@@ -148,19 +189,20 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
     if isinstance(observed.value, Exception):
         verdicts["forward"] = _raised(observed.value)
     else:
-        reference = entry.forward(*example.inputs, **_accepted(entry.forward, params))
+        reference = as_tuple(entry.forward(*example.inputs, **_accepted(entry.forward, params)))
         reference = flush_subnormals(reference, dtype) if flush else reference
-        verdicts["forward"] = compare(observed.value, reference, dtype, entry.forward_tol.max_ulp, entry.forward_tol.floor)
-        if entry.properties and verdicts["forward"].status != "error" and observed.value.shape == reference.shape:
-            verdicts["property"] = _properties(entry, example, observed.value)
+        verdicts["forward"] = compare_all(observed.value, reference, dtype, entry.forward_tol.max_ulp,
+                                          entry.forward_tol.floor)
+        if entry.properties and verdicts["forward"].kind not in ("raised", "shape", "dtype"):
+            verdicts["property"] = _properties(entry, example, observed.value[0])
     if observed.gradient is not None:
         if isinstance(observed.gradient, Exception):
             verdicts["gradient"] = _raised(observed.gradient)
         else:
-            reference = entry.vjp(*example.inputs, example.cotangent, **_accepted(entry.vjp, params))
+            reference = as_tuple(entry.vjp(*example.inputs, example.cotangent, **_accepted(entry.vjp, params)))
             reference = flush_subnormals(reference, dtype) if flush else reference
-            floor = np.abs(example.cotangent.astype(np.float64))
-            verdicts["gradient"] = compare(observed.gradient, reference, dtype, entry.gradient_tol.max_ulp, floor)
+            verdicts["gradient"] = compare_all(observed.gradient, reference, dtype, entry.gradient_tol.max_ulp,
+                                               entry.gradient_floor(example))
     return verdicts
 
 

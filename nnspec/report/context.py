@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from . import matrix, speed
 from .format import (
-    CHECK_ABBR, LABEL, SYMBOL, WORD, fmt_count, fmt_param, fmt_value, fmt_wall,
+    CHECK_ABBR,
+    LABEL,
+    SYMBOL,
+    WORD,
+    fmt_count,
+    fmt_param,
+    fmt_value,
+    fmt_wall,
 )
 
 

@@ -15,8 +15,18 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .format import (
-    SYMBOL, abbr, check_key, counterexample_items, counts_for_cell, display_status, fmt_number, fmt_tolerance,
-    fmt_ulp, fmt_variant, worst, worst_ulp,
+    SYMBOL,
+    abbr,
+    check_key,
+    counterexample_items,
+    counts_for_cell,
+    display_status,
+    fmt_number,
+    fmt_tolerance,
+    fmt_ulp,
+    fmt_variant,
+    worst,
+    worst_ulp,
 )
 from .merge import DTYPE_FREE, backend_key, device_key
 

@@ -3,3 +3,11 @@
 from . import activations
 
 FAMILIES = {"activations": activations}
+
+
+def formula(name: str):
+    """The spec function called ``name`` (an op id, or ``<op>_vjp``), whichever family states it."""
+    for module in FAMILIES.values():
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise KeyError(f"the spec states no {name!r}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .base import Backend, same
+from ..base import Backend
+from .activations import Activations
 
 TORCH_DTYPES = {
     "float64": torch.float64,
@@ -17,16 +17,8 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Backend):
+class TorchBackend(Activations, Backend):
     name = "torch"
-    NATIVE_DEFAULTS = {
-        "leaky_relu": {"alpha": (F.leaky_relu, "negative_slope", same)},
-        "gelu": {"approximate": (F.gelu, "approximate", same)},
-        "softmax": {"axis": (F.softmax, "dim", same)},
-        "log_softmax": {"axis": (F.log_softmax, "dim", same)},
-        "elu": {"alpha": (F.elu, "alpha", same)},
-    }
-
     def __init__(self):
         # Conformance runs in full float32: no TF32 behind the user's back on GPUs.
         torch.set_float32_matmul_precision("highest")
@@ -76,41 +68,3 @@ class TorchBackend(Backend):
 
     def compile(self, fn):
         return torch.compile(fn, fullgraph=True, dynamic=False)
-
-    # activations ---------------------------------------------------------------
-
-    def linear(self, x):
-        return self._identity(x)
-
-    def sigmoid(self, x):
-        return torch.sigmoid(x)
-
-    def tanh(self, x):
-        return torch.tanh(x)
-
-    def relu(self, x):
-        return F.relu(x)
-
-    def leaky_relu(self, x, alpha):
-        return F.leaky_relu(x, negative_slope=alpha)
-
-    def swish(self, x):
-        return F.silu(x)
-
-    def gelu(self, x, approximate):
-        return F.gelu(x, approximate=approximate)
-
-    def softmax(self, x, axis):
-        return F.softmax(x, dim=axis)
-
-    def log_softmax(self, x, axis):
-        return F.log_softmax(x, dim=axis)
-
-    def softplus(self, x):
-        return F.softplus(x)
-
-    def elu(self, x, alpha):
-        return F.elu(x, alpha=alpha)
-
-    def selu(self, x):
-        return F.selu(x)

@@ -1,0 +1,93 @@
+"""The catalogue: one row per op, one module per family; the engine knows nothing beyond the rows.
+
+A row (``OpEntry``) names the spec formula and its VJP, the inputs hypothesis draws,
+the tolerances in ULPs of the output dtype — each with its one-line reason — the
+variant dimensions (spec parameters and their non-default values, tried alone and in
+combination when a backend fails the default) and the properties the output obeys.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .. import strategies as S
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    max_ulp: float
+    reason: str
+    floor: float | None = None  # magnitude below which errors count in ULPs of the floor
+
+
+@dataclass(frozen=True)
+class Property:
+    """A law the backend's output must obey on its own: violation(x, y, params) in ULPs of 1."""
+
+    name: str
+    violation: Callable[[np.ndarray, np.ndarray, dict], float]
+    reason: str
+
+
+def cotangent_floor(example: S.Example) -> np.ndarray:
+    """The default gradient floor: each element in ULPs of max(|vjp|, |cotangent|)."""
+    return np.abs(np.asarray(example.cotangent, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class OpEntry:
+    op: str
+    family: str
+    forward: Callable
+    vjp: Callable
+    forward_tol: Tolerance
+    gradient_tol: Tolerance
+    params: dict = field(default_factory=dict)  # name -> strategy factory (dtype, inputs) -> strategy
+    variants: dict = field(default_factory=dict)  # spec parameter -> its non-default values
+    properties: tuple[Property, ...] = ()
+    min_ndim: int = 0
+    inputs: Callable | None = None  # (dtype, params) -> strategy of Example; None: one elementwise array
+    wrt: tuple[int, ...] = (0,)  # the inputs the VJP differentiates, in the order the spec VJP returns them
+    gradient_floor: Callable[[S.Example], np.ndarray] = cotangent_floor
+
+    def example(self, dtype: str):
+        if self.inputs is not None:
+            return self.inputs(dtype, self.params)
+        return S.elementwise(dtype, self.params, self.min_ndim)
+
+    @property
+    def formula(self) -> str:
+        return inspect.getdoc(self.forward).split("\n\n")[0]
+
+    @property
+    def defaults(self) -> dict:
+        """The spec's default for each parameter, read from the spec function's signature."""
+        signature = inspect.signature(self.forward).parameters
+        return {name: signature[name].default for name in self.params}
+
+
+def describe(op: str, params: dict) -> str:
+    return f"{op}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
+def _rows():
+    from . import activations
+
+    return [*activations.ROWS]
+
+
+CATALOGUE: dict[str, OpEntry] = {entry.op: entry for entry in _rows()}
+FAMILIES = list(dict.fromkeys(entry.family for entry in CATALOGUE.values()))
+
+
+def select(family: str | None = None, op: str | None = None) -> list[OpEntry]:
+    """Catalogue rows filtered by family and/or op id; unknown names are an error, not an empty run."""
+    if family is not None and family not in FAMILIES:
+        raise KeyError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    if op is not None and op not in CATALOGUE:
+        raise KeyError(f"unknown op {op!r}; known: {', '.join(CATALOGUE)}")
+    return [e for e in CATALOGUE.values() if (family is None or e.family == family) and (op is None or e.op == op)]

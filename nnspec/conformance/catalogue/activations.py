@@ -1,0 +1,96 @@
+"""Catalogue rows of the activations family."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...spec import activations as A
+from .. import strategies as S
+from ..measure import finfo
+from . import OpEntry, Property, Tolerance
+
+# properties ------------------------------------------------------------------------
+
+
+def _sums_to_one(x, y, params):
+    """|Σ_axis y − 1| in ULPs of 1 (summed in float64, so only y's own errors count)."""
+    total = np.sum(y.astype(np.float64), axis=params["axis"])
+    return _worst(np.abs(total - 1) / float(finfo(y.dtype).eps), x, params)
+
+
+def _logsumexp_zero(x, y, params):
+    """|log Σ_axis e^{y}| in ULPs of 1: log_softmax outputs are log-probabilities."""
+    y64 = y.astype(np.float64)
+    with np.errstate(all="ignore"):
+        top = np.max(y64, axis=params["axis"], keepdims=True)
+        lse = np.log(np.sum(np.exp(y64 - top), axis=params["axis"])) + np.squeeze(top, axis=params["axis"])
+    return _worst(np.abs(lse) / float(finfo(y.dtype).eps), x, params)
+
+
+def _worst(per_row, x, params):
+    """Worst violation over rows whose inputs are all finite (a row with inf or nan is nan by spec)."""
+    finite_rows = np.all(np.isfinite(x.astype(np.float64)), axis=params["axis"])
+    rows = np.asarray(per_row)[finite_rows]
+    return float(np.nan_to_num(rows, nan=np.inf).max()) if rows.size else 0.0
+
+
+def _within(low, high):
+    def violation(x, y, params):
+        y64 = y.astype(np.float64)
+        outside = (y64 < low) | (y64 > high)
+        return float(np.inf if outside.any() else 0.0)
+
+    violation.__doc__ = f"outputs in [{low}, {high}]"
+    return violation
+
+
+# tolerances ------------------------------------------------------------------------
+
+EXACT = Tolerance(0, "no rounding happens: the output is an input or zero")
+ONE_PRODUCT = Tolerance(1, "one rounded product α·x (exact in a float32 intermediate, then rounded once)")
+LIBM = Tolerance(4, "vectorised exp/tanh/erf/log1p are within a few ULP; the composite adds a rounding or two")
+BACKWARD = Tolerance(8, "a backward formula composes 3-5 rounded operations", floor=None)
+REDUCTION = Tolerance(8, "one exp per element, an n-term sum and a division per row")
+REDUCTION_BACKWARD = Tolerance(16, "softmax, a weighted row sum and a product, each rounded")
+LOG_REDUCTION = Tolerance(8, "x−m−log Σe: accurate to absolute (not relative) error near 0, hence floor 1", floor=1.0)
+
+KINK = {"kink": ("right",)}
+AT_INF = {"at_inf": ("ieee",)}
+
+ROWS = [
+    OpEntry("linear", "activations", A.linear, A.linear_vjp, EXACT, EXACT),
+    OpEntry(
+        "sigmoid", "activations", A.sigmoid, A.sigmoid_vjp, LIBM, BACKWARD,
+        properties=(Property("range", _within(0, 1), "a probability"),),
+    ),
+    OpEntry(
+        "tanh", "activations", A.tanh, A.tanh_vjp, LIBM, BACKWARD,
+        properties=(Property("range", _within(-1, 1), "tanh maps into [-1, 1]"),),
+    ),
+    OpEntry("relu", "activations", A.relu, A.relu_vjp, EXACT, EXACT, variants=KINK),
+    OpEntry(
+        "leaky_relu", "activations", A.leaky_relu, A.leaky_relu_vjp, ONE_PRODUCT, ONE_PRODUCT,
+        params={"alpha": S.slope(0.0, 1.0, (0.01, 0.2, 0.3))}, variants=KINK,
+    ),
+    OpEntry("swish", "activations", A.swish, A.swish_vjp, LIBM, BACKWARD, variants=AT_INF),
+    OpEntry(
+        "gelu", "activations", A.gelu, A.gelu_vjp, LIBM, BACKWARD,
+        params={"approximate": S.choice("none", "tanh")}, variants={"approximate": ("tanh",), **AT_INF},
+    ),
+    OpEntry(
+        "softmax", "activations", A.softmax, A.softmax_vjp, REDUCTION, REDUCTION_BACKWARD,
+        params={"axis": S.axis}, min_ndim=1,
+        properties=(Property("rows sum to 1", _sums_to_one, "Σ|δy| ≤ tolerance·ulp(1) when each y is within tolerance"),),
+    ),
+    OpEntry(
+        "log_softmax", "activations", A.log_softmax, A.log_softmax_vjp, LOG_REDUCTION, REDUCTION_BACKWARD,
+        params={"axis": S.axis}, min_ndim=1,
+        properties=(Property("logsumexp is 0", _logsumexp_zero, "outputs are log-probabilities"),),
+    ),
+    OpEntry("softplus", "activations", A.softplus, A.softplus_vjp, LIBM, BACKWARD),
+    OpEntry(
+        "elu", "activations", A.elu, A.elu_vjp, LIBM, BACKWARD,
+        params={"alpha": S.slope(0.1, 3.0, (1.0,))}, variants=KINK,
+    ),
+    OpEntry("selu", "activations", A.selu, A.selu_vjp, LIBM, BACKWARD, variants=KINK),
+]
