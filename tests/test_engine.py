@@ -92,10 +92,10 @@ def test_worst_error_is_recorded_even_when_passing():
 
 
 def test_defaults_differing_from_the_spec_fail_and_are_listed():
-    summary, entries = check_defaults(CATALOGUE["leaky_relu"], W.DifferentDefault())
+    summary, *entries = check_defaults(Case(CATALOGUE["leaky_relu"], W.DifferentDefault(), "cpu", "-"))
     assert summary["status"] == "fail"
     assert entries == [entries[0]] and entries[0]["native_default"] == 0.2 and entries[0]["spec_default"] == 0.01
-    summary, _ = check_defaults(CATALOGUE["leaky_relu"], NumpyBackend())
+    summary, *_ = check_defaults(Case(CATALOGUE["leaky_relu"], NumpyBackend(), "cpu", "-"))
     assert summary["status"] == "unsupported"  # the baseline has no native defaults: not a pass
 
 

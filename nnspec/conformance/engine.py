@@ -282,11 +282,11 @@ def check_values(case: Case) -> list[dict]:
     entry, dtype = case.entry, np.dtype(np_dtype(case.dtype))
     checks = ["forward", "gradient"] + (["property"] if entry.properties else [])
     if not case.backend.implements(entry.op):
-        return [_record(case, c, "unsupported", message=f"{case.backend.name} has no {entry.op}") for c in checks]
+        return [make_record(case, c, "unsupported", message=f"{case.backend.name} has no {entry.op}") for c in checks]
     try:
         case.backend.asarray(np.zeros(1, dtype), case.device)
     except Unsupported as exc:
-        return [_record(case, c, "unsupported", message=str(exc)) for c in checks]
+        return [make_record(case, c, "unsupported", message=str(exc)) for c in checks]
 
     worst = {c: Worst() for c in checks}
 
@@ -315,7 +315,7 @@ def check_values(case: Case) -> list[dict]:
         with shrink_time_limit(SHRINK_SECONDS[case.budget]):
             search()
     except Unsupported as exc:
-        return [_record(case, c, "unsupported", message=str(exc)) for c in checks]
+        return [make_record(case, c, "unsupported", message=str(exc)) for c in checks]
     except (CheckFailed, BaseExceptionGroup):
         pass
     except Exception as exc:  # hypothesis itself gave up (flaky adapter, ...): say so, keep measuring others
@@ -338,7 +338,7 @@ def check_values(case: Case) -> list[dict]:
             status, message = "pass", ""
         variant = _matching_variant(case, check, dtype) if status == "fail" and check != "property" else None
         records.append(
-            _record(
+            make_record(
                 case, check, status, message=message, examples=w.examples, max_ulp=w.max_ulp, max_abs=w.max_abs,
                 max_rel=w.max_rel, counterexample=encode_example(failures[0][0]) if failures else None,
                 counterexamples=[dict(encode_example(ex), message=v.message) for ex, v in failures],
@@ -368,12 +368,12 @@ def _matching_variant(case: Case, check: str, dtype) -> str | None:
     return None
 
 
-def check_defaults(entry: OpEntry, backend: Backend, device: str = "cpu") -> tuple[dict, list[dict]]:
-    """The ``defaults`` record of one op, and one ``default`` entry per spec parameter."""
+def check_defaults(case: Case) -> list[dict]:
+    """The ``defaults`` record of one op, then one ``default`` entry per spec parameter."""
     started = time.perf_counter()
-    case = Case(entry, backend, device, dtype="-")
+    entry, backend = case.entry, case.backend
     if not entry.params:
-        return _record(case, "defaults", "skip", message="the op has no parameters"), []
+        return [make_record(case, "defaults", "skip", message="the op has no parameters")]
     entries, differ, unsupported = [], [], []
     for parameter, spec_default in entry.defaults.items():
         try:
@@ -382,7 +382,8 @@ def check_defaults(entry: OpEntry, backend: Backend, device: str = "cpu") -> tup
             unsupported.append(str(exc))
             continue
         except Exception as exc:
-            return _record(case, "defaults", "error", message=f"{parameter}: {type(exc).__name__}: {exc}"), entries
+            return [make_record(case, "defaults", "error", message=f"{parameter}: {type(exc).__name__}: {exc}"),
+                    *entries]
         differs = native != spec_default
         entries.append({
             "kind": "default", "op": entry.op, "parameter": parameter, "spec_default": spec_default,
@@ -395,15 +396,17 @@ def check_defaults(entry: OpEntry, backend: Backend, device: str = "cpu") -> tup
         status, message = "unsupported", "; ".join(unsupported)
     else:
         status, message = ("fail" if differ else "pass"), "; ".join(differ + unsupported)
-    return _record(case, "defaults", status, message=message, examples=len(entries),
-                   seconds=time.perf_counter() - started), entries
+    summary = make_record(case, "defaults", status, message=message, examples=len(entries),
+                          seconds=time.perf_counter() - started)
+    return [summary, *entries]
 
 
 def record_id(backend: str, device: str, dtype: str, op: str, check: str) -> str:
     return f"{backend}/{device}/{dtype}/{op}/{check}"
 
 
-def _record(case: Case, check: str, status: str, **fields) -> dict:
+def make_record(case: Case, check: str, status: str, **fields) -> dict:
+    """One check record with every field the results schema names; ``fields`` fill in the measurement."""
     entry, backend = case.entry, case.backend
     tolerance = {"forward": entry.forward_tol, "gradient": entry.gradient_tol, "property": entry.forward_tol}.get(check)
     rid = record_id(backend.name, case.device, case.dtype, entry.op, check)

@@ -1,4 +1,4 @@
-"""pytest plugin: the conformance run as pytest items, one per (op, dtype) plus one per op's defaults.
+"""pytest plugin: the conformance run as pytest items, one per (op, check, dtype).
 
 Activated by ``--nnspec-backend``; ``nnspec run`` calls pytest with it on ``suite.py``.
 Each item runs the engine on its case, appends its records to the run's results file
@@ -19,7 +19,8 @@ import pytest
 from .. import __version__
 from ..backends import DTYPES, BackendUnavailable, load_backend
 from .catalogue import select
-from .engine import BUDGETS, Case, check_defaults, check_values
+from .checkers import CHECKERS
+from .engine import BUDGETS, Case
 from .results import ResultsWriter, results_path
 
 STASH = pytest.StashKey[dict]()
@@ -70,13 +71,16 @@ def pytest_configure(config):
 
 def pytest_generate_tests(metafunc):
     state = metafunc.config.stash.get(STASH, None)
-    if state is None:
+    if state is None or "nnspec_case" not in metafunc.fixturenames:
         return
-    if "nnspec_case" in metafunc.fixturenames:
-        cases = [(e, d) for e in state["entries"] for d in state["dtypes"]]
-        metafunc.parametrize("nnspec_case", cases, ids=[f"{e.op}-{d}" for e, d in cases])
-    if "nnspec_entry" in metafunc.fixturenames:
-        metafunc.parametrize("nnspec_entry", state["entries"], ids=[e.op for e in state["entries"]])
+    cases = [
+        (entry, check, dtype)
+        for entry in state["entries"]
+        for check in entry.checks
+        for dtype in (state["dtypes"] if CHECKERS[check].per_dtype else ["-"])
+    ]
+    ids = [f"{e.op}-{c}" + ("" if d == "-" else f"-{d}") for e, c, d in cases]
+    metafunc.parametrize("nnspec_case", cases, ids=ids)
 
 
 @pytest.fixture
@@ -121,11 +125,6 @@ def pytest_sessionfinish(session, exitstatus):
     state["writer"].close()
 
 
-def run_case(state, entry, dtype):
+def run_case(state, entry, check, dtype):
     case = Case(entry, state["backend"], state["device"], dtype, state["budget"], state["seed"])
-    record(state, check_values(case))
-
-
-def run_defaults(state, entry):
-    summary, entries = check_defaults(entry, state["backend"], state["device"])
-    record(state, [summary, *entries])
+    record(state, CHECKERS[check].run(case))

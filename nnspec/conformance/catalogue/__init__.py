@@ -53,6 +53,7 @@ class OpEntry:
     inputs: Callable | None = None  # (dtype, params) -> strategy of Example; None: one elementwise array
     wrt: tuple[int, ...] = (0,)  # the inputs the VJP differentiates, in the order the spec VJP returns them
     gradient_floor: Callable[[S.Example], np.ndarray] = cotangent_floor
+    checks: tuple[str, ...] = ("values", "defaults")  # names in conformance.checkers.CHECKERS
 
     def example(self, dtype: str):
         if self.inputs is not None:

@@ -1,0 +1,26 @@
+"""Every check the engine can run on a catalogue row, by the name rows list in ``OpEntry.checks``.
+
+A checker takes a ``Case`` (row, backend, device, dtype, budget, seed) and returns its
+records. ``per_dtype`` checkers run once per dtype; the others once per op (their
+case's dtype is "-"). A new kind of check (a trajectory over optimizer steps, a
+weight-layout round trip) is a function here and a name in the rows that need it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .engine import Case, check_defaults, check_values
+
+
+@dataclass(frozen=True)
+class Checker:
+    run: Callable[[Case], list[dict]]
+    per_dtype: bool
+
+
+CHECKERS: dict[str, Checker] = {
+    "values": Checker(check_values, per_dtype=True),  # forward, gradient, property
+    "defaults": Checker(check_defaults, per_dtype=False),
+}
