@@ -1,8 +1,14 @@
 """The NumPy reference: pure functions, one module per formula family, float64 throughout."""
 
-from . import activations
+from . import activations, attention, losses, optimizers, recurrent
 
-FAMILIES = {"activations": activations}
+FAMILIES = {
+    "activations": activations,
+    "losses": losses,
+    "optimizers": optimizers,
+    "recurrent": recurrent,
+    "attention": attention,
+}
 
 
 def formula(name: str):

@@ -7,6 +7,10 @@ import numpy as np
 
 from ..base import Backend
 from .activations import Activations
+from .attention import Attention
+from .losses import Losses
+from .optimizers import Optimizers
+from .recurrent import Recurrent
 
 JAX_PLATFORMS = {"cpu": "cpu", "cuda": "gpu"}
 
@@ -16,8 +20,9 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Backend):
+class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend):
     name = "jax"
+
     def __init__(self):
         # float64 exists only with x64 on; conformance runs in full float32: no reduced-precision matmuls.
         jax.config.update("jax_enable_x64", True)

@@ -15,10 +15,14 @@ import numpy as np
 from ... import spec
 from ..base import Backend
 from .activations import Activations
+from .attention import Attention
 from .formulas import in_dtype
+from .losses import Losses
+from .optimizers import Optimizers
+from .recurrent import Recurrent
 
 
-class NumpyBackend(Activations, Backend):
+class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend):
     name = "numpy"
 
     def version(self):

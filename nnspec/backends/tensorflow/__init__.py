@@ -14,13 +14,18 @@ import tensorflow as tf
 
 from ..base import Backend
 from .activations import Activations
+from .attention import Attention
+from .losses import Losses
+from .optimizers import Optimizers
+from .recurrent import Recurrent
 
 TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 
-class TensorflowBackend(Activations, Backend):
+class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend):
     name = "tensorflow"
+
     def __init__(self):
         if keras.backend.backend() != "tensorflow":
             raise RuntimeError(f"keras runs on {keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow")

@@ -8,6 +8,10 @@ import torch
 
 from ..base import Backend
 from .activations import Activations
+from .attention import Attention
+from .losses import Losses
+from .optimizers import Optimizers
+from .recurrent import Recurrent
 
 TORCH_DTYPES = {
     "float64": torch.float64,
@@ -17,8 +21,9 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Backend):
+class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend):
     name = "torch"
+
     def __init__(self):
         # Conformance runs in full float32: no TF32 behind the user's back on GPUs.
         torch.set_float32_matmul_precision("highest")

@@ -76,9 +76,9 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import activations
+    from . import activations, attention, losses, optimizers, recurrent
 
-    return [*activations.ROWS]
+    return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS]
 
 
 CATALOGUE: dict[str, OpEntry] = {entry.op: entry for entry in _rows()}

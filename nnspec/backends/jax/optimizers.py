@@ -1,0 +1,7 @@
+"""jax adapter, optimizers."""
+
+from __future__ import annotations
+
+
+class Optimizers:
+    pass

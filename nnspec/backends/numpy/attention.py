@@ -1,0 +1,7 @@
+"""numpy adapter, attention."""
+
+from __future__ import annotations
+
+
+class Attention:
+    pass

@@ -1,0 +1,7 @@
+"""tensorflow adapter, attention."""
+
+from __future__ import annotations
+
+
+class Attention:
+    pass

@@ -1,0 +1,7 @@
+"""tensorflow adapter, optimizers."""
+
+from __future__ import annotations
+
+
+class Optimizers:
+    pass

@@ -1,0 +1,7 @@
+"""tensorflow adapter, recurrent."""
+
+from __future__ import annotations
+
+
+class Recurrent:
+    pass

@@ -1,0 +1,7 @@
+"""torch adapter, losses."""
+
+from __future__ import annotations
+
+
+class Losses:
+    pass

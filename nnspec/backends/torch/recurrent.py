@@ -1,0 +1,7 @@
+"""torch adapter, recurrent."""
+
+from __future__ import annotations
+
+
+class Recurrent:
+    pass

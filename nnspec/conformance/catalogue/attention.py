@@ -1,0 +1,5 @@
+"""Catalogue rows of the attention family."""
+
+from __future__ import annotations
+
+ROWS = []

@@ -1,0 +1,1 @@
+"""Optimizers, learning-rate schedules and gradient clipping: the textbook formulas in float64 (not yet written)."""
