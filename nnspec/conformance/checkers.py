@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .engine import Case, check_defaults, check_values
+from .layout import check_layout
 
 
 @dataclass(frozen=True)
@@ -23,4 +24,5 @@ class Checker:
 CHECKERS: dict[str, Checker] = {
     "values": Checker(check_values, per_dtype=True),  # forward, gradient, property
     "defaults": Checker(check_defaults, per_dtype=False),
+    "layout": Checker(check_layout, per_dtype=True),  # weights spec -> native -> spec, bit for bit
 }

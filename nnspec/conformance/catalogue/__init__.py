@@ -54,6 +54,7 @@ class OpEntry:
     wrt: tuple[int, ...] = (0,)  # the inputs the VJP differentiates, in the order the spec VJP returns them
     gradient_floor: Callable[[S.Example], np.ndarray] = cotangent_floor
     checks: tuple[str, ...] = ("values", "defaults")  # names in conformance.checkers.CHECKERS
+    weights: tuple[str, ...] = ()  # names of the inputs that are layer weights (the layout check)
 
     def example(self, dtype: str):
         if self.inputs is not None:
