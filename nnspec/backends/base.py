@@ -150,6 +150,16 @@ class Backend:
     def vjp(self, op: str, inputs: list, cotangent, params: dict, wrt: int = 0):
         return self.grad(lambda *args: getattr(self, op)(*args, **params), inputs, cotangent, wrt)
 
+    def to_native_layout(self, op: str, weights: dict, params: dict):
+        """The spec's canonical weights of ``op`` in the framework's own layer/parameter layout.
+
+        Family mixins handle their ops and pass any other op on with super()."""
+        raise Unsupported(f"{self.name} maps no weight layout for {op}")
+
+    def from_native_layout(self, op: str, native, params: dict) -> dict:
+        """The canonical weights back from what ``to_native_layout`` built."""
+        raise Unsupported(f"{self.name} maps no weight layout for {op}")
+
     def compile(self, fn: Callable) -> Callable:
         """The framework's compiled form of ``fn`` (jax.jit, tf.function, torch.compile)."""
         raise Unsupported(f"{self.name} has no compiled mode")

@@ -62,8 +62,6 @@ def check_layout(case: Case) -> list[dict]:
     entry, backend = case.entry, case.backend
     if not weight_names(entry):
         return [make_record(case, "layout", "skip", message="the op has no weights")]
-    if not callable(getattr(backend, "to_native_layout", None)):
-        return [make_record(case, "layout", "unsupported", message=f"{backend.name} maps no weight layout")]
     outcome = {"examples": 0, "failure": None}
 
     @seed(case.case_seed)
