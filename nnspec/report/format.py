@@ -59,8 +59,11 @@ WORD = {
     "notrun": "",
 }
 
-CHECK_ORDER = ("forward", "gradient", "property", "defaults")
-CHECK_ABBR = {"forward": "fwd", "gradient": "grad", "property": "prop", "defaults": "def"}
+CHECK_ORDER = ("forward", "gradient", "property", "trajectory", "schedule", "layout", "defaults")
+CHECK_ABBR = {
+    "forward": "fwd", "gradient": "grad", "property": "prop", "trajectory": "traj", "schedule": "sched",
+    "layout": "layout", "defaults": "def",
+}
 
 
 def display_status(record: dict) -> str:
