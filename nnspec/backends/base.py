@@ -80,6 +80,11 @@ def _default_from_docstring(fn, parameter):
         return text
 
 
+def first_output(value):
+    """An op's differentiated output: the first of several (recurrent layers return y, h_n, c_n)."""
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
 def _qualname(fn):
     module = getattr(fn, "__module__", None) or ""
     return f"{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}".lstrip(".")
@@ -148,7 +153,8 @@ class Backend:
         raise NotImplementedError
 
     def vjp(self, op: str, inputs: list, cotangent, params: dict, wrt: int = 0):
-        return self.grad(lambda *args: getattr(self, op)(*args, **params), inputs, cotangent, wrt)
+        """VJP of the op's output (its first, if it returns several: the cotangent's shape) w.r.t. inputs[wrt]."""
+        return self.grad(lambda *args: first_output(getattr(self, op)(*args, **params)), inputs, cotangent, wrt)
 
     def to_native_layout(self, op: str, weights: dict, params: dict):
         """The spec's canonical weights of ``op`` in the framework's own layer/parameter layout.

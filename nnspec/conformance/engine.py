@@ -152,7 +152,7 @@ def compare_all(actual: tuple, reference: tuple, dtype, max_ulp: float, floor=No
     if len(actual) != len(reference):
         return Verdict(False, "fail", "shape", np.inf, np.inf, np.inf,
                        f"{len(actual)} outputs, the spec has {len(reference)}")
-    verdicts = [compare(a, r, dtype, max_ulp, floor_for(floor, r)) for a, r in zip(actual, reference)]
+    verdicts = [compare(a, r, dtype, per_output(max_ulp, r), per_output(floor, r)) for a, r in zip(actual, reference)]
     failing = [v for v in verdicts if not v.ok]
     chosen = failing[0] if failing else max(verdicts, key=lambda v: v.max_ulp)
     chosen.max_ulp = max(v.max_ulp for v in verdicts)
@@ -161,14 +161,14 @@ def compare_all(actual: tuple, reference: tuple, dtype, max_ulp: float, floor=No
     return chosen
 
 
-def floor_for(floor, reference):
-    """The floor for one output: broadcast to its shape, or its largest element if it cannot be."""
-    if floor is None or np.ndim(floor) == 0:
-        return floor
+def per_output(value, reference):
+    """A per-element floor or bound for one output: broadcast to its shape, else its largest element."""
+    if value is None or np.ndim(value) == 0:
+        return value
     try:
-        return np.broadcast_to(floor, np.shape(reference))
+        return np.broadcast_to(value, np.shape(reference))
     except ValueError:
-        return float(np.max(floor)) if np.size(floor) else None
+        return float(np.max(value)) if np.size(value) else None
 
 
 def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides: dict | None = None) -> dict:
@@ -191,7 +191,7 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
     else:
         reference = as_tuple(entry.forward(*example.inputs, **_accepted(entry.forward, params)))
         reference = flush_subnormals(reference, dtype) if flush else reference
-        verdicts["forward"] = compare_all(observed.value, reference, dtype, entry.forward_tol.max_ulp,
+        verdicts["forward"] = compare_all(observed.value, reference, dtype, entry.forward_tol.bound(example),
                                           entry.forward_tol.floor)
         if entry.properties and verdicts["forward"].kind not in ("raised", "shape", "dtype"):
             verdicts["property"] = _properties(entry, example, observed.value[0])
@@ -201,7 +201,7 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
         else:
             reference = as_tuple(entry.vjp(*example.inputs, example.cotangent, **_accepted(entry.vjp, params)))
             reference = flush_subnormals(reference, dtype) if flush else reference
-            verdicts["gradient"] = compare_all(observed.gradient, reference, dtype, entry.gradient_tol.max_ulp,
+            verdicts["gradient"] = compare_all(observed.gradient, reference, dtype, entry.gradient_tol.bound(example),
                                                entry.gradient_floor(example))
     return verdicts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from ..base import Backend
+from ..base import Backend, first_output
 from .activations import Activations
 from .attention import Attention
 from .losses import Losses
@@ -43,7 +43,7 @@ class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend)
             if kind == "call":
                 fn = lambda inputs, floats: getattr(self, op)(*inputs, **static, **floats)  # noqa: E731
             else:
-                fn = lambda inputs, cotangent, floats: Backend.vjp(self, op, inputs, cotangent, {**static, **floats})  # noqa: E731
+                fn = lambda inputs, cotangent, floats: self._gradients(op, inputs, cotangent, {**static, **floats})  # noqa: E731
             self._jitted[key] = jax.jit(fn)
         return self._jitted[key]
 
@@ -53,7 +53,21 @@ class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend)
 
     def vjp(self, op, inputs, cotangent, params, wrt=0):
         floats = {k: v for k, v in params.items() if isinstance(v, float)}
-        return self._fast("vjp", op, params)(inputs, cotangent, floats)
+        return self._fast("vjp", op, params)(inputs, cotangent, floats)[wrt]
+
+    def _gradients(self, op, inputs, cotangent, params):
+        """The VJP w.r.t. every floating input from one jax.vjp: one compile per shape, whichever wrt is asked."""
+        floating = [i for i, a in enumerate(inputs) if jax.numpy.issubdtype(a.dtype, jax.numpy.inexact)]
+
+        def of_floating(*values):
+            args = list(inputs)
+            for i, value in zip(floating, values):
+                args[i] = value
+            return first_output(getattr(self, op)(*args, **params))
+
+        _, pullback = jax.vjp(of_floating, *(inputs[i] for i in floating))
+        gradients = dict(zip(floating, pullback(cotangent)))
+        return [gradients.get(i) for i in range(len(inputs))]
 
     def version(self):
         return jax.__version__

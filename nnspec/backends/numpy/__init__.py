@@ -40,4 +40,5 @@ class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backen
 
     def vjp(self, op, inputs, cotangent, params, wrt=0):
         spec_vjp = spec.formula(f"{op}_vjp")
-        return in_dtype(spec_vjp, *inputs, cotangent, **params)
+        gradients = in_dtype(spec_vjp, *inputs, cotangent, **params)
+        return gradients[wrt] if isinstance(gradients, tuple) else gradients  # a tuple has one per input, in order

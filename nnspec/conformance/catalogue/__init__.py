@@ -22,6 +22,10 @@ class Tolerance:
     max_ulp: float
     reason: str
     floor: float | None = None  # magnitude below which errors count in ULPs of the floor
+    extra: Callable | None = None  # example -> ULPs allowed on top of max_ulp, per output element
+
+    def bound(self, example):
+        return self.max_ulp if self.extra is None else self.max_ulp + self.extra(example)
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,35 @@ EXACT = Tolerance(0, "no rounding happens: the output is an input or zero")
 ONE_PRODUCT = Tolerance(1, "one rounded product α·x (exact in a float32 intermediate, then rounded once)")
 LIBM = Tolerance(4, "vectorised exp/tanh/erf/log1p are within a few ULP; the composite adds a rounding or two")
 BACKWARD = Tolerance(8, "a backward formula composes 3-5 rounded operations", floor=None)
-REDUCTION = Tolerance(8, "one exp per element, an n-term sum and a division per row")
-REDUCTION_BACKWARD = Tolerance(16, "softmax, a weighted row sum and a product, each rounded")
+def _shift_rounding(example):
+    """|x − m|/2 ULPs: x − m rounded in the working dtype, magnified by e^{x−m} (m the row max)."""
+    x, axis = example.inputs[0].astype(np.float64), example.params["axis"]
+    with np.errstate(all="ignore"):
+        shift = np.abs(x - np.max(x, axis=axis, keepdims=True)) / 2
+    return np.nan_to_num(shift, nan=0.0, posinf=0.0)
+
+
+def _softmax_gradient_floor(example):
+    """s_i(|g_i| + |Σ_j g_j s_j|): the magnitudes the VJP s_i(g_i − Σ_j g_j s_j) subtracts."""
+    x, g, axis = example.inputs[0], example.cotangent.astype(np.float64), example.params["axis"]
+    s = A.softmax(x, axis=axis)
+    return s * (np.abs(g) + np.abs(np.sum(g * s, axis=axis, keepdims=True)))
+
+
+def _log_softmax_gradient_floor(example):
+    """|g_i| + s_i|Σ_j g_j|: the magnitudes the VJP g_i − s_i Σ_j g_j subtracts."""
+    x, g, axis = example.inputs[0], example.cotangent.astype(np.float64), example.params["axis"]
+    return np.abs(g) + A.softmax(x, axis=axis) * np.abs(np.sum(g, axis=axis, keepdims=True))
+
+
+REDUCTION = Tolerance(
+    8, "one exp per element, an n-term sum and a division per row, plus |x−m|/2 for the rounding of x−m",
+    extra=_shift_rounding,
+)
+REDUCTION_BACKWARD = Tolerance(
+    16, "softmax (with its |x−m|/2), a weighted row sum and a product, each rounded; in ULPs of the magnitudes "
+    "the VJP subtracts", extra=_shift_rounding,
+)
 LOG_REDUCTION = Tolerance(8, "x−m−log Σe: accurate to absolute (not relative) error near 0, hence floor 1", floor=1.0)
 
 KINK = {"kink": ("right",)}
@@ -79,12 +106,12 @@ ROWS = [
     ),
     OpEntry(
         "softmax", "activations", A.softmax, A.softmax_vjp, REDUCTION, REDUCTION_BACKWARD,
-        params={"axis": S.axis}, min_ndim=1,
+        params={"axis": S.axis}, min_ndim=1, gradient_floor=_softmax_gradient_floor,
         properties=(Property("rows sum to 1", _sums_to_one, "Σ|δy| ≤ tolerance·ulp(1) when each y is within tolerance"),),
     ),
     OpEntry(
         "log_softmax", "activations", A.log_softmax, A.log_softmax_vjp, LOG_REDUCTION, REDUCTION_BACKWARD,
-        params={"axis": S.axis}, min_ndim=1,
+        params={"axis": S.axis}, min_ndim=1, gradient_floor=_log_softmax_gradient_floor,
         properties=(Property("logsumexp is 0", _logsumexp_zero, "outputs are log-probabilities"),),
     ),
     OpEntry("softplus", "activations", A.softplus, A.softplus_vjp, LIBM, BACKWARD),

@@ -1,0 +1,74 @@
+"""Layer normalization (Ba, Kiros & Hinton 2016) over the last axis.
+
+    LN(x) = (x − μ) / √(σ² + ε) ⊙ γ + β,   μ = mean(x),   σ² = mean((x − μ)²)  (biased)
+
+x (…, E), γ = ``weight`` and β = ``bias`` of shape (E,). ``affine=False`` drops γ and β
+(the inputs are then ignored and get zero gradient). Frameworks that add ε to the
+standard deviation instead, (x − μ)/(σ + ε) (the annotated transformer's LayerNorm),
+match ``epsilon_at="outside_sqrt"``.
+
+In float64 the row is first scaled by a power of two (exact) so that neither the mean
+nor σ² overflows or underflows, and the mean gets the two-pass correction mean(x − μ̃), so x − μ
+keeps its accuracy when the row's spread is small beside its mean. The NumPy baseline
+runs the textbook lines in the input's own dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._float64 import float64
+
+
+def normalize(x, epsilon, epsilon_at="inside_sqrt"):
+    """x̂ = (x − μ)/√(σ² + ε) (or (x − μ)/(σ + ε)), 1/denominator and σ, each over the last axis."""
+    inside = epsilon_at == "inside_sqrt"
+    if x.dtype != np.float64:  # the NumPy baseline: the textbook lines in x's dtype
+        centred = x - np.mean(x, axis=-1, keepdims=True)
+        sigma = np.sqrt(np.mean(centred * centred, axis=-1, keepdims=True))
+        inverse = 1 / (np.sqrt(sigma * sigma + epsilon) if inside else sigma + epsilon)
+        return centred * inverse, inverse, sigma
+    top = np.max(np.abs(x), axis=-1, keepdims=True)
+    scale = np.exp2(np.ceil(np.log2(np.where((top > 0) & np.isfinite(top), top, 1.0))))
+    xs = x / scale  # exact: a power of two
+    hi = np.mean(xs, axis=-1, keepdims=True)
+    lo = np.mean(xs - hi, axis=-1, keepdims=True)  # the corrected two-pass mean: μ/scale = hi + lo
+    centred = (xs - hi) - lo  # (x − μ)/scale; xs − hi is exact where it cancels (Sterbenz)
+    var = np.mean(centred * centred, axis=-1, keepdims=True)  # σ²/scale²
+    big = scale >= 1
+    with np.errstate(all="ignore"):
+        if inside:  # scale·√(var + ε/scale²) for scale ≥ 1, √(var·scale² + ε) below
+            denominator = np.where(big, scale * np.sqrt(var + epsilon / np.where(big, scale, 1) ** 2),
+                                   np.sqrt(var * scale * scale + epsilon))
+        else:
+            denominator = scale * np.sqrt(var) + epsilon
+        x_hat = np.where(big, centred / (denominator / scale), (centred * scale) / denominator)
+    return x_hat, 1 / denominator, scale * np.sqrt(var)
+
+
+@float64
+def layer_norm(x, weight, bias, epsilon=1e-5, affine=True, *, epsilon_at="inside_sqrt"):
+    """LN(x) = (x − μ)/√(σ² + ε) ⊙ γ + β over the last axis, σ² biased, ε = ``epsilon`` (default 1e-5).
+
+    VJP, with x̂ the normalized x, r = 1/√(σ² + ε), dx̂ = G ⊙ γ: dx = r(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂));
+    dγ = Σ_rows G ⊙ x̂; dβ = Σ_rows G. (ε outside: the last term's r becomes 1/σ.)
+    """
+    x_hat, _, _ = normalize(x, epsilon, epsilon_at)
+    return x_hat * weight + bias if affine else x_hat
+
+
+@float64
+def layer_norm_vjp(x, weight, bias, cotangent, epsilon=1e-5, affine=True, *, epsilon_at="inside_sqrt"):
+    x_hat, inverse, sigma = normalize(x, epsilon, epsilon_at)
+    d_hat = cotangent * weight if affine else cotangent
+    mean_d = np.mean(d_hat, axis=-1, keepdims=True)
+    mean_dx = np.mean(d_hat * x_hat, axis=-1, keepdims=True)
+    with np.errstate(all="ignore"):
+        last = inverse if epsilon_at == "inside_sqrt" else 1 / sigma
+    d_x = inverse * (d_hat - mean_d) - last * x_hat * mean_dx
+    rows = (-1, x.shape[-1])
+    d_weight = np.sum((cotangent * x_hat).reshape(rows), axis=0)
+    d_bias = np.sum(cotangent.reshape(rows), axis=0)
+    if not affine:
+        d_weight, d_bias = np.zeros_like(d_weight), np.zeros_like(d_bias)
+    return d_x, d_weight, d_bias
