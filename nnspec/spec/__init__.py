@@ -1,6 +1,6 @@
 """The NumPy reference: pure functions, one module per formula family, float64 throughout."""
 
-from . import activations, attention, losses, optimizers, recurrent
+from . import activations, attention, encoding, losses, normalization, optimizers, recurrent
 
 FAMILIES = {
     "activations": activations,
@@ -8,6 +8,8 @@ FAMILIES = {
     "optimizers": optimizers,
     "recurrent": recurrent,
     "attention": attention,
+    "encoding": encoding,  # rows of family "attention"
+    "normalization": normalization,  # rows of family "attention"
 }
 
 

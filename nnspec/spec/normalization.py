@@ -29,21 +29,22 @@ def normalize(x, epsilon, epsilon_at="inside_sqrt"):
         inverse = 1 / (np.sqrt(sigma * sigma + epsilon) if inside else sigma + epsilon)
         return centred * inverse, inverse, sigma
     top = np.max(np.abs(x), axis=-1, keepdims=True)
-    scale = np.exp2(np.ceil(np.log2(np.where((top > 0) & np.isfinite(top), top, 1.0))))
-    xs = x / scale  # exact: a power of two
+    _, exponent = np.frexp(np.where((top > 0) & np.isfinite(top), top, 1.0))
+    scale = np.ldexp(1.0, exponent - 1)  # a power of two: x/scale is exact and at most 2 in magnitude
+    xs = x / scale
     hi = np.mean(xs, axis=-1, keepdims=True)
     lo = np.mean(xs - hi, axis=-1, keepdims=True)  # the corrected two-pass mean: μ/scale = hi + lo
     centred = (xs - hi) - lo  # (x − μ)/scale; xs − hi is exact where it cancels (Sterbenz)
     var = np.mean(centred * centred, axis=-1, keepdims=True)  # σ²/scale²
     big = scale >= 1
     with np.errstate(all="ignore"):
-        if inside:  # scale·√(var + ε/scale²) for scale ≥ 1, √(var·scale² + ε) below
-            denominator = np.where(big, scale * np.sqrt(var + epsilon / np.where(big, scale, 1) ** 2),
-                                   np.sqrt(var * scale * scale + epsilon))
-        else:
-            denominator = scale * np.sqrt(var) + epsilon
-        x_hat = np.where(big, centred / (denominator / scale), (centred * scale) / denominator)
-    return x_hat, 1 / denominator, scale * np.sqrt(var)
+        per_scale = epsilon / np.where(big, scale, 1.0)  # the denominator over scale, for scale ≥ 1 ...
+        big_root = np.sqrt(var + per_scale / np.where(big, scale, 1.0)) if inside else np.sqrt(var) + per_scale
+        # ... and the denominator itself below (where ε/scale² could overflow)
+        small_root = np.sqrt(var * scale * scale + epsilon) if inside else scale * np.sqrt(var) + epsilon
+        x_hat = np.where(big, centred / big_root, (centred * scale) / small_root)
+        inverse = np.where(big, (1 / scale) / big_root, 1 / small_root)
+    return x_hat, inverse, scale * np.sqrt(var)
 
 
 @float64

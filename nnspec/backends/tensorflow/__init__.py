@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter drowns the run's own output
+
 import keras
 import tensorflow as tf
 
