@@ -21,19 +21,31 @@ Conventions
   t(1 − ε) + ε/2 (binary losses) or t(1 − ε) + ε/C (C classes).
 * Keeping log(0) finite. The default is the textbook formula (a loss of +inf at a
   probability of exactly 0 or 1 where the target asks for it). What frameworks do
-  instead are named variants, keyword-only parameters on the spec side that adapters
-  never see: ``log_floor`` (each log clamped from below, torch: −100),
-  ``clip_epsilon`` (probabilities clipped to [ε, 1 − ε], Keras: 1e-7),
-  ``complement="rounded"`` (log(1 − p) of 1 − p rounded to the input's dtype rather
-  than log1p(−p)), ``renormalise`` (predictions divided by their row sum, before or
-  after the clip), ``denominator_floor`` (torch's BCE gradient (p − t)/max(p(1 − p), ε)).
+  instead are named variants: keyword-only parameters on the spec side, which adapters
+  never see, each documented on its op:
+
+  - ``log_floor`` (torch: −100): each log clamped from below; torch's gradient under it
+    is (p − t)/max(p(1 − p), ε), not the derivative of the clamped forward;
+  - ``clip_epsilon`` (Keras: 1e-7): probabilities clipped to [ε, 1 − ε] (KL: [ε, 1]);
+  - ``renormalise`` (Keras): predictions divided by their row sum, before or after the clip;
+  - ``zero_weight="ieee"``: 0·log 0 and 0/0 are nan (IEEE), as autodiff through a log
+    makes them, instead of the limit 0;
+  - ``one_minus_pt="rounded"`` (focal): 1 − p_t evaluated in the dtype, as written;
+  - ``smoothed_target="rounded"`` (binary losses): the smoothed target t(1 − ε) + ε/2 held in
+    the dtype, so that 1 − t cancels near t = 1;
+  - ``normalised_targets`` (TensorFlow): a cross-entropy gradient that assumes Σt = 1;
+  - ``feature_mean`` (Keras): an elementwise loss's per-sample value is the mean over the
+    last axis, so "sum" and "none" differ;
+  - ``elementwise`` (torch's kl_div): "none" returns the terms t·log(t/p) unsummed;
+  - ``difference_eps`` (torch), ``squared_eps`` (optax): triplet distances kept off 0.
+
   A framework's constants live in its own dtype (Keras' 1 − 1e-7 is 1 in float16), so
-  those variants round them to the dtype the prediction arrived in, which the
-  ``@_spec`` decorator passes as ``dtype``; the textbook formulas never use it.
-* Keras reduces elementwise losses over the last axis first (its per-sample loss is a
-  mean over features): the variant ``feature_mean=True``.
-* Derivatives at kinks (mae at p = t, triplet at the margin) are the left ones
-  (``kink="left"``: the inactive branch), as for the activations.
+  those variants round them to the dtype the prediction arrived in, which ``@_spec``
+  passes as ``dtype``; the textbook formulas never use it.
+* Derivatives at kinks: |r|' at 0 is 0, the minimal subgradient (mae, l1_penalty;
+  ``kink="right"``: 1); triplet's hinge at exactly 0 takes its inactive branch
+  (``kink="left"``, as relu). A zero cotangent pulls back to 0, also through an
+  infinite derivative (bce at p = 0).
 """
 
 from __future__ import annotations
@@ -46,7 +58,7 @@ from . import activations as A
 from ._float64 import float64
 
 TORCH_LOG_FLOOR = -100.0  # torch's binary_cross_entropy clamps each log to >= -100
-TORCH_BCE_EPSILON = float(np.float32(1e-12))  # its gradient's denominator floor, a float32 constant
+TORCH_BCE_EPSILON = float(np.float32(1e-12))  # the floor of its gradient's denominator, a float32 constant
 KERAS_EPSILON = 1e-7  # keras.config.epsilon()
 
 
@@ -57,12 +69,17 @@ def _spec(formula):
     own arithmetic does. The NumPy baseline calls ``formula.__wrapped__`` on arrays
     already in that dtype, where ``dtype=None`` means the prediction's own.
     """
+    @functools.wraps(formula)
+    def in_own_dtype(*arrays, dtype=None, **params):
+        return formula(*arrays, dtype=dtype or np.asarray(arrays[0]).dtype, **params)
+
     in_float64 = float64(formula)
 
     @functools.wraps(formula)
     def spec(*arrays, dtype=None, **params):
         return in_float64(*arrays, dtype=dtype or np.asarray(arrays[0]).dtype, **params)
 
+    spec.__wrapped__ = in_own_dtype
     return spec
 
 
@@ -90,6 +107,8 @@ def _spread(cotangent, reduction, shape, feature_mean=False):
     """
     samples = shape[:-1] if feature_mean else shape
     count = max(int(np.prod(samples)), 1)
+    if reduction == "none" and np.shape(cotangent) != samples:  # a cotangent for other per-sample losses
+        return np.full(shape, np.nan)
     if reduction == "none":
         per = cotangent
     elif reduction == "sum":
@@ -106,14 +125,26 @@ def _rows(cotangent, reduction, prediction):
     return _spread(cotangent, reduction, prediction.shape[:-1])[..., None]
 
 
-def _times(weight, value):
-    """weight·value, 0 where the weight is 0 (0·log 0 = 0)."""
+def _times(weight, value, zero_weight="limit"):
+    """weight·value, 0 where the weight is 0 (0·log 0 = 0); zero_weight="ieee": IEEE's 0·inf = nan."""
+    if zero_weight == "ieee":
+        return weight * value
     return np.where(weight == 0, 0, weight * value)
 
 
-def _over(weight, value):
-    """weight/value, 0 where the weight is 0."""
+def _over(weight, value, zero_weight="limit"):
+    """weight/value, 0 where the weight is 0; zero_weight="ieee": IEEE's 0/0 = nan."""
+    if zero_weight == "ieee":
+        return weight / value
     return np.where(weight == 0, 0, weight / np.where(weight == 0, 1, value))
+
+
+def _pull(cotangent, derivative, zero_weight="limit"):
+    """cotangent·derivative, where a zero cotangent pulls back to 0 even through an infinite derivative
+    (zero_weight="ieee": 0·inf = nan)."""
+    if zero_weight == "ieee":
+        return cotangent * derivative
+    return np.where((cotangent == 0) & np.isinf(derivative), 0, cotangent * derivative)
 
 
 def _in_dtype(value, dtype):
@@ -124,6 +155,19 @@ def _in_dtype(value, dtype):
 
 def _smooth_binary(target, label_smoothing):
     return target if label_smoothing == 0 else target * (1 - label_smoothing) + 0.5 * label_smoothing
+
+
+def _binary_weights(target, label_smoothing, smoothed_target="exact", dtype=None):
+    """(t, 1 − t) of the smoothed target, 1 − t smoothed from 1 − target: no cancellation near t = 1.
+
+    smoothed_target="rounded": t(1 − ε) + ε/2 evaluated in the dtype, as a framework holds its
+    smoothed target, and 1 − t taken from that (it cancels where t is near 1).
+    """
+    if smoothed_target == "rounded" and label_smoothing != 0:
+        r = functools.partial(_in_dtype, dtype=dtype)
+        t = r(r(target * r(np.float64(1 - label_smoothing))) + 0.5 * label_smoothing)
+        return t, 1 - t
+    return _smooth_binary(target, label_smoothing), _smooth_binary(1 - target, label_smoothing)
 
 
 def _smooth_categorical(target, label_smoothing):
@@ -150,14 +194,11 @@ def _clipped(p, clip_epsilon, dtype, upper=None):
     return np.clip(p, low, high), (p >= low) & (p <= high)
 
 
-def _complement(p, complement, dtype):
-    """(1 − p, log(1 − p)): log1p(−p) (textbook), or the log of 1 − p rounded to the dtype."""
-    if complement == "exact":
-        return 1 - p, np.log1p(-p)
-    if complement == "rounded":
-        q = _in_dtype(1 - p, dtype)
-        return q, np.log(q)
-    raise ValueError(f"complement must be 'exact' or 'rounded', got {complement!r}")
+def _sign(x, kink):
+    """d|x|/dx: sign(x), with 0 at x = 0 (the minimal subgradient) or 1 there (kink="right")."""
+    if kink not in ("zero", "right"):
+        raise ValueError(f"kink must be 'zero' or 'right', got {kink!r}")
+    return np.where((x == 0) & (kink == "right"), 1.0, np.sign(x))
 
 
 def _floored(log, log_floor):
@@ -171,10 +212,6 @@ def _softplus(z):
 
 def _sigmoid(z):
     return A._sigmoid_parts(z)[0]
-
-
-def _renormalised(p):
-    return p / np.sum(p, axis=-1, keepdims=True)
 
 
 def _renormalise_vjp(grad, q, total):
@@ -216,8 +253,8 @@ def _log_ratio(t, p):
 # regression -----------------------------------------------------------------------------
 
 
-@_spec
-def mse(prediction, target, reduction="mean", *, feature_mean=False, dtype=None):
+@float64
+def mse(prediction, target, reduction="mean", *, feature_mean=False):
     """mse = reduce((p − t)²), the mean (or sum, or each) of the squared errors.
 
     d/dp = 2(p − t) times the cotangent reaching the term (1/n of it for "mean").
@@ -227,24 +264,24 @@ def mse(prediction, target, reduction="mean", *, feature_mean=False, dtype=None)
     return _reduce(error * error, reduction, feature_mean)
 
 
-@_spec
-def mse_vjp(prediction, target, cotangent, reduction="mean", *, feature_mean=False, dtype=None):
+@float64
+def mse_vjp(prediction, target, cotangent, reduction="mean", *, feature_mean=False):
     return _spread(cotangent, reduction, prediction.shape, feature_mean) * (2 * (prediction - target))
 
 
-@_spec
-def mae(prediction, target, reduction="mean", *, feature_mean=False, dtype=None):
-    """mae = reduce(|p − t|).   d/dp = sign(p − t) (0 at p = t)."""
+@float64
+def mae(prediction, target, reduction="mean", *, feature_mean=False):
+    """mae = reduce(|p − t|).   d/dp = sign(p − t), 0 at p = t (``kink="right"``: 1 there, as JAX's abs)."""
     return _reduce(np.abs(prediction - target), reduction, feature_mean)
 
 
-@_spec
-def mae_vjp(prediction, target, cotangent, reduction="mean", *, feature_mean=False, dtype=None):
-    return _spread(cotangent, reduction, prediction.shape, feature_mean) * np.sign(prediction - target)
+@float64
+def mae_vjp(prediction, target, cotangent, reduction="mean", *, kink="zero", feature_mean=False):
+    return _spread(cotangent, reduction, prediction.shape, feature_mean) * _sign(prediction - target, kink)
 
 
-@_spec
-def huber(prediction, target, delta=1.0, reduction="mean", *, feature_mean=False, dtype=None):
+@float64
+def huber(prediction, target, delta=1.0, reduction="mean", *, feature_mean=False):
     """huber = reduce(½r² if |r| ≤ δ else δ(|r| − ½δ)), r = p − t, δ = ``delta`` (default 1.0).
 
     d/dp = r if |r| ≤ δ else δ·sign(r). Both branches agree at |r| = δ, value and slope.
@@ -255,8 +292,8 @@ def huber(prediction, target, delta=1.0, reduction="mean", *, feature_mean=False
     return _reduce(terms, reduction, feature_mean)
 
 
-@_spec
-def huber_vjp(prediction, target, cotangent, delta=1.0, reduction="mean", *, feature_mean=False, dtype=None):
+@float64
+def huber_vjp(prediction, target, cotangent, delta=1.0, reduction="mean", *, feature_mean=False):
     error = prediction - target
     slope = np.where(np.abs(error) <= delta, error, delta * np.sign(error))
     return _spread(cotangent, reduction, prediction.shape, feature_mean) * slope
@@ -265,56 +302,66 @@ def huber_vjp(prediction, target, cotangent, delta=1.0, reduction="mean", *, fea
 # binary classification -----------------------------------------------------------------------
 
 
+def _bce_parts(p, t, u, dtype, log_floor=None, clip_epsilon=None, zero_weight="limit"):
+    """bce(p, t) per element, and its backward: a cotangent of bce to one of p (see binary_cross_entropy)."""
+    c, through = _clipped(p, clip_epsilon, dtype)
+    q, log_q = 1 - c, np.log1p(-c)
+    bce = -(_times(t, _floored(np.log(c), log_floor), zero_weight)
+            + _times(u, _floored(log_q, log_floor), zero_weight))
+    if log_floor is not None:  # torch's backward, evaluated as it is written
+        floor = float(_in_dtype(np.float64(TORCH_BCE_EPSILON), dtype))
+        return bce, lambda grad: grad * _in_dtype((p - t) / np.maximum(p * (1 - p), floor), dtype)
+    slope = np.where(through, _over(u, q, zero_weight) - _over(t, c, zero_weight), 0)
+    return bce, lambda grad: _pull(grad, slope, zero_weight)
+
+
 @_spec
 def binary_cross_entropy(prediction, target, reduction="mean", label_smoothing=0.0, *, log_floor=None,
-                         clip_epsilon=None, complement="exact", feature_mean=False, dtype=None):
+                         clip_epsilon=None, zero_weight="limit", smoothed_target="exact", feature_mean=False,
+                         dtype=None):
     """bce = reduce(−[t·log p + (1 − t)·log(1 − p)]), p a probability, log(1 − p) as log1p(−p).
 
     d/dp = (1 − t)/(1 − p) − t/p (each term 0 where its weight is 0).
     Variants: ``log_floor`` (torch: −100) clamps each log from below; ``clip_epsilon``
-    (Keras: 1e-7) clips p to [ε, 1 − ε] first (derivative 0 outside); ``complement=
-    "rounded"`` takes log(1 − p) of 1 − p rounded to the dtype (Keras); in the VJP,
-    ``denominator_floor`` (torch: float32(1e-12)) gives torch's gradient
-    (p − t)/max(p(1 − p), floor), which is not the derivative of its clamped forward.
+    (Keras: 1e-7) clips p to [ε, 1 − ε] first (derivative 0 outside; Keras then takes
+    log(1 − p), not log1p(−p): within the absolute error allowed); ``zero_weight=
+    "ieee"``: 0·log 0 and 0/0 are nan; ``smoothed_target="rounded"``: the smoothed target
+    rounded to the dtype, as every framework holds it. Under ``log_floor`` the VJP is torch's
+    backward, (p − t)/max(p(1 − p), ε) in the dtype, ε = float32(1e-12) rounded to the dtype
+    (0 in float16), not the derivative of the clamped forward.
     """
-    t = _smooth_binary(target, label_smoothing)
-    p, _ = _clipped(prediction, clip_epsilon, dtype)
-    _, log_q = _complement(p, complement, dtype)
-    terms = -(_times(t, _floored(np.log(p), log_floor)) + _times(1 - t, _floored(log_q, log_floor)))
+    t, u = _binary_weights(target, label_smoothing, smoothed_target, dtype)
+    terms, _ = _bce_parts(prediction, t, u, dtype, log_floor, clip_epsilon, zero_weight)
     return _reduce(terms, reduction, feature_mean)
 
 
 @_spec
 def binary_cross_entropy_vjp(prediction, target, cotangent, reduction="mean", label_smoothing=0.0, *,
-                             denominator_floor=None, clip_epsilon=None, complement="exact", feature_mean=False,
-                             dtype=None):
-    t = _smooth_binary(target, label_smoothing)
-    g = _spread(cotangent, reduction, prediction.shape, feature_mean)
-    if denominator_floor is not None:
-        p = prediction
-        return g * ((p - t) / np.maximum(p * (1 - p), denominator_floor))
-    p, through = _clipped(prediction, clip_epsilon, dtype)
-    q, _ = _complement(p, complement, dtype)
-    return g * np.where(through, _over(1 - t, q) - _over(t, p), 0)
+                             log_floor=None, clip_epsilon=None, zero_weight="limit", smoothed_target="exact",
+                             feature_mean=False, dtype=None):
+    t, u = _binary_weights(target, label_smoothing, smoothed_target, dtype)
+    _, backward = _bce_parts(prediction, t, u, dtype, log_floor, clip_epsilon, zero_weight)
+    return backward(_spread(cotangent, reduction, prediction.shape, feature_mean))
 
 
 @_spec
-def binary_cross_entropy_with_logits(logits, target, reduction="mean", label_smoothing=0.0, *, feature_mean=False,
-                                     dtype=None):
+def binary_cross_entropy_with_logits(logits, target, reduction="mean", label_smoothing=0.0, *,
+                                     smoothed_target="exact", feature_mean=False, dtype=None):
     """bce(σ(x), t) = reduce(t·softplus(−x) + (1 − t)·softplus(x)), x the logits.
 
     Both terms are ≥ 0, so nothing cancels; softplus(z) = max(z, 0) + log1p(e^{−|z|}).
-    d/dx = σ(x) − t.
+    d/dx = σ(x) − t. Variants: ``smoothed_target="rounded"`` (see binary_cross_entropy),
+    ``feature_mean`` (Keras).
     """
-    t = _smooth_binary(target, label_smoothing)
-    terms = _times(t, _softplus(-logits)) + _times(1 - t, _softplus(logits))
+    t, u = _binary_weights(target, label_smoothing, smoothed_target, dtype)
+    terms = _times(t, _softplus(-logits)) + _times(u, _softplus(logits))
     return _reduce(terms, reduction, feature_mean)
 
 
 @_spec
 def binary_cross_entropy_with_logits_vjp(logits, target, cotangent, reduction="mean", label_smoothing=0.0, *,
-                                         feature_mean=False, dtype=None):
-    t = _smooth_binary(target, label_smoothing)
+                                         smoothed_target="exact", feature_mean=False, dtype=None):
+    t, _ = _binary_weights(target, label_smoothing, smoothed_target, dtype)
     return _spread(cotangent, reduction, logits.shape, feature_mean) * (_sigmoid(logits) - t)
 
 
@@ -323,23 +370,24 @@ def binary_cross_entropy_with_logits_vjp(logits, target, cotangent, reduction="m
 
 @_spec
 def categorical_cross_entropy(prediction, target, reduction="mean", label_smoothing=0.0, *, clip_epsilon=None,
-                              renormalise=False, dtype=None):
+                              renormalise=False, zero_weight="limit", dtype=None):
     """cce = reduce(−Σ_c t_c·log p_c), p a probability row (classes on the last axis).
 
     d/dp_c = −t_c/p_c. Variants (Keras): ``renormalise="before_clip"`` divides each row
     by its sum, ``clip_epsilon`` clips to [ε, 1 − ε]; the VJP follows both.
+    ``zero_weight="ieee"``: 0·log 0 and 0/0 are nan.
     """
     t = _smooth_categorical(target, label_smoothing)
     p, _ = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
-    return _reduce(-np.sum(_times(t, np.log(p)), axis=-1), reduction)
+    return _reduce(-np.sum(_times(t, np.log(p), zero_weight), axis=-1), reduction)
 
 
 @_spec
 def categorical_cross_entropy_vjp(prediction, target, cotangent, reduction="mean", label_smoothing=0.0, *,
-                                  clip_epsilon=None, renormalise=False, dtype=None):
+                                  clip_epsilon=None, renormalise=False, zero_weight="limit", dtype=None):
     t = _smooth_categorical(target, label_smoothing)
     p, backward = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
-    return backward(_rows(cotangent, reduction, prediction) * -_over(t, p))
+    return backward(_pull(_rows(cotangent, reduction, prediction), -_over(t, p, zero_weight), zero_weight))
 
 
 def _cross_entropy_of_logits(logits, t):
@@ -347,33 +395,39 @@ def _cross_entropy_of_logits(logits, t):
     return np.sum(_times(t, -A.log_softmax.__wrapped__(logits)), axis=-1)
 
 
-def _cross_entropy_of_logits_vjp(logits, t, row_cotangent):
-    """d/dx = softmax(x)·Σ_c t_c − t."""
-    return row_cotangent * (A.softmax.__wrapped__(logits) * np.sum(t, axis=-1, keepdims=True) - t)
+def _cross_entropy_of_logits_vjp(logits, t, row_cotangent, normalised_targets=False):
+    """d/dx = softmax(x)·Σ_c t_c − t (softmax(x) − t where the targets are taken to sum to 1)."""
+    mass = 1 if normalised_targets else np.sum(t, axis=-1, keepdims=True)
+    return row_cotangent * (A.softmax.__wrapped__(logits) * mass - t)
 
 
-@_spec
-def categorical_cross_entropy_with_logits(logits, target, reduction="mean", label_smoothing=0.0, *, dtype=None):
-    """cce(softmax(x), t) = reduce(Σ_c t_c·(logsumexp(x) − x_c)).   d/dx = softmax(x)·Σ_c t_c − t."""
+@float64
+def categorical_cross_entropy_with_logits(logits, target, reduction="mean", label_smoothing=0.0):
+    """cce(softmax(x), t) = reduce(Σ_c t_c·(logsumexp(x) − x_c)).   d/dx = softmax(x)·Σ_c t_c − t.
+
+    Variant (VJP) ``normalised_targets=True``: softmax(x) − t, the gradient only where Σ_c t_c = 1,
+    which TensorFlow's softmax_cross_entropy_with_logits returns for any target.
+    """
     t = _smooth_categorical(target, label_smoothing)
     return _reduce(_cross_entropy_of_logits(logits, t), reduction)
 
 
-@_spec
+@float64
 def categorical_cross_entropy_with_logits_vjp(logits, target, cotangent, reduction="mean", label_smoothing=0.0, *,
-                                              dtype=None):
+                                              normalised_targets=False):
     t = _smooth_categorical(target, label_smoothing)
-    return _cross_entropy_of_logits_vjp(logits, t, _rows(cotangent, reduction, logits))
+    return _cross_entropy_of_logits_vjp(logits, t, _rows(cotangent, reduction, logits), normalised_targets)
 
 
 @_spec
 def sparse_categorical_cross_entropy(prediction, labels, from_logits=False, reduction="mean", label_smoothing=0.0, *,
-                                     clip_epsilon=None, renormalise=False, dtype=None):
+                                     clip_epsilon=None, renormalise=False, zero_weight="limit", dtype=None):
     """The categorical cross-entropy of one-hot(labels): reduce(−log p_y), or logsumexp(x) − x_y ``from_logits``.
 
     Labels are integers in [0, C). With smoothing ε the target is one-hot·(1 − ε) + ε/C.
     Gradients as for ``categorical_cross_entropy`` and its logits form; the variants
-    (Keras, probabilities only) are ``clip_epsilon`` and ``renormalise="after_clip"``.
+    (Keras, probabilities only) are ``clip_epsilon`` and ``renormalise="after_clip"``, and
+    ``zero_weight="ieee"`` (0/0 = nan in the gradient off the label where p = 0: log then nll).
     """
     t = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
     if from_logits:
@@ -384,115 +438,157 @@ def sparse_categorical_cross_entropy(prediction, labels, from_logits=False, redu
 
 @_spec
 def sparse_categorical_cross_entropy_vjp(prediction, labels, cotangent, from_logits=False, reduction="mean",
-                                         label_smoothing=0.0, *, clip_epsilon=None, renormalise=False, dtype=None):
+                                         label_smoothing=0.0, *, clip_epsilon=None, renormalise=False,
+                                         zero_weight="limit", dtype=None):
     t = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
     g = _rows(cotangent, reduction, prediction)
     if from_logits:
         return _cross_entropy_of_logits_vjp(prediction, t, g)
     p, backward = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
-    return backward(g * -_over(t, p))
+    return backward(_pull(g, -_over(t, p, zero_weight), zero_weight))
 
 
-@_spec
-def nll(log_probabilities, labels, reduction="mean", *, dtype=None):
+@float64
+def nll(log_probabilities, labels, reduction="mean"):
     """nll = reduce(−log_probabilities[y]), y the integer label of each row.   d/dlp_c = −1 if c = y else 0."""
     picked = np.take_along_axis(log_probabilities, labels[..., None], axis=-1)[..., 0]
     return _reduce(-picked, reduction)
 
 
-@_spec
-def nll_vjp(log_probabilities, labels, cotangent, reduction="mean", *, dtype=None):
+@float64
+def nll_vjp(log_probabilities, labels, cotangent, reduction="mean"):
     hot = _one_hot(labels, log_probabilities.shape[-1], log_probabilities.dtype)
     return _rows(cotangent, reduction, log_probabilities) * -hot
 
 
 @_spec
-def kl_divergence(prediction, target, reduction="mean", *, clip_epsilon=None, elementwise=False, dtype=None):
+def kl_divergence(prediction, target, reduction="mean", *, clip_epsilon=None, elementwise=False, zero_weight="limit",
+                  dtype=None):
     """KL(t ‖ p) = reduce(Σ_c t_c·log(t_c/p_c)), p and t probability rows (0·log(0/p) = 0).
 
     d/dp_c = −t_c/p_c. log(t/p) is taken as log1p((t − p)/p) where t/p is near 1.
     Variants: ``clip_epsilon`` (Keras) clips both t and p to [ε, 1]; ``elementwise=True``
     makes reduction "none" return the terms t·log(t/p) unsummed (torch's kl_div, whose
-    "batchmean" is this spec's "mean").
+    "batchmean" is this spec's "mean"); ``zero_weight="ieee"``: t·log t − t·log p in IEEE
+    arithmetic, nan where t = p = 0 (0·log t taken as 0, as every framework does).
     """
     p, _ = _clipped(prediction, clip_epsilon, dtype, upper=1)
     t, _ = _clipped(target, clip_epsilon, dtype, upper=1)
     terms = _times(t, _log_ratio(t, p))
+    if zero_weight == "ieee":
+        terms = np.where((t == 0) & (p == 0), np.nan, terms)
     if elementwise and reduction == "none":
         return terms
     return _reduce(np.sum(terms, axis=-1), reduction)
 
 
 @_spec
-def kl_divergence_vjp(prediction, target, cotangent, reduction="mean", *, clip_epsilon=None, dtype=None):
+def kl_divergence_vjp(prediction, target, cotangent, reduction="mean", *, clip_epsilon=None, zero_weight="limit",
+                      dtype=None):
     p, through = _clipped(prediction, clip_epsilon, dtype, upper=1)
     t, _ = _clipped(target, clip_epsilon, dtype, upper=1)
-    return _rows(cotangent, reduction, prediction) * np.where(through, -_over(t, p), 0)
+    derivative = np.where(through, -_over(t, p, zero_weight), 0)
+    return _pull(_rows(cotangent, reduction, prediction), derivative, zero_weight)
 
 
 # advanced ----------------------------------------------------------------------------------------
 
 
-def _focal_parts(prediction, t, from_logits, clip_epsilon, complement, dtype):
-    """p, 1 − p, bce(p, t), d bce/dp (or d/dx), dp/dx (1 for probabilities)."""
-    if from_logits and clip_epsilon is None:
+def _focal_parts(prediction, t, u, from_logits, dtype, one_minus_pt, bce_variants):
+    """1 − p_t, bce(p, t), the backward of bce to the prediction, dp/d(prediction)."""
+    if from_logits:  # every framework takes the BCE itself from the logits
         x = prediction
         p, q = _sigmoid(x), _sigmoid(-x)
-        bce = _times(t, _softplus(-x)) + _times(1 - t, _softplus(x))
-        return p, q, bce, p - t, p * q
-    # Keras takes the probability path even from logits: σ(x) in its dtype, then the clipped BCE.
-    p = _in_dtype(_sigmoid(prediction), dtype) if from_logits else prediction
-    slope = p * (1 - p) if from_logits else np.ones_like(p)
-    c, through = _clipped(p, clip_epsilon, dtype)
-    q_c, log_q = _complement(c, complement, dtype)
-    bce = -(_times(t, np.log(c)) + _times(1 - t, log_q))
-    dbce = np.where(through, _over(1 - t, q_c) - _over(t, c), 0)
-    q, _ = _complement(p, complement, dtype)
-    return p, q, bce, dbce * slope, slope
+        bce = _times(t, _softplus(-x)) + _times(u, _softplus(x))
+        slope = p * q
+
+        def backward(grad):
+            return _pull(grad, p - t)
+    else:
+        p, q, slope = prediction, 1 - prediction, 1
+        bce, backward = _bce_parts(p, t, u, dtype, **bce_variants)
+    if one_minus_pt == "rounded":  # 1 − (t·p + (1 − t)(1 − p)), each operation in the dtype, p = σ(x) too
+        r = functools.partial(_in_dtype, dtype=dtype)
+        if from_logits:
+            p = r(p)
+            slope = p * (1 - p)
+        w = r(1 - r(r(t * p) + r(r(1 - t) * r(1 - p))))
+    else:
+        w = t * q + u * p
+    return w, bce, backward, slope
 
 
 @_spec
 def focal(prediction, target, alpha=0.25, gamma=2.0, from_logits=False, reduction="mean", label_smoothing=0.0, *,
-          clip_epsilon=None, complement="exact", feature_mean=False, dtype=None):
-    """focal = reduce(α_t·(1 − p_t)^γ·bce(p, t)), p_t = t·p + (1 − t)(1 − p), α_t = α·t + (1 − α)(1 − t).
+          one_minus_pt="exact", log_floor=None, clip_epsilon=None, zero_weight="limit", smoothed_target="exact",
+          feature_mean=False, dtype=None):
+    """focal = reduce(α_t·(1 − p_t)^γ·bce(p, t)), p_t = tp + (1 − t)(1 − p), α_t = αt + (1 − α)(1 − t).
 
     Lin et al.'s binary focal loss, in the form every framework generalises to soft
     targets; p = σ(x) ``from_logits``, with bce from the logits. ``alpha=None`` applies no
     class weight (α_t = 1). 1 − p_t is taken as t(1 − p) + (1 − t)p, so it does not cancel.
     d/dp = α_t·[γ(1 − p_t)^{γ−1}(1 − 2t)·bce + (1 − p_t)^γ·d bce/dp], times σ'(x) for logits
-    (the first term is 0 where γ = 0 or bce = 0: its limit). Variants (Keras):
-    ``clip_epsilon`` and ``complement`` as for binary_cross_entropy, from logits through
-    p = σ(x) rounded to the dtype; ``feature_mean``.
+    (the first term is 0 where γ = 0 or bce = 0, and where d bce/dp is infinite: its limits;
+    ``zero_weight="ieee"`` keeps IEEE's nan for 0·∞ there, as autodiff of w^γ at w = 0 does).
+    Variants: ``one_minus_pt="rounded"``: 1 − p_t as 1 − (t·p + (1 − t)(1 − p)) evaluated in
+    the dtype (p = σ(x) too), as torchvision and Keras write it: it cancels for easy
+    examples; on probabilities, the BCE variants of binary_cross_entropy (torch's BCE under
+    torchvision's formula, Keras' clipped one); ``smoothed_target`` as there.
     """
-    t = _smooth_binary(target, label_smoothing)
-    p, q, bce, _, _ = _focal_parts(prediction, t, from_logits, clip_epsilon, complement, dtype)
-    weight = 1 if alpha is None else alpha * t + (1 - alpha) * (1 - t)
-    return _reduce(weight * (t * q + (1 - t) * p) ** gamma * bce, reduction, feature_mean)
+    t, u = _binary_weights(target, label_smoothing, smoothed_target, dtype)
+    variants = _bce_variants(log_floor=log_floor, clip_epsilon=clip_epsilon, zero_weight=zero_weight)
+    w, bce, _, _ = _focal_parts(prediction, t, u, from_logits, dtype, one_minus_pt, variants)
+    weight = 1 if alpha is None else alpha * t + (1 - alpha) * u
+    scale = weight * w**gamma
+    if zero_weight == "ieee":
+        return _reduce(scale * bce, reduction, feature_mean)
+    terms = np.where(_underflowed(scale, w, weight) & np.isinf(bce), bce, _times(scale, bce))
+    return _reduce(terms, reduction, feature_mean)
 
 
 @_spec
 def focal_vjp(prediction, target, cotangent, alpha=0.25, gamma=2.0, from_logits=False, reduction="mean",
-              label_smoothing=0.0, *, clip_epsilon=None, complement="exact", feature_mean=False, dtype=None):
-    t = _smooth_binary(target, label_smoothing)
-    p, q, bce, dbce, slope = _focal_parts(prediction, t, from_logits, clip_epsilon, complement, dtype)
-    weight = 1 if alpha is None else alpha * t + (1 - alpha) * (1 - t)
-    w = t * q + (1 - t) * p  # 1 − p_t
-    focusing = np.where((bce == 0) | (gamma == 0), 0, gamma * w ** (gamma - 1) * (1 - 2 * t) * slope * bce)
+              label_smoothing=0.0, *, one_minus_pt="exact", log_floor=None, clip_epsilon=None,
+              zero_weight="limit", smoothed_target="exact", feature_mean=False, dtype=None):
+    t, u = _binary_weights(target, label_smoothing, smoothed_target, dtype)
+    variants = _bce_variants(log_floor=log_floor, clip_epsilon=clip_epsilon, zero_weight=zero_weight)
+    w, bce, backward, slope = _focal_parts(prediction, t, u, from_logits, dtype, one_minus_pt, variants)
+    weight = 1 if alpha is None else alpha * t + (1 - alpha) * u
     g = _spread(cotangent, reduction, prediction.shape, feature_mean)
-    return g * (weight * (focusing + w**gamma * dbce))
+    if zero_weight == "ieee":
+        # Autodiff's order: the cotangent of w^γ·bce reaches w, then p_t = t·p + (1 − t)(1 − p) term by
+        # term, so 0·∞ makes nan where w = 0 and γ < 1 (γ = 0 aside: torch's pow backward special-cases it).
+        reaching_w = g * weight * np.where(gamma == 0, 0, gamma * w ** (gamma - 1) * bce)
+        return backward(g * weight * w**gamma) + (reaching_w * u - reaching_w * t) * slope
+    negligible = (gamma == 0) | (bce == 0) | np.isinf(backward(np.ones_like(w)))  # limits: the bce term dominates
+    focusing = np.where(negligible, 0, gamma * w ** (gamma - 1) * (u - t) * slope * bce)
+    scale = weight * w**gamma
+    unscaled = backward(g)  # an infinite slope stays infinite where w^γ > 0 underflowed
+    bce_term = np.where(_underflowed(scale, w, weight) & np.isinf(unscaled), unscaled, backward(g * scale))
+    return bce_term + _pull(g, weight * focusing)
 
 
-@_spec
-def dice(prediction, target, smooth=1.0, reduction="mean", *, smoothing="both", dtype=None):
+def _underflowed(scale, w, weight):
+    """Where α_t·w^γ is 0 in float64 though every factor is positive."""
+    return (scale == 0) & (w > 0) & (np.asarray(weight) > 0)
+
+
+def _bce_variants(**variants):
+    """The BCE variants that differ from the textbook (an empty dict: the textbook)."""
+    textbook = {"log_floor": None, "clip_epsilon": None,
+                "zero_weight": "limit"}
+    return {k: v for k, v in variants.items() if v != textbook[k]}
+
+
+@float64
+def dice(prediction, target, smooth=1.0, reduction="mean", *, smoothing="both"):
     """dice = reduce(1 − (2Σpt + s)/(Σp + Σt + s)) over each row, s = ``smooth`` (default 1.0).
 
     Computed as Σ[p(1 − t) + t(1 − p)]/(Σp + Σt + s), which does not cancel near a
     perfect overlap. d/dp_j = (2I + s − 2t_j·D)/D², I = Σpt, D = Σp + Σt + s.
     Variant ``smoothing="denominator"`` (Keras, s = 1e-7): 1 − 2I/(Σp + Σt + s).
     """
-    numerator, denominator = _dice_parts(prediction, target, smooth, smoothing)
-    return _reduce(1 - numerator / denominator if False else _dice_loss(prediction, target, smooth, smoothing),
-                   reduction)
+    return _reduce(_dice_loss(prediction, target, smooth, smoothing), reduction)
 
 
 def _dice_parts(p, t, smooth, smoothing):
@@ -509,8 +605,8 @@ def _dice_loss(p, t, smooth, smoothing):
     return apart / denominator
 
 
-@_spec
-def dice_vjp(prediction, target, cotangent, smooth=1.0, reduction="mean", *, smoothing="both", dtype=None):
+@float64
+def dice_vjp(prediction, target, cotangent, smooth=1.0, reduction="mean", *, smoothing="both"):
     numerator, denominator = _dice_parts(prediction, target, smooth, smoothing)
     n, d = numerator[..., None], denominator[..., None]
     return _rows(cotangent, reduction, prediction) * ((n - 2 * target * d) / (d * d))
@@ -522,29 +618,30 @@ def _distance(difference, squared_eps):
     return norm if squared_eps == 0 else np.hypot(norm, np.sqrt(squared_eps))
 
 
-@_spec
-def triplet(anchor, positive, negative, margin=1.0, reduction="mean", *, difference_eps=0.0, squared_eps=0.0,
-            dtype=None):
+@float64
+def triplet(anchor, positive, negative, margin=1.0, reduction="mean", *, difference_eps=0.0, squared_eps=0.0):
     """triplet = reduce(max(‖a − p‖₂ − ‖a − n‖₂ + margin, 0)), distances over the last axis.
 
     d/da = u(a − p) − u(a − n) where active (the hinge > 0; kink="left": 0 at exactly 0),
     u(v) = v/‖v‖ (0 at v = 0, the minimal subgradient); d/dp = −u(a − p), d/dn = u(a − n).
     Variants: ``difference_eps`` (torch: 1e-6) adds eps to every component of the
     difference, ‖a − p + eps‖; ``squared_eps`` (optax: 1e-6) takes √(Σ(a − p)² + eps);
-    in the VJP ``kink="right"`` (active at 0) and ``zero_distance="nan"`` (0/0 at a = p).
+    in the VJP ``kink="right"`` (active at 0) or ``"half"`` (jnp.maximum's 0.5 at a tie) and
+    ``zero_distance="nan"`` (0/0 at a = p).
     """
     near = _distance(anchor - positive + difference_eps, squared_eps)
     far = _distance(anchor - negative + difference_eps, squared_eps)
     return _reduce(np.maximum(near - far + margin, 0), reduction)
 
 
-@_spec
+@float64
 def triplet_vjp(anchor, positive, negative, cotangent, margin=1.0, reduction="mean", *, difference_eps=0.0,
-                squared_eps=0.0, kink="left", zero_distance="zero", dtype=None):
+                squared_eps=0.0, kink="left", zero_distance="zero"):
     to_positive, to_negative = anchor - positive + difference_eps, anchor - negative + difference_eps
     near, far = _distance(to_positive, squared_eps), _distance(to_negative, squared_eps)
     hinge = near - far + margin
-    active = (hinge > 0) if kink == "left" else (hinge >= 0)
+    at_kink = {"left": 0.0, "right": 1.0, "half": 0.5}[kink]  # jnp.maximum splits a tie: 0.5
+    active = np.where(hinge > 0, 1.0, np.where(hinge == 0, at_kink, 0.0))
 
     def unit(v, norm):
         if zero_distance == "nan":
@@ -552,7 +649,8 @@ def triplet_vjp(anchor, positive, negative, cotangent, margin=1.0, reduction="me
         return np.where(norm[..., None] == 0, 0, v / np.where(norm == 0, 1, norm)[..., None])
 
     g = _rows(cotangent, reduction, anchor)
-    return np.where(active[..., None], g * (unit(to_positive, near) - unit(to_negative, far)), 0)
+    pulled = np.where(g == 0, 0, g * (unit(to_positive, near) - unit(to_negative, far)))  # a zero cotangent: 0
+    return np.where(active[..., None] == 0, 0, active[..., None] * pulled)
 
 
 # regularization ---------------------------------------------------------------------------------
@@ -574,13 +672,13 @@ def triplet_vjp(anchor, positive, negative, cotangent, margin=1.0, reduction="me
 
 @float64
 def l1_penalty(weights, lam=0.01):
-    """l1 = λ·Σ|w|, λ = ``lam`` (default 0.01, Keras' L1).   d/dw = λ·sign(w) (0 at w = 0)."""
+    """l1 = λ·Σ|w|, λ = ``lam`` (default 0.01, Keras' L1).   d/dw = λ·sign(w), 0 at 0 (``kink="right"``: λ)."""
     return np.asarray(lam * np.sum(np.abs(weights)))
 
 
 @float64
-def l1_penalty_vjp(weights, cotangent, lam=0.01):
-    return cotangent * (lam * np.sign(weights))
+def l1_penalty_vjp(weights, cotangent, lam=0.01, *, kink="zero"):
+    return cotangent * (lam * _sign(weights, kink))
 
 
 @float64

@@ -1,7 +1,140 @@
-"""tensorflow adapter, losses."""
+"""Tensorflow adapter, losses: Keras 3 losses (keras.losses classes on the TensorFlow backend).
+
+Each call builds the Keras loss with every parameter explicit — ``reduction`` in Keras'
+vocabulary, ``axis=-1``, ``from_logits``, ``label_smoothing`` — and ``dtype`` set to the
+prediction's: Keras computes a loss in ``keras.config.floatx()`` (float32) unless told
+otherwise, so a float16 prediction would come back as a float32 loss. Keras has no nll
+and no triplet loss: those two are composed from keras.ops.
+"""
 
 from __future__ import annotations
 
+import keras
+import numpy as np
+from keras import ops
+
+from ..base import Unsupported, composed, native_default_of, same
+
+REDUCTION = {"mean": "sum_over_batch_size", "sum": "sum", "none": None}
+FROM_KERAS = {"sum_over_batch_size": "mean", "mean": "mean", "sum": "sum", None: "none", "none": "none"}
+
+
+def reduction(native):
+    """Keras' reduction in spec vocabulary."""
+    return FROM_KERAS.get(native, native)
+
+
+def class_balancing(on):
+    """BinaryFocalCrossentropy's alpha applies only with apply_class_balancing=True (else: no α)."""
+    return native_default_of(keras.losses.BinaryFocalCrossentropy, "alpha") if on else None
+
+
+def _dtype(tensor):
+    return tensor.dtype.name
+
+
+def _reduce(losses, how):
+    return {"mean": ops.mean, "sum": ops.sum}.get(how, lambda x: x)(losses)
+
+
+def _defaults(cls, **more):
+    return {"reduction": (cls, "reduction", reduction), **{k: (cls, name, to) for k, (name, to) in more.items()}}
+
 
 class Losses:
-    pass
+    NATIVE_DEFAULTS = {
+        "mse": _defaults(keras.losses.MeanSquaredError),
+        "mae": _defaults(keras.losses.MeanAbsoluteError),
+        "huber": _defaults(keras.losses.Huber, delta=("delta", same)),
+        "binary_cross_entropy": _defaults(keras.losses.BinaryCrossentropy, label_smoothing=("label_smoothing", same)),
+        "binary_cross_entropy_with_logits": _defaults(keras.losses.BinaryCrossentropy,
+                                                      label_smoothing=("label_smoothing", same)),
+        "categorical_cross_entropy": _defaults(keras.losses.CategoricalCrossentropy,
+                                               label_smoothing=("label_smoothing", same)),
+        "categorical_cross_entropy_with_logits": _defaults(keras.losses.CategoricalCrossentropy,
+                                                           label_smoothing=("label_smoothing", same)),
+        "sparse_categorical_cross_entropy": _defaults(keras.losses.SparseCategoricalCrossentropy,
+                                                      from_logits=("from_logits", same)),
+        "kl_divergence": _defaults(keras.losses.KLDivergence),
+        "focal": _defaults(keras.losses.BinaryFocalCrossentropy, alpha=("apply_class_balancing", class_balancing),
+                           gamma=("gamma", same), from_logits=("from_logits", same),
+                           label_smoothing=("label_smoothing", same)),
+        "dice": _defaults(keras.losses.Dice),
+        "l1_penalty": {"lam": (keras.regularizers.L1, "l1", same)},
+        "l2_penalty": {"lam": (keras.regularizers.L2, "l2", same)},
+    }
+
+    def mse(self, prediction, target, reduction):
+        loss = keras.losses.MeanSquaredError(reduction=REDUCTION[reduction], dtype=_dtype(prediction))
+        return loss(target, prediction)
+
+    def mae(self, prediction, target, reduction):
+        loss = keras.losses.MeanAbsoluteError(reduction=REDUCTION[reduction], dtype=_dtype(prediction))
+        return loss(target, prediction)
+
+    def huber(self, prediction, target, delta, reduction):
+        loss = keras.losses.Huber(delta=delta, reduction=REDUCTION[reduction], dtype=_dtype(prediction))
+        return loss(target, prediction)
+
+    def binary_cross_entropy(self, prediction, target, reduction, label_smoothing):
+        loss = keras.losses.BinaryCrossentropy(from_logits=False, label_smoothing=label_smoothing, axis=-1,
+                                               reduction=REDUCTION[reduction], dtype=_dtype(prediction))
+        return loss(target, prediction)
+
+    def binary_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing):
+        loss = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=label_smoothing, axis=-1,
+                                               reduction=REDUCTION[reduction], dtype=_dtype(logits))
+        return loss(target, logits)
+
+    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing):
+        loss = keras.losses.CategoricalCrossentropy(from_logits=False, label_smoothing=label_smoothing, axis=-1,
+                                                    reduction=REDUCTION[reduction], dtype=_dtype(prediction))
+        return loss(target, prediction)
+
+    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing):
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing, axis=-1,
+                                                    reduction=REDUCTION[reduction], dtype=_dtype(logits))
+        return loss(target, logits)
+
+    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing):
+        if label_smoothing != 0:
+            raise Unsupported("keras.losses.SparseCategoricalCrossentropy has no label_smoothing")
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=None, axis=-1,
+                                                          reduction=REDUCTION[reduction], dtype=_dtype(prediction))
+        return loss(labels, prediction)
+
+    @composed
+    def nll(self, log_probabilities, labels, reduction):
+        picked = ops.take_along_axis(log_probabilities, ops.expand_dims(labels, -1), axis=-1)
+        return _reduce(-ops.squeeze(picked, -1), reduction)
+
+    def kl_divergence(self, prediction, target, reduction):
+        loss = keras.losses.KLDivergence(reduction=REDUCTION[reduction], dtype=_dtype(prediction))
+        return loss(target, prediction)
+
+    def focal(self, prediction, target, alpha, gamma, from_logits, reduction, label_smoothing):
+        loss = keras.losses.BinaryFocalCrossentropy(
+            apply_class_balancing=alpha is not None, alpha=0.25 if alpha is None else alpha,  # unused when off
+            gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, axis=-1,
+            reduction=REDUCTION[reduction], dtype=_dtype(prediction))
+        return loss(target, prediction)
+
+    def dice(self, prediction, target, smooth, reduction):
+        epsilon = float(np.asarray(keras.config.epsilon(), dtype=prediction.dtype.as_numpy_dtype))
+        if smooth != epsilon:
+            raise Unsupported(f"keras.losses.Dice has no smoothing parameter: it adds keras.config.epsilon() "
+                              f"({keras.config.epsilon()}) to the denominator only")
+        loss = keras.losses.Dice(reduction=REDUCTION[reduction], axis=-1, dtype=_dtype(prediction))
+        return loss(target, prediction)
+
+    @composed
+    def triplet(self, anchor, positive, negative, margin, reduction):
+        near = ops.norm(anchor - positive, ord=2, axis=-1)
+        far = ops.norm(anchor - negative, ord=2, axis=-1)
+        return _reduce(ops.maximum(near - far + margin, 0), reduction)
+
+    def l1_penalty(self, weights, lam):
+        return keras.regularizers.L1(l1=lam)(weights)
+
+    def l2_penalty(self, weights, lam):
+        return keras.regularizers.L2(l2=lam)(weights)

@@ -1,0 +1,66 @@
+"""The engine on loss rows, against deliberately wrong loss adapters (tests/wrong_losses.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wrong_losses as W
+
+from nnspec.backends.numpy import NumpyBackend
+from nnspec.conformance.catalogue import CATALOGUE
+from nnspec.conformance.engine import Case, check_values, decode_example
+
+
+def run(backend, op, dtype="float64", budget="standard", seed=3):
+    records = check_values(Case(CATALOGUE[op], backend, "cpu", dtype, budget, seed))
+    return {r["check"]: r for r in records}
+
+
+@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse"])
+def test_baseline_passes_what_the_wrong_adapters_break(op):
+    for record in run(NumpyBackend(), op).values():
+        assert record["status"] == "pass", (op, record)
+
+
+def test_a_bce_that_clips_is_caught_and_named():
+    records = run(W.ClippingBCE(), "binary_cross_entropy")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "binary_cross_entropy(clip_epsilon=1e-07)"
+    example = decode_example(records["forward"]["counterexample"])
+    p, t = (a.astype(np.float64) for a in example.inputs)
+    assert np.any(((p < 1e-7) & (t > 0)) | ((p > 1 - 1e-7) & (t < 1)))  # only the clip explains it
+
+
+def test_a_huber_with_its_branches_swapped_fails_without_a_variant():
+    records = run(W.SwappedHuber(), "huber")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] is None
+    assert records["forward"]["repro"].startswith("nnspec repro swapped-huber/cpu/float64/huber/forward")
+
+
+def test_a_sparse_cross_entropy_without_its_last_class_fails():
+    forward = run(W.SparseWithoutLastClass(), "sparse_categorical_cross_entropy")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None
+
+
+def test_a_parameter_value_the_backend_lacks_skips_those_examples_only():
+    records = run(W.NoLabelSmoothing(), "binary_cross_entropy")
+    for record in records.values():
+        assert record["status"] == "pass" and record["examples"] > 0
+        assert "examples unsupported: no label smoothing here" in record["message"]
+
+
+def test_a_backend_that_declines_every_example_is_unsupported():
+    records = run(W.DeclinesEverything(), "mse", budget="quick")
+    assert {r["status"] for r in records.values()} == {"unsupported"}
+    assert all(r["message"] == "mse is not offered" for r in records.values())
+
+
+def test_per_row_losses_are_matched_to_their_variant_and_get_no_gradient_for_reduction_none():
+    records = run(W.PerRowMse(), "mse")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "mse(feature_mean=True)"
+    assert "shape" in records["forward"]["message"] or "ULP" in records["forward"]["message"]
+    gradient = records["gradient"]
+    assert gradient["status"] == "fail" and gradient["matches_variant"] == "mse(feature_mean=True)"
+    assert decode_example(gradient["counterexample"]).params["reduction"] != "none"  # no per-element cotangent fits

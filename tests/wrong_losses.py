@@ -1,0 +1,83 @@
+"""Deliberately wrong loss adapters: each breaks one thing the engine must catch and report rightly.
+
+They subclass the NumPy baseline, which passes these checks in float64, and change one op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnspec.backends import Unsupported
+from nnspec.backends.numpy import NumpyBackend, in_dtype
+from nnspec.spec import losses as L
+
+
+class ClippingBCE(NumpyBackend):
+    """binary_cross_entropy that clips p to [1e-7, 1 − 1e-7] (as Keras does) where the spec does not."""
+
+    name = "clipping-bce"
+
+    def binary_cross_entropy(self, prediction, target, reduction, label_smoothing):
+        return in_dtype(L.binary_cross_entropy, prediction, target, reduction=reduction,
+                        label_smoothing=label_smoothing, clip_epsilon=1e-7)
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op == "binary_cross_entropy":
+            return in_dtype(L.binary_cross_entropy_vjp, *inputs, cotangent, **params, clip_epsilon=1e-7)
+        return super().vjp(op, inputs, cotangent, params, wrt)
+
+
+class SwappedHuber(NumpyBackend):
+    """huber with its branches swapped: linear inside |r| ≤ δ, quadratic outside."""
+
+    name = "swapped-huber"
+
+    def huber(self, prediction, target, delta, reduction):
+        size = np.abs(prediction - target)
+        terms = np.where(size <= delta, delta * (size - 0.5 * delta), 0.5 * size * size)
+        return np.asarray({"mean": np.mean, "sum": np.sum}.get(reduction, lambda x: x)(terms), dtype=prediction.dtype)
+
+
+class SparseWithoutLastClass(NumpyBackend):
+    """sparse_categorical_cross_entropy normalised over every class but the last (an off-by-one)."""
+
+    name = "sparse-without-last-class"
+
+    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing):
+        last = prediction.shape[-1] - 1
+        return in_dtype(L.sparse_categorical_cross_entropy, prediction[..., :last], np.minimum(labels, last - 1),
+                        from_logits=from_logits, reduction=reduction, label_smoothing=label_smoothing)
+
+
+class NoLabelSmoothing(NumpyBackend):
+    """binary_cross_entropy that cannot smooth labels (raises Unsupported for ε ≠ 0), as torch's BCE."""
+
+    name = "no-label-smoothing"
+
+    def binary_cross_entropy(self, prediction, target, reduction, label_smoothing):
+        if label_smoothing != 0:
+            raise Unsupported("no label smoothing here")
+        return super().binary_cross_entropy(prediction, target, reduction, label_smoothing)
+
+
+class DeclinesEverything(NumpyBackend):
+    """mse that raises Unsupported whatever it is given."""
+
+    name = "declines-everything"
+
+    def mse(self, prediction, target, reduction):
+        raise Unsupported("mse is not offered")
+
+
+class PerRowMse(NumpyBackend):
+    """mse whose per-sample loss is the mean over the last axis (Keras' convention), so "none" is per row."""
+
+    name = "per-row-mse"
+
+    def mse(self, prediction, target, reduction):
+        return in_dtype(L.mse, prediction, target, reduction=reduction, feature_mean=True)
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op == "mse":
+            return in_dtype(L.mse_vjp, *inputs, cotangent, **params, feature_mean=True)
+        return super().vjp(op, inputs, cotangent, params, wrt)
