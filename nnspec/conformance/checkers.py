@@ -13,6 +13,7 @@ from typing import Callable
 
 from .engine import Case, check_defaults, check_values
 from .layout import check_layout
+from .trajectory import check_schedule, check_trajectory
 
 
 @dataclass(frozen=True)
@@ -25,4 +26,6 @@ CHECKERS: dict[str, Checker] = {
     "values": Checker(check_values, per_dtype=True),  # forward, gradient, property
     "defaults": Checker(check_defaults, per_dtype=False),
     "layout": Checker(check_layout, per_dtype=True),  # weights spec -> native -> spec, bit for bit
+    "trajectory": Checker(check_trajectory, per_dtype=True),  # optimizer steps with state, step by step
+    "schedule": Checker(check_schedule, per_dtype=True),  # learning rate at every step
 }

@@ -11,11 +11,12 @@ Every optimizer ``op`` is stated three times over:
   after each step, stacked: shape ``(len(grads), *params.shape)``, ``grads[t-1]`` being the
   gradient of step t. This is the op the catalogue and the adapters know.
 
-The learning rate ``lr`` is a float or one value per step (a schedule, applied before
-each step), so that formulations differing only once the learning rate changes are
-told apart. Hyper-parameters are plain floats; every array is float64 (``@float64``),
-except in the NumPy baseline, which runs the same lines in the parameters' dtype and
-rounds the parameters and the state to it after every step.
+The learning rate ``lr`` is a float or an array of one value per step (a schedule,
+applied before each step; the check always passes the array), so that formulations
+differing only once the learning rate changes are told apart. Hyper-parameters are
+plain floats; every array is float64 (``@float64``), except in the NumPy baseline, which
+runs the same lines in the parameters' dtype and rounds the parameters and the state to
+it after every step.
 
 Variants (keyword-only, never passed to an adapter) name the known formulation
 differences, each with its reference:
@@ -42,7 +43,14 @@ differences, each with its reference:
 * ``momentum_decay`` (NAdam): ψ in Dozat's momentum schedule μₜ = β₁(1 − ½·0.96^{tψ});
   0.004 (Dozat 2016, torch), 1.0 (0.96ᵗ, Keras 3), inf (μₜ = β₁: no schedule, optax).
 * ``lr_dtype``: "float32": the learning rate is rounded to float32 before use (Keras
-  holds it in a float32 variable whatever the parameters' dtype).
+  holds it in a float32 variable whatever the parameters' dtype); likewise
+  ``product_dtype`` for NAdam's running product of the μₜ (torch keeps it in a float32
+  tensor whatever the parameters' dtype).
+
+Conditions: ``<op>_condition(params, grads, hyper-parameters..., unit)`` states, per step,
+how much the step magnifies a relative rounding ``unit`` of its coefficients or state
+(κₜ ≥ 1); the trajectory check scales its per-step tolerance by it. Adam's bias
+corrections 1 − βᵗ and centered RMSprop's v − ḡ² cancel; elsewhere κ = 1.
 """
 
 from __future__ import annotations
@@ -225,6 +233,39 @@ def rmsprop_update(params, grad, state, step, lr, rho=0.9, eps=1e-8, centered=Fa
     return params - rate * new["buffer"], new
 
 
+def rmsprop_condition(params, grads, rho=0.9, eps=1e-8, centered=False, *, unit=2.0**-53, eps_placement="outside"):
+    """How much each step magnifies the relative rounding ``unit`` of the moments: κₜ ≥ 1, one per step.
+
+    Centered, d = v − ḡ² cancels: a run of identical gradients drives d/v towards ρᵗ. The
+    moving averages carry relative errors up to c·unit, c = 2 + 4/(1 − ρ) (two roundings a
+    step, damped by ρ; ḡ² doubles ḡ's), which move d by up to Δ = c·unit·(v + ḡ²). The
+    denominator s = √d + ε (√(d + ε) inside) then lies between s⁻ and s⁺ (d ∓ Δ, d − Δ
+    floored at 0), and the update g/s is off by up to κ = max(s⁺ − s, s − s⁻)/(s⁻·unit)
+    units: finite but huge once Δ ≥ d, where the dtype cannot resolve d at all. κₜ is the
+    worst over the elements; 1 when not centered.
+    """
+    if not centered:
+        return np.ones(len(grads))
+    hyper = {"rho": rho, "eps": eps, "centered": True, "eps_placement": eps_placement}
+    inside = eps_placement == "inside"
+
+    def denominator(d):
+        return np.sqrt(d + eps) if inside else np.sqrt(d) + eps
+
+    params = np.asarray(params, dtype=np.float64)
+    state, kappa = rmsprop_init(params), []
+    with np.errstate(all="ignore"):
+        for t, grad in enumerate(np.asarray(grads, dtype=np.float64), start=1):
+            params, state = rmsprop_update(params, grad, state, t, 0.0, **hyper)  # the moments need no rate
+            v, mean = state["v"], state["mean"]
+            d = np.maximum(v - mean * mean, 0)
+            moved = unit * (2 + 4 / (1 - rho)) * (v + mean * mean)
+            low, mid, high = denominator(np.maximum(d - moved, 0)), denominator(d), denominator(d + moved)
+            gain = np.maximum(high - mid, mid - low) / (low * unit)
+            kappa.append(float(np.max(np.nan_to_num(gain, nan=1.0), initial=1.0)))
+    return np.maximum(np.array(kappa), 1.0)
+
+
 @float64
 def rmsprop(params, grads, lr=0.001, rho=0.9, eps=1e-8, centered=False, momentum=0.0, *,
             eps_placement="outside", lr_in_buffer=False, lr_dtype=None):
@@ -294,6 +335,22 @@ def adam(params, grads, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, amsgrad=Fals
     return trajectory(adam_init, adam_update, params, grads, lr, hyper)
 
 
+def _cancellation(beta, steps):
+    """βᵗ/(1 − βᵗ) for t = 1..steps: how much 1 − βᵗ magnifies a relative rounding of βᵗ."""
+    power = beta ** np.arange(1, steps + 1, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(power / (1 - power), nan=0.0, posinf=np.inf)
+
+
+def adam_condition(params, grads, beta1=0.9, beta2=0.999, *, unit=2.0**-53):
+    """How much each step magnifies a relative rounding of its coefficients: κₜ = 1 + β₁ᵗ/(1 − β₁ᵗ)
+    + ½·β₂ᵗ/(1 − β₂ᵗ). The bias corrections 1 − βᵗ cancel at small t when β is near 1, so an
+    implementation computing βᵗ in the parameters' dtype loses that many ULPs (½: under √)."""
+    steps = len(grads)
+    return 1 + _cancellation(beta1, steps) + _cancellation(beta2, steps) / 2
+
+
+adamw_condition = adam_condition
 adamw_init = adam_init
 
 
@@ -351,6 +408,11 @@ def adamax(params, grads, lr=0.002, beta1=0.9, beta2=0.999, eps=1e-8, *, eps_pla
     return trajectory(adamax_init, adamax_update, params, grads, lr, hyper)
 
 
+def adamax_condition(params, grads, beta1=0.9, *, unit=2.0**-53):
+    """κₜ = 1 + β₁ᵗ/(1 − β₁ᵗ): the one bias correction (see ``adam_condition``)."""
+    return 1 + _cancellation(beta1, len(grads))
+
+
 # nadam ------------------------------------------------------------------------------------
 
 
@@ -363,11 +425,13 @@ def _nadam_mu(beta1, step, momentum_decay):
 
 
 def nadam_update(params, grad, state, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, momentum_decay=0.004,
-                 lr_dtype=None):
+                 product_dtype=None, lr_dtype=None):
     """μₜ = β₁(1 − ½·0.96^{tψ}); w ← w − lr·[(1−μₜ)g/(1−Πμ) + μₜ₊₁m/(1−Πμ·μₜ₊₁)]/(√v̂ + ε)."""
     rate = learning_rate(lr, step, lr_dtype)
     mu, mu_next = _nadam_mu(beta1, step, momentum_decay), _nadam_mu(beta1, step + 1, momentum_decay)
     product = float(state["mu_product"]) * mu
+    if product_dtype == "float32":  # a float32 running product times μ rounded to float32
+        product = float(np.float32(state["mu_product"]) * np.float32(mu))
     m = beta1 * state["m"] + (1 - beta1) * grad
     v = beta2 * state["v"] + (1 - beta2) * (grad * grad)
     denominator = np.sqrt(v / (1 - beta2**step)) + eps
@@ -375,14 +439,26 @@ def nadam_update(params, grad, state, step, lr, beta1=0.9, beta2=0.999, eps=1e-8
     return params - rate * m_hat / denominator, {"m": m, "v": v, "mu_product": np.asarray(product)}
 
 
+def nadam_condition(params, grads, beta1=0.9, beta2=0.999, *, momentum_decay=0.004, unit=2.0**-53):
+    """κₜ = 1 + μₜ/(1 − μₜ) + Πμ/(1 − Πμ) + ½·β₂ᵗ/(1 − β₂ᵗ): the momentum schedule's coefficients
+    1 − μₜ and 1 − Πμ cancel like Adam's bias corrections (see ``adam_condition``)."""
+    t = np.arange(1, len(grads) + 1, dtype=np.float64)
+    mu = np.array([_nadam_mu(beta1, step, momentum_decay) for step in t]) if len(t) else np.zeros(0)
+    product = np.cumprod(mu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1 + mu / (1 - mu) + product / (1 - product) + _cancellation(beta2, len(grads)) / 2
+
+
 @float64
-def nadam(params, grads, lr=0.002, beta1=0.9, beta2=0.999, eps=1e-8, *, momentum_decay=0.004, lr_dtype=None):
+def nadam(params, grads, lr=0.002, beta1=0.9, beta2=0.999, eps=1e-8, *, momentum_decay=0.004, product_dtype=None,
+          lr_dtype=None):
     """NAdam (Dozat 2016): Adam with Nesterov momentum and the momentum schedule
     μₜ = β₁(1 − ½·0.96^{tψ}), ψ = 0.004:
 
     m̂ = (1−μₜ)·g/(1 − Π_{s≤t}μₛ) + μₜ₊₁·m/(1 − Π_{s≤t+1}μₛ), v̂ = v/(1−β₂ᵗ), w ← w − lr·m̂/(√v̂ + ε).
     Defaults lr 0.002, β₁ 0.9, β₂ 0.999, ε 1e-8. momentum_decay is ψ (a variant: 1.0 as
-    Keras 3, inf for a constant μ = β₁).
+    Keras 3, inf for a constant μ = β₁); product_dtype="float32": Πμ held in float32 (torch).
     """
-    hyper = {"beta1": beta1, "beta2": beta2, "eps": eps, "momentum_decay": momentum_decay, "lr_dtype": lr_dtype}
+    hyper = {"beta1": beta1, "beta2": beta2, "eps": eps, "momentum_decay": momentum_decay,
+             "product_dtype": product_dtype, "lr_dtype": lr_dtype}
     return trajectory(nadam_init, nadam_update, params, grads, lr, hyper)

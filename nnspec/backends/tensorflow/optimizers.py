@@ -1,7 +1,161 @@
-"""tensorflow adapter, optimizers."""
+"""TensorFlow adapter, optimizers: keras.optimizers, keras.optimizers.schedules, Keras'
+ReduceLROnPlateau callback, and tf.clip_by_* (Keras 3 on the TensorFlow backend).
+
+Optimizers: one Keras optimizer per trajectory over a ``keras.Variable`` holding the
+initial values, stepped by ``apply_gradients`` with the check's gradient (eagerly; the
+optimizer never computes one); where the learning rate changes, the step's rate is
+assigned to ``optimizer.learning_rate`` before the step. Schedules are built with the initial rate
+as a tensor in the dtype under test (Keras schedules compute in its dtype) and called
+at each step. ReduceLROnPlateau is fed each epoch's metric through ``on_epoch_end``,
+with a model stand-in carrying an optimizer whose rate it reduces.
+"""
 
 from __future__ import annotations
 
+import types
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
+from keras.optimizers import schedules as K
+
+from ..base import same
+
+
+def _steps(optimizer, params, grads, lr):
+    """The parameters after each ``apply_gradients`` of ``optimizer(learning_rate)`` fed ``grads``, stacked."""
+    variable = keras.Variable(params)
+    rates = lr.numpy().astype(np.float64).tolist()
+    varying = len(set(rates)) > 1
+    instance = optimizer(rates[0] if rates else 0.0)
+    trajectory = []
+    for rate, grad in zip(rates, tf.unstack(grads)):
+        if varying:
+            instance.learning_rate = rate
+        instance.apply_gradients([(grad, variable)])
+        trajectory.append(tf.identity(variable.value))
+    return tf.stack(trajectory)
+
+
+def _rates(schedule, steps, dtype):
+    """The schedule's rate at steps 0..steps−1, as the optimizer would query it."""
+    return tf.cast(tf.stack([schedule(tf.constant(t, tf.int64)) for t in range(int(steps))]), dtype)
+
 
 class Optimizers:
-    pass
+    NATIVE_DEFAULTS = {
+        "sgd": {"lr": (SGD, "learning_rate", same)},
+        "momentum": {"lr": (SGD, "learning_rate", same), "momentum": (SGD, "momentum", same)},
+        "nesterov": {"lr": (SGD, "learning_rate", same), "momentum": (SGD, "momentum", same)},
+        "adagrad": {"lr": (Adagrad, "learning_rate", same),
+                    "initial_accumulator": (Adagrad, "initial_accumulator_value", same),
+                    "eps": (Adagrad, "epsilon", same)},
+        "rmsprop": {"lr": (RMSprop, "learning_rate", same), "rho": (RMSprop, "rho", same),
+                    "eps": (RMSprop, "epsilon", same), "centered": (RMSprop, "centered", same),
+                    "momentum": (RMSprop, "momentum", same)},
+        "adam": {"lr": (Adam, "learning_rate", same), "beta1": (Adam, "beta_1", same), "beta2": (Adam, "beta_2", same),
+                 "eps": (Adam, "epsilon", same), "amsgrad": (Adam, "amsgrad", same),
+                 "weight_decay": (Adam, "weight_decay", lambda v: 0.0 if v is None else v)},
+        "adamw": {"lr": (AdamW, "learning_rate", same), "beta1": (AdamW, "beta_1", same),
+                  "beta2": (AdamW, "beta_2", same), "eps": (AdamW, "epsilon", same),
+                  "weight_decay": (AdamW, "weight_decay", same)},
+        "adamax": {"lr": (Adamax, "learning_rate", same), "beta1": (Adamax, "beta_1", same),
+                   "beta2": (Adamax, "beta_2", same), "eps": (Adamax, "epsilon", same)},
+        "nadam": {"lr": (Nadam, "learning_rate", same), "beta1": (Nadam, "beta_1", same),
+                  "beta2": (Nadam, "beta_2", same), "eps": (Nadam, "epsilon", same)},
+        # alpha is lr_min as a fraction of the initial rate: 0 either way.
+        "cosine_annealing": {"lr_min": (K.CosineDecay, "alpha", same)},
+        "reduce_on_plateau": {p: (keras.callbacks.ReduceLROnPlateau, n, same) for p, n in (
+            ("factor", "factor"), ("patience", "patience"), ("threshold", "min_delta"), ("cooldown", "cooldown"),
+            ("min_lr", "min_lr"))},
+    }
+
+    # optimizers -------------------------------------------------------------------------
+
+    def sgd(self, params, grads, lr):
+        return _steps(lambda rate: SGD(learning_rate=rate, momentum=0.0, nesterov=False), params, grads, lr)
+
+    def momentum(self, params, grads, lr, momentum):
+        return _steps(lambda rate: SGD(learning_rate=rate, momentum=momentum, nesterov=False), params, grads, lr)
+
+    def nesterov(self, params, grads, lr, momentum):
+        return _steps(lambda rate: SGD(learning_rate=rate, momentum=momentum, nesterov=True), params, grads, lr)
+
+    def adagrad(self, params, grads, lr, initial_accumulator, eps):
+        return _steps(lambda rate: Adagrad(learning_rate=rate, initial_accumulator_value=initial_accumulator,
+                                           epsilon=eps), params, grads, lr)
+
+    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum):
+        return _steps(lambda rate: RMSprop(learning_rate=rate, rho=rho, momentum=momentum, epsilon=eps,
+                                           centered=centered), params, grads, lr)
+
+    def adam(self, params, grads, lr, beta1, beta2, eps, amsgrad, weight_decay):
+        return _steps(lambda rate: Adam(learning_rate=rate, beta_1=beta1, beta_2=beta2, epsilon=eps, amsgrad=amsgrad,
+                                        weight_decay=weight_decay), params, grads, lr)
+
+    def adamw(self, params, grads, lr, beta1, beta2, eps, weight_decay):
+        return _steps(lambda rate: AdamW(learning_rate=rate, weight_decay=weight_decay, beta_1=beta1, beta_2=beta2,
+                                         epsilon=eps), params, grads, lr)
+
+    def adamax(self, params, grads, lr, beta1, beta2, eps):
+        return _steps(lambda rate: Adamax(learning_rate=rate, beta_1=beta1, beta_2=beta2, epsilon=eps),
+                      params, grads, lr)
+
+    def nadam(self, params, grads, lr, beta1, beta2, eps):
+        return _steps(lambda rate: Nadam(learning_rate=rate, beta_1=beta1, beta_2=beta2, epsilon=eps),
+                      params, grads, lr)
+
+    # schedules ----------------------------------------------------------------------------
+
+    def step_decay(self, lr, steps, step_size, gamma):
+        schedule = K.ExponentialDecay(lr, decay_steps=step_size, decay_rate=gamma, staircase=True)
+        return _rates(schedule, steps, lr.dtype)
+
+    def exponential_decay(self, lr, steps, gamma):
+        return _rates(K.ExponentialDecay(lr, decay_steps=1, decay_rate=gamma, staircase=False), steps, lr.dtype)
+
+    def cosine_annealing(self, lr_max, steps, T, lr_min):
+        # Keras' alpha is lr_min as a fraction of the initial rate.
+        schedule = K.CosineDecay(lr_max, decay_steps=T, alpha=lr_min / float(lr_max))
+        return _rates(schedule, steps, lr_max.dtype)
+
+    def linear_warmup(self, lr_peak, steps, warmup_steps, lr_start):
+        # Keras' linear schedule: PolynomialDecay of power 1 (it rises as well as it decays).
+        start = tf.constant(lr_start, dtype=lr_peak.dtype)
+        schedule = K.PolynomialDecay(start, decay_steps=warmup_steps, end_learning_rate=lr_peak, power=1.0)
+        return _rates(schedule, steps, lr_peak.dtype)
+
+    def warmup_cosine(self, lr_peak, steps, warmup_steps, T, lr_start, lr_min):
+        start = tf.constant(lr_start, dtype=lr_peak.dtype)
+        schedule = K.CosineDecay(start, decay_steps=T, alpha=lr_min / float(lr_peak), warmup_target=lr_peak,
+                                 warmup_steps=warmup_steps)
+        return _rates(schedule, steps, lr_peak.dtype)
+
+    def reduce_on_plateau(self, lr, metrics, factor, patience, threshold, cooldown, min_lr):
+        # Keras' nearest knob for the threshold is min_delta (an absolute one).
+        callback = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=factor, patience=patience, mode="min",
+                                                     min_delta=threshold, cooldown=cooldown, min_lr=min_lr)
+        optimizer = SGD(learning_rate=float(lr))
+        callback.set_model(types.SimpleNamespace(optimizer=optimizer))
+        callback.on_train_begin()
+        rates = []
+        with warnings.catch_warnings():  # Keras' convert_to_numpy of its own Variable warns under NumPy 2
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for epoch, metric in enumerate(metrics.numpy().tolist()):
+                callback.on_epoch_end(epoch, {"val_loss": metric})
+                rates.append(tf.identity(optimizer.learning_rate))
+        return tf.cast(tf.stack(rates), lr.dtype)
+
+    # clipping -----------------------------------------------------------------------------
+
+    def clip_by_value(self, x, clip_value):
+        return tf.clip_by_value(x, -clip_value, clip_value)
+
+    def clip_by_norm(self, x, max_norm):
+        return tf.clip_by_norm(x, max_norm)
+
+    def clip_by_global_norm(self, x1, x2, x3, max_norm):
+        clipped, _ = tf.clip_by_global_norm([x1, x2, x3], max_norm)
+        return tuple(clipped)
