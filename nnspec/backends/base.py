@@ -52,7 +52,7 @@ def native_default_of(fn: Callable, parameter: str) -> Any:
     """The default of ``parameter`` as declared by ``fn`` itself.
 
     Read from ``inspect.signature``; builtins without one (many of torch's C
-    functions) declare their signature on the first line of their docstring,
+    functions) declare their signature in the first paragraph of their docstring,
     e.g. ``gelu(input, approximate = 'none') -> Tensor``, which is parsed instead.
     """
     try:
@@ -67,8 +67,8 @@ def native_default_of(fn: Callable, parameter: str) -> Any:
 
 
 def _default_from_docstring(fn, parameter):
-    first_line = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-    match = re.search(rf"\b{re.escape(parameter)}\s*=\s*([^,)]+)", first_line)
+    signature = (fn.__doc__ or "").strip().split("\n\n")[0]  # may wrap: F.scaled_dot_product_attention
+    match = re.search(rf"\b{re.escape(parameter)}\s*=\s*([^,)]+)", signature)
     if not match:
         raise LookupError(f"{_qualname(fn)}: no signature and no default for {parameter!r} in its docstring")
     import ast

@@ -15,8 +15,10 @@ of them is recorded as ``matches_variant``.
 
 An adapter that raises is an ``error`` (shrunk like a failure), a wrong shape or
 dtype, a nan where the spec is finite or an error beyond tolerance is a ``fail``; a
-dtype the backend cannot represent is ``unsupported``. Nothing an adapter does
-stops the run.
+dtype the backend cannot represent is ``unsupported``; an example the backend
+raises ``Unsupported`` on (a parameter value it lacks) is skipped and counted in the
+records' message, and a case where every example is, is ``unsupported``. Nothing an
+adapter does stops the run.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
+from hypothesis import HealthCheck, Phase, Verbosity, given, reject, seed, settings, target
+from hypothesis.errors import Unsatisfiable
 from hypothesis.internal.conjecture import engine as conjecture_engine
 
 from ..backends import Backend, Unsupported
@@ -121,12 +124,18 @@ def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> 
 
     native = [backend.asarray(a, device) for a in example.inputs]
     observed = Observed(value=run(lambda: backend.call(entry.op, native, example.params)))
-    if gradient_applies(example):
+    if gradient_applies(example) and _cotangent_fits(observed.value, example.cotangent):
         cotangent = backend.asarray(example.cotangent, device)
         observed.gradient = run(
             lambda: tuple(backend.vjp(entry.op, native, cotangent, example.params, wrt=i) for i in entry.wrt)
         )
     return observed
+
+
+def _cotangent_fits(value, cotangent) -> bool:
+    """No VJP of an output whose shape is not the spec's: the forward check already reports it
+    (Keras' per-row losses for reduction="none"), and a cotangent shaped for the spec means nothing to it."""
+    return isinstance(value, Exception) or np.shape(value[0]) == np.shape(cotangent)
 
 
 def _raised(exc: Exception) -> Verdict:
@@ -152,7 +161,8 @@ def compare_all(actual: tuple, reference: tuple, dtype, max_ulp: float, floor=No
     if len(actual) != len(reference):
         return Verdict(False, "fail", "shape", np.inf, np.inf, np.inf,
                        f"{len(actual)} outputs, the spec has {len(reference)}")
-    verdicts = [compare(a, r, dtype, per_output(max_ulp, r), per_output(floor, r)) for a, r in zip(actual, reference)]
+    verdicts = [compare(a, r, dtype, per_output(max_ulp, r, i), per_output(floor, r, i))
+                for i, (a, r) in enumerate(zip(actual, reference))]
     failing = [v for v in verdicts if not v.ok]
     chosen = failing[0] if failing else max(verdicts, key=lambda v: v.max_ulp)
     chosen.max_ulp = max(v.max_ulp for v in verdicts)
@@ -161,8 +171,11 @@ def compare_all(actual: tuple, reference: tuple, dtype, max_ulp: float, floor=No
     return chosen
 
 
-def per_output(value, reference):
-    """A per-element floor or bound for one output: broadcast to its shape, else its largest element."""
+def per_output(value, reference, index=0):
+    """A per-element floor or bound for one output: broadcast to its shape, else its largest element.
+    A tuple holds one such value per output (outputs, or gradients, of different shapes)."""
+    if isinstance(value, tuple):
+        value = value[index]
     if value is None or np.ndim(value) == 0:
         return value
     try:
@@ -191,8 +204,9 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
     else:
         reference = as_tuple(entry.forward(*example.inputs, **_accepted(entry.forward, params)))
         reference = flush_subnormals(reference, dtype) if flush else reference
+        floor = entry.forward_tol.floor  # a number, or example -> per-element floors
         verdicts["forward"] = compare_all(observed.value, reference, dtype, entry.forward_tol.bound(example),
-                                          entry.forward_tol.floor)
+                                          floor(example) if callable(floor) else floor)
         if entry.properties and verdicts["forward"].kind not in ("raised", "shape", "dtype"):
             verdicts["property"] = _properties(entry, example, observed.value[0])
     if observed.gradient is not None:
@@ -289,12 +303,17 @@ def check_values(case: Case) -> list[dict]:
         return [make_record(case, c, "unsupported", message=str(exc)) for c in checks]
 
     worst = {c: Worst() for c in checks}
+    declined = []  # messages of the examples the backend raised Unsupported on (a parameter value)
 
     @seed(case.case_seed)
     @hypothesis_settings(case.budget)
     @given(entry.example(case.dtype))
     def search(example):
-        observed = observe(entry, case.backend, case.device, example)
+        try:
+            observed = observe(entry, case.backend, case.device, example)
+        except Unsupported as exc:  # this example only: the others are still measured
+            declined.append(str(exc))
+            reject()
         verdicts = judge(entry, dtype, example, observed)
         if len(case.seen) < KEEP_EXAMPLES:
             case.seen.append((example, observed))
@@ -316,6 +335,8 @@ def check_values(case: Case) -> list[dict]:
             search()
     except Unsupported as exc:
         return [make_record(case, c, "unsupported", message=str(exc)) for c in checks]
+    except Unsatisfiable:  # every example drawn was declined
+        return [make_record(case, c, "unsupported", message=declined[0] if declined else "") for c in checks]
     except (CheckFailed, BaseExceptionGroup):
         pass
     except Exception as exc:  # hypothesis itself gave up (flaky adapter, ...): say so, keep measuring others
@@ -336,6 +357,8 @@ def check_values(case: Case) -> list[dict]:
             status, message = "skip", "no example applied to this check"
         else:
             status, message = "pass", ""
+        if declined:
+            message = "; ".join(filter(None, [message, f"{len(declined)} examples unsupported: {declined[0]}"]))
         variant = _matching_variant(case, check, dtype) if status == "fail" and check != "property" else None
         records.append(
             make_record(
