@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def cmd_list(args) -> int:
     for entry in select(args.family):
         where = [n + ("(composed)" if b.is_composed(entry.op) else "") for n, b in backends.items() if b.implements(entry.op)]
         missing = sorted(set(available_backends()) - set(backends))
-        params = ", ".join(f"{k}={v!r}" for k, v in entry.defaults.items())
+        params = ", ".join(k if v is inspect.Parameter.empty else f"{k}={v!r}" for k, v in entry.defaults.items())
         print(f"{entry.op}({params})  [{entry.family}]")
         print(f"    {entry.formula.splitlines()[0]}")
         print(f"    backends: {', '.join(where) or '-'}" + (f"; not installed: {', '.join(missing)}" if missing else ""))
