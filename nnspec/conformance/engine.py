@@ -198,6 +198,7 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
                           flush_subnormals(example.cotangent, dtype), example.params)
         observed = Observed(flush_subnormals(observed.value, dtype), flush_subnormals(observed.gradient, dtype))
     params = {**example.params, **overrides}
+    judged = Example(example.inputs, example.cotangent, params) if overrides else example  # a variant's own bounds
     verdicts = {}
     if isinstance(observed.value, Exception):
         verdicts["forward"] = _raised(observed.value)
@@ -205,8 +206,8 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
         reference = as_tuple(entry.forward(*example.inputs, **_accepted(entry.forward, params)))
         reference = flush_subnormals(reference, dtype) if flush else reference
         floor = entry.forward_tol.floor  # a number, or example -> per-element floors
-        verdicts["forward"] = compare_all(observed.value, reference, dtype, entry.forward_tol.bound(example),
-                                          floor(example) if callable(floor) else floor)
+        verdicts["forward"] = compare_all(observed.value, reference, dtype, entry.forward_tol.bound(judged),
+                                          floor(judged) if callable(floor) else floor)
         if entry.properties and verdicts["forward"].kind not in ("raised", "shape", "dtype"):
             verdicts["property"] = _properties(entry, example, observed.value[0])
     if observed.gradient is not None:
@@ -215,8 +216,8 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
         else:
             reference = as_tuple(entry.vjp(*example.inputs, example.cotangent, **_accepted(entry.vjp, params)))
             reference = flush_subnormals(reference, dtype) if flush else reference
-            verdicts["gradient"] = compare_all(observed.gradient, reference, dtype, entry.gradient_tol.bound(example),
-                                               entry.gradient_floor(example))
+            verdicts["gradient"] = compare_all(observed.gradient, reference, dtype, entry.gradient_tol.bound(judged),
+                                               entry.gradient_floor(judged))
     return verdicts
 
 

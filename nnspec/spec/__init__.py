@@ -1,6 +1,6 @@
 """The NumPy reference: pure functions, one module per formula family, float64 throughout."""
 
-from . import activations, attention, encoding, losses, normalization, optimizers, recurrent
+from . import activations, attention, clipping, encoding, losses, normalization, optimizers, recurrent, schedules
 
 FAMILIES = {
     "activations": activations,
@@ -10,6 +10,8 @@ FAMILIES = {
     "attention": attention,
     "encoding": encoding,  # rows of family "attention"
     "normalization": normalization,  # rows of family "attention"
+    "schedules": schedules,  # rows of family "optimizers"
+    "clipping": clipping,  # rows of family "optimizers"
 }
 
 

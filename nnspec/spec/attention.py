@@ -11,6 +11,9 @@ Shapes (B batch, H heads, L queries, S keys, E features, d = E/H per head):
 * ``transformer_block``: x (B, L, E), the attention weights above with E_in = E_out = E,
   the feed-forward w_1 (E, F), b_1 (F,), w_2 (F, E), b_2 (E,) and two layer norms.
 
+The mask comes after the differentiated inputs, so each VJP returns one gradient per
+input before it, in order.
+
 Conventions
 -----------
 * A boolean mask means True = may attend (``mask_means="attend"``); a float mask is
@@ -114,7 +117,8 @@ def _sdpa_backward(query, key, value, weights, allowed, cotangent, scale):
     scale = default_scale(query) if scale is None else scale
     d_weights = cotangent @ np.swapaxes(value, -1, -2)
     d_logits = weights * (d_weights - np.sum(weights * d_weights, axis=-1, keepdims=True))
-    d_logits = np.where(allowed, d_logits, 0)  # a filled logit does not depend on Q or K
+    # A filled logit does not depend on Q or K (nan stays: a −∞-filled row is nan throughout, as IEEE gives).
+    d_logits = np.where(allowed | np.isnan(d_logits), d_logits, 0)
     d_query = scale * (d_logits @ key)
     d_key = scale * (np.swapaxes(d_logits, -1, -2) @ query)
     d_value = np.swapaxes(weights, -1, -2) @ cotangent
@@ -147,10 +151,10 @@ def _mha_parts(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, num_heads,
 
 
 @float64
-def multi_head_attention(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, num_heads, use_mask=False,
+def multi_head_attention(query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads, use_mask=False,
                          causal=False, bias=True, dropout=0.0, *, masked_fill="-inf", all_masked="softmax",
                          mask_means="attend", causal_align="top_left"):
-    """MultiHead(Q, K, V) = Concat(head_1 … head_H) W_O + b_O, head_h = Attention(QW_Q^h + b_Q^h, KW_K^h + b_K^h, VW_V^h + b_V^h).
+    """MultiHead(Q, K, V) = Concat(head_1 … head_H) W_O + b_O, head_h = Attention(QW_Q^h + b_Q^h, KW_K^h + b_K^h, …).
 
     Returns (output (B, L, E_out), attention weights (B, H, L, S)); each head is scaled
     dot-product attention with scale 1/√d, d = (H·d)/``num_heads``; the boolean ``mask``
@@ -168,7 +172,7 @@ def multi_head_attention(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, 
 
 
 @float64
-def multi_head_attention_vjp(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, cotangent, num_heads,
+def multi_head_attention_vjp(query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, cotangent, num_heads,
                              use_mask=False, causal=False, bias=True, dropout=0.0, *, masked_fill="-inf",
                              all_masked="softmax", mask_means="attend", causal_align="top_left"):
     """Gradients w.r.t. (query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o)."""
@@ -204,8 +208,8 @@ def _feed_forward(h, w_1, b_1, w_2, b_2):
 
 
 @float64
-def transformer_block(x, mask, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, ln1_weight, ln1_bias, w_1, b_1, w_2, b_2,
-                      ln2_weight, ln2_bias, num_heads, use_mask=False, norm_first=False, epsilon=1e-5, dropout=0.0, *,
+def transformer_block(x, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, ln1_weight, ln1_bias, w_1, b_1, w_2, b_2, ln2_weight,
+                      ln2_bias, mask, num_heads, use_mask=False, norm_first=False, epsilon=1e-5, dropout=0.0, *,
                       mask_means="attend"):
     """The encoder block of Vaswani et al. (2017), post-norm (``norm_first=False``):
 
@@ -227,21 +231,21 @@ def _block_forward(x, mask, attention, norm1, ffn, norm2, heads, use_mask, norm_
     mha = dict(num_heads=heads, use_mask=use_mask, mask_means=mask_means)
     if norm_first:
         a = layer_norm.__wrapped__(x, *norm1, epsilon)
-        h = x + multi_head_attention.__wrapped__(a, a, a, mask, *attention, **mha)[0]
+        h = x + multi_head_attention.__wrapped__(a, a, a, *attention, mask, **mha)[0]
         n = layer_norm.__wrapped__(h, *norm2, epsilon)
         y = h + _feed_forward(n, *ffn)[0]
         return y, (a, h, n)
-    r1 = x + multi_head_attention.__wrapped__(x, x, x, mask, *attention, **mha)[0]
+    r1 = x + multi_head_attention.__wrapped__(x, x, x, *attention, mask, **mha)[0]
     h = layer_norm.__wrapped__(r1, *norm1, epsilon)
     r2 = h + _feed_forward(h, *ffn)[0]
     return layer_norm.__wrapped__(r2, *norm2, epsilon), (r1, h, r2)
 
 
 @float64
-def transformer_block_vjp(x, mask, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, ln1_weight, ln1_bias, w_1, b_1, w_2, b_2,
-                          ln2_weight, ln2_bias, cotangent, num_heads, use_mask=False, norm_first=False, epsilon=1e-5,
-                          dropout=0.0, *, mask_means="attend"):
-    """Gradients w.r.t. x and every weight, in the order of the signature (the mask aside)."""
+def transformer_block_vjp(x, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, ln1_weight, ln1_bias, w_1, b_1, w_2, b_2,
+                          ln2_weight, ln2_bias, mask, cotangent, num_heads, use_mask=False, norm_first=False,
+                          epsilon=1e-5, dropout=0.0, *, mask_means="attend"):
+    """Gradients w.r.t. x and every weight, in the order of the signature."""
     _no_dropout(dropout)
     attention, norm1 = (w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o), (ln1_weight, ln1_bias)
     ffn, norm2 = (w_1, b_1, w_2, b_2), (ln2_weight, ln2_bias)
@@ -250,7 +254,7 @@ def transformer_block_vjp(x, mask, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, ln1_w
     mha = dict(num_heads=num_heads, use_mask=use_mask, mask_means=mask_means)
 
     def through_attention(inp, g):  # self-attention: inp is query, key and value
-        d_q, d_k, d_v, *d_attention = multi_head_attention_vjp.__wrapped__(inp, inp, inp, mask, *attention, g, **mha)
+        d_q, d_k, d_v, *d_attention = multi_head_attention_vjp.__wrapped__(inp, inp, inp, *attention, mask, g, **mha)
         return d_q + d_k + d_v, d_attention
 
     def through_ffn(h, g):

@@ -42,8 +42,10 @@ def normalize(x, epsilon, epsilon_at="inside_sqrt"):
         big_root = np.sqrt(var + per_scale / np.where(big, scale, 1.0)) if inside else np.sqrt(var) + per_scale
         # ... and the denominator itself below (where ε/scale² could overflow)
         small_root = np.sqrt(var * scale * scale + epsilon) if inside else scale * np.sqrt(var) + epsilon
-        x_hat = np.where(big, centred / big_root, (centred * scale) / small_root)
-        inverse = np.where(big, (1 / scale) / big_root, 1 / small_root)
+        # a constant row (σ = 0) is 0 whatever the denominator, which is √ε there even where ε/scale² underflows
+        x_hat = np.where(centred == 0, 0.0, np.where(big, centred / big_root, (centred * scale) / small_root))
+        inverse = np.where(var == 0, 1 / np.sqrt(epsilon) if inside else 1 / epsilon,
+                           np.where(big, (1 / scale) / big_root, 1 / small_root))
     return x_hat, inverse, scale * np.sqrt(var)
 
 
@@ -51,8 +53,9 @@ def normalize(x, epsilon, epsilon_at="inside_sqrt"):
 def layer_norm(x, weight, bias, epsilon=1e-5, affine=True, *, epsilon_at="inside_sqrt"):
     """LN(x) = (x − μ)/√(σ² + ε) ⊙ γ + β over the last axis, σ² biased, ε = ``epsilon`` (default 1e-5).
 
-    VJP, with x̂ the normalized x, r = 1/√(σ² + ε), dx̂ = G ⊙ γ: dx = r(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂));
-    dγ = Σ_rows G ⊙ x̂; dβ = Σ_rows G. (ε outside: the last term's r becomes 1/σ.)
+    VJP, with x̂ the normalized x, r = 1/√(σ² + ε), dx̂ = G ⊙ γ:
+    dx = r(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)); dγ = Σ_rows G ⊙ x̂; dβ = Σ_rows G.
+    (ε outside the root: the last term's r becomes 1/σ.)
     """
     x_hat, _, _ = normalize(x, epsilon, epsilon_at)
     return x_hat * weight + bias if affine else x_hat

@@ -1,0 +1,83 @@
+"""The engine against deliberately wrong attention adapters: each must come out with the right status."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wrong_attention as W
+
+from nnspec.backends.numpy import NumpyBackend
+from nnspec.conformance.catalogue import CATALOGUE
+from nnspec.conformance.engine import Case, check_values, decode_example
+from nnspec.conformance.layout import check_layout
+
+SEED = 3
+
+
+def run(backend, op, dtype="float64", budget="quick"):
+    records = check_values(Case(CATALOGUE[op], backend, "cpu", dtype, budget, SEED))
+    return {r["check"]: r for r in records}
+
+
+@pytest.mark.parametrize("op", ["scaled_dot_product_attention", "sinusoidal_positional_encoding", "layer_norm",
+                                "transformer_block"])
+def test_baseline_passes_what_the_wrong_adapters_break(op):
+    for record in run(NumpyBackend(), op).values():
+        assert record["status"] == "pass", (op, record)
+
+
+def test_scaling_by_dk_instead_of_its_square_root_fails_without_a_variant():
+    records = run(W.ScaleByDk(), "scaled_dot_product_attention")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail" and records[check]["matches_variant"] is None, records[check]
+    example = decode_example(records["forward"]["counterexample"])
+    assert example.params["scale"] is None and example.inputs[0].shape[-1] > 1  # 1/d = 1/√d at d = 1
+
+
+def test_a_mask_read_the_other_way_round_is_named():
+    records = run(W.InvertedMask(), "scaled_dot_product_attention")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail"
+        assert records[check]["matches_variant"] == "scaled_dot_product_attention(mask_means='masked')"
+
+
+def test_zeroed_rows_of_masked_keys_are_named():
+    records = run(W.ZeroedMaskedRows(), "scaled_dot_product_attention")
+    assert records["forward"]["status"] == "fail"
+    assert "nan" in records["forward"]["message"]  # the textbook's −∞ fill gives nan there
+    assert records["forward"]["matches_variant"] == "scaled_dot_product_attention(all_masked='zeros')"
+
+
+def test_concatenated_instead_of_interleaved_encoding_is_named():
+    records = run(W.ConcatenatedEncoding(), "sinusoidal_positional_encoding")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail"
+        assert records[check]["matches_variant"] == "sinusoidal_positional_encoding(layout='concatenated')"
+
+
+def test_epsilon_outside_the_square_root_is_named():
+    forward = run(W.EpsilonOutsideSqrt(), "layer_norm")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] == "layer_norm(epsilon_at='outside_sqrt')"
+
+
+def test_a_block_that_always_normalizes_first_is_named():
+    forward = run(W.AlwaysPreNorm(), "transformer_block")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] == "transformer_block(norm_first=True)"
+
+
+def layout(backend, dtype="float64"):
+    (record,) = check_layout(Case(CATALOGUE["multi_head_attention"], backend, "cpu", dtype, "quick", SEED))
+    return record
+
+
+def test_layout_round_trips_are_exact_and_inexact_ones_fail():
+    pytest.importorskip("torch")
+    from nnspec.backends.torch import TorchBackend
+
+    assert layout(TorchBackend())["status"] == "pass"
+    lossy = layout(W.lossy_layout())
+    assert lossy["status"] == "fail" and lossy["message"].startswith("w_o: differs"), lossy
+    assert layout(W.lossy_layout(), "float32")["status"] == "pass"  # float32 survives float32
+    swapped = layout(W.swapped_layout())
+    assert swapped["status"] == "fail" and swapped["message"].split(":")[0] in ("w_q", "w_k"), swapped
+    assert np.all([a.shape for a in decode_example(swapped["counterexample"]).inputs[:2]])

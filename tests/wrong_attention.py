@@ -1,0 +1,152 @@
+"""Deliberately wrong attention adapters: each breaks one thing the engine must catch and name.
+
+They subclass the NumPy baseline (which passes the attention family in float64) and change
+one op, forward and VJP alike (the baseline's VJP is the spec's VJP formula); the layout
+case subclasses the torch adapter, the NumPy baseline having no native layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnspec.backends.numpy import NumpyBackend, in_dtype
+from nnspec.spec import attention as A
+from nnspec.spec import encoding as E
+from nnspec.spec import normalization as N
+
+
+class _Changed(NumpyBackend):
+    """Runs ``op`` (and its VJP) as the spec with ``changes`` applied to its arguments."""
+
+    op: str  # the op changed
+    backward = None  # its spec VJP
+
+    def change(self, inputs, params):
+        return inputs, params
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op != self.op:
+            return super().vjp(op, inputs, cotangent, params, wrt)
+        inputs, params = self.change(list(inputs), dict(params))
+        gradients = in_dtype(type(self).backward, *inputs, cotangent, **params)
+        return gradients[wrt] if isinstance(gradients, tuple) else gradients
+
+
+class ScaleByDk(_Changed):
+    """Scaled dot-product attention scaled by 1/d_k instead of 1/√d_k."""
+
+    name = "scale-by-dk"
+    op, backward = "scaled_dot_product_attention", A.scaled_dot_product_attention_vjp
+
+    def change(self, inputs, params):
+        if params["scale"] is None:
+            params["scale"] = 1.0 / inputs[0].shape[-1]
+        return inputs, params
+
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+        params = {"use_mask": use_mask, "scale": scale, "causal": causal, "dropout": dropout}
+        inputs, params = self.change([query, key, value, mask], params)
+        return in_dtype(A.scaled_dot_product_attention, *inputs, **params)
+
+
+class InvertedMask(_Changed):
+    """Scaled dot-product attention reading a boolean mask as True = masked."""
+
+    name = "inverted-mask"
+    op, backward = "scaled_dot_product_attention", A.scaled_dot_product_attention_vjp
+
+    def change(self, inputs, params):
+        if inputs[3].dtype == bool:
+            inputs[3] = ~inputs[3]
+        return inputs, params
+
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+        inputs, _ = self.change([query, key, value, mask], {})
+        return in_dtype(A.scaled_dot_product_attention, *inputs, use_mask=use_mask, scale=scale, causal=causal,
+                        dropout=dropout)
+
+
+class ZeroedMaskedRows(_Changed):
+    """Scaled dot-product attention that zeroes the weights of a query whose keys are all masked."""
+
+    name = "zeroed-masked-rows"
+    op, backward = "scaled_dot_product_attention", A.scaled_dot_product_attention_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "all_masked": "zeros"}
+
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+        return in_dtype(A.scaled_dot_product_attention, query, key, value, mask, use_mask=use_mask, scale=scale,
+                        causal=causal, dropout=dropout, all_masked="zeros")
+
+
+class ConcatenatedEncoding(_Changed):
+    """Sinusoidal encoding with all sines first, then all cosines."""
+
+    name = "concatenated-encoding"
+    op, backward = "sinusoidal_positional_encoding", E.sinusoidal_positional_encoding_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "layout": "concatenated"}
+
+    def sinusoidal_positional_encoding(self, positions, d_model, base):
+        return in_dtype(E.sinusoidal_positional_encoding, positions, d_model=d_model, base=base, layout="concatenated")
+
+
+class EpsilonOutsideSqrt(_Changed):
+    """Layer norm dividing by σ + ε."""
+
+    name = "epsilon-outside-sqrt"
+    op, backward = "layer_norm", N.layer_norm_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "epsilon_at": "outside_sqrt"}
+
+    def layer_norm(self, x, weight, bias, epsilon, affine):
+        return in_dtype(N.layer_norm, x, weight, bias, epsilon=epsilon, affine=affine, epsilon_at="outside_sqrt")
+
+
+class AlwaysPreNorm(_Changed):
+    """A transformer block that normalizes first whatever it is asked."""
+
+    name = "always-pre-norm"
+    op, backward = "transformer_block", A.transformer_block_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "norm_first": True}
+
+    def transformer_block(self, *inputs, num_heads, use_mask, norm_first, epsilon, dropout):
+        return in_dtype(A.transformer_block, *inputs, num_heads=num_heads, use_mask=use_mask, norm_first=True,
+                        epsilon=epsilon, dropout=dropout)
+
+
+def lossy_layout():
+    """The torch adapter, except that W_O comes back from nn.MultiheadAttention through float32."""
+    from nnspec.backends.torch import TorchBackend
+
+    class LossyLayout(TorchBackend):
+        name = "lossy-layout"
+
+        def from_native_layout(self, op, native, params):
+            weights = super().from_native_layout(op, native, params)
+            if op == "multi_head_attention":
+                weights["w_o"] = weights["w_o"].astype(np.float32).astype(weights["w_o"].dtype)
+            return weights
+
+    return LossyLayout()
+
+
+def swapped_layout():
+    """The torch adapter, except that it unpacks in_proj_weight as [W_K; W_Q; W_V]."""
+    from nnspec.backends.torch import TorchBackend
+
+    class SwappedLayout(TorchBackend):
+        name = "swapped-layout"
+
+        def from_native_layout(self, op, native, params):
+            weights = super().from_native_layout(op, native, params)
+            if op == "multi_head_attention" and native.in_proj_weight is not None:
+                weights["w_q"], weights["w_k"] = weights["w_k"], weights["w_q"]
+            return weights
+
+    return SwappedLayout()
