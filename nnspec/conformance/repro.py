@@ -6,7 +6,7 @@ import numpy as np
 
 from ..backends import load_backend
 from .catalogue import CATALOGUE
-from .engine import decode_example, judge, observe
+from .engine import as_tuple, decode_example, judge, observe
 from .results import read_results
 
 
@@ -53,6 +53,9 @@ def _side_by_side(entry, example, observed, check):
         got, label = observed.value, "value"
     if isinstance(got, Exception):
         return [f"    backend raised {type(got).__name__}: {got}"]
+    # Several outputs (or gradients of several inputs) are shown one after another, flattened.
+    spec = np.concatenate([np.ravel(s) for s in as_tuple(spec)])
+    got = np.concatenate([np.ravel(np.asarray(g, dtype=np.float64)) for g in as_tuple(got)])
     rows = [f"    {'x':>24} {'cotangent':>12} {'spec ' + label:>24} {'backend ' + label:>24}"]
     cot = example.cotangent if example.cotangent is not None else np.full(x.shape, np.nan)
     flat = zip(np.ravel(x), np.ravel(cot), np.ravel(spec), np.ravel(np.asarray(got, dtype=np.float64)))

@@ -65,6 +65,8 @@ textbook); a framework with only one placement matches ``reset_after=True`` or f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._float64 import float64
@@ -304,7 +306,7 @@ def lstm_cell_vjp(x, h, c, w_ih, w_hh, b, cotangent):
 
 @float64
 def gru_cell(x, h, w_ih, w_hh, b, b_hn, reset_after=False, *, old_state_weight="1-z"):
-    """h' = (1 − z) ⊙ h + z ⊙ n, z = σ(W_z·[h, x] + b_z), n = tanh(W_n·[r ⊙ h, x] + b_n + b_hn), r = σ(W_r·[h, x] + b_r).
+    """h' = (1 − z) ⊙ h + z ⊙ n: z, r = σ(W_{z,r}·[h, x] + b_{z,r}), n = tanh(W_n·[r ⊙ h, x] + b_n + b_hn).
 
     reset_after=True: n = tanh(w_ih,n·x + b_n + r ⊙ (w_hh,n·h + b_hn)).
     old_state_weight="z" (variant): h' = z ⊙ h + (1 − z) ⊙ n.
@@ -384,3 +386,121 @@ def gru_vjp(x, h0, w_ih, w_hh, b, b_hn, cotangent, reset_after=False, batch_firs
         "gru", x, (h0,), (w_ih, w_hh, b, b_hn), cotangent, reset_after, batch_first, return_sequences,
         old_state_weight)
     return dx, dh0, dwi, dwh, db, dbn
+
+
+# Weight layouts: a framework's parameter tensors described in canonical terms -----------
+#
+# Every adapter states its framework's layout as data (``Param``s made of ``Block``s); the
+# same tables build the native parameters (``assemble``, in the framework's own array
+# ops, so gradients flow back to the canonical arrays), read them back (``disassemble``,
+# exact), and generate the porting guide (nnspec/conformance/porting.py).
+
+SOURCE_GATES = {"w_ih": None, "w_hh": None, "b": None, "b_hn": ("n",)}  # None: the op's gates
+
+
+@dataclass(frozen=True)
+class Block:
+    """H consecutive entries along a native tensor's gate axis: gate ``gate`` of canonical ``source``.
+
+    sign=−1: the framework stores the mirror gate (its z is σ(−a_z) = 1 − z): entries negated.
+    addend: the framework's second bias of this gate (torch's bias_hh), which it adds to the
+      first: written as −0, the sum's exact identity; read back, added to the canonical bias.
+    plus: another canonical array the framework cannot hold apart and adds in (Keras'
+      reset-before GRU: one candidate bias b_n + b_hn); read back, that array is −0.
+    """
+
+    source: str
+    gate: str
+    sign: int = 1
+    addend: bool = False
+    plus: str | None = None
+
+
+@dataclass(frozen=True)
+class Param:
+    """One native tensor: its path in the framework's parameter tree and its blocks along the gate
+    axis (a tuple of such tuples for a stacked 2-D bias, Keras' GRU (2, 3H)); ``transpose``: stored
+    (fan_in, gates·H), the transpose of the canonical (gates·H, fan_in)."""
+
+    path: tuple
+    blocks: tuple
+    transpose: bool = False
+
+    @property
+    def rows(self) -> tuple:
+        return self.blocks if isinstance(self.blocks[0], tuple) else (self.blocks,)
+
+
+class NumpyOps:
+    """``assemble``'s array ops in NumPy, whose negation, −0 and + are exact (no flush-to-zero)."""
+
+    concat = staticmethod(lambda pieces: np.concatenate(pieces, axis=0))
+    stack = staticmethod(np.stack)
+    transpose = staticmethod(np.transpose)
+    negative_zeros = staticmethod(lambda like: np.full_like(like, -0.0))
+
+
+def gate_rows(kind, source, gate, H):
+    """The slice of canonical ``source`` rows holding ``gate``."""
+    gates = SOURCE_GATES[source] or GATES[kind]
+    k = gates.index(gate)
+    return slice(k * H, (k + 1) * H)
+
+
+def assemble(kind, layout, weights, ops):
+    """Native tensors {path: tensor} from canonical ``weights`` (one layer and direction).
+
+    ``ops`` supplies the framework's concat(list), stack(list), transpose(2-D) and
+    negative_zeros(like); slicing, negation and + are the arrays' own.
+    """
+    H = weights["w_hh"].shape[-1]
+    native = {}
+    for param in layout:
+        rows = []
+        for blocks in param.rows:
+            pieces = []
+            for block in blocks:
+                piece = weights[block.source][gate_rows(kind, block.source, block.gate, H)]
+                if block.addend:
+                    piece = ops.negative_zeros(piece)
+                elif block.sign < 0:
+                    piece = -piece
+                if block.plus is not None:
+                    piece = piece + weights[block.plus]
+                pieces.append(piece)
+            rows.append(pieces[0] if len(pieces) == 1 else ops.concat(pieces))
+        tensor = rows[0] if len(rows) == 1 else ops.stack(rows)
+        native[param.path] = ops.transpose(tensor) if param.transpose else tensor
+    return native
+
+
+def disassemble(kind, layout, native, H):
+    """Canonical weights {name: array} back from NumPy copies of the native tensors {path: array}.
+
+    A canonical bias split in two native ones is their sum (value + addend: exact when the
+    addend is the −0 ``assemble`` wrote); a ``plus`` array comes back as −0.
+    """
+    values, addends, plus = {}, {}, set()
+    for param in layout:
+        tensor = native[param.path]
+        tensor = tensor.T if param.transpose else tensor
+        for row, blocks in enumerate(param.rows):
+            data = tensor[row] if len(param.rows) > 1 else tensor
+            for k, block in enumerate(blocks):
+                piece = data[k * H:(k + 1) * H]
+                (addends if block.addend else values)[(block.source, block.gate)] = (piece, block.sign)
+                if block.plus is not None:
+                    plus.add(block.plus)
+    weights = {}
+    for source in dict.fromkeys(s for s, _ in values):
+        gates = SOURCE_GATES[source] or GATES[kind]
+        pieces = []
+        for gate in gates:
+            piece, sign = values[(source, gate)]
+            if (source, gate) in addends:
+                piece = piece + addends[(source, gate)][0]
+            pieces.append(-piece if sign < 0 else piece)
+        weights[source] = np.concatenate(pieces, axis=0)
+    for source in plus:
+        weights[source] = np.full((H,), -0.0, dtype=weights["b"].dtype)
+    return weights
