@@ -62,7 +62,7 @@ class DroppedRecurrentBias(TorchBackend):
 
 class UnmirroredUpdateGate(TorchBackend):
     """Feeds the canonical z rows to torch's GRU unnegated: torch keeps the old state with z, so this
-    computes h' = z·h + (1 − z)·n (and, being torch, always resets after the product)."""
+    computes h' = z·h + (1 − z)·n."""
 
     name = "unmirrored-update-gate"
 

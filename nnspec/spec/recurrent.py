@@ -60,7 +60,8 @@ Variants (keyword-only, spec side only)
   the mirror convention every framework measured here stores. The adapters map it with a
   sign flip of the z rows (z_native = σ(−a_z) = 1 − z); one that forgets matches "z".
 The reset gate's placement is the spec parameter ``reset_after`` (default False, the
-textbook); a framework with only one placement matches ``reset_after=True`` or fails.
+textbook); an adapter whose framework has only the other placement declines it
+(Unsupported), and one that silently runs the other placement matches ``reset_after=True``.
 """
 
 from __future__ import annotations

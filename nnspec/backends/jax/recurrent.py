@@ -7,7 +7,7 @@ transposed), the LSTM's bias on its recurrent Denses (hi, hf, hg, ho), the GRU's
 input Denses (ir, iz, in) plus the candidate's recurrent bias (hn), which r multiplies.
 flax's GRUCell keeps the old state with z (h' = (1 − z)·n + z·h): its z kernels and bias
 are the canonical ones negated; it exists only in the reset-after form: asked for
-reset_after=False it still runs that form, and the engine names the variant it matches.
+reset_after=False the adapter declines (Unsupported), and the engine skips that example.
 Stacked layers are nn.RNN (or nn.Bidirectional, merge by concatenation, forward first)
 modules applied in turn, one parameter tree per layer.
 """
@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..base import Unsupported
 from ...spec.recurrent import NumpyOps, Block, Param, assemble, disassemble
 
 OPS = ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru")
@@ -54,7 +55,7 @@ PORTING = {  # what the porting guide (nnspec/conformance/porting.py) says about
 
 
 def layout(kind, reset_after):
-    """flax's parameters of ``kind``: its GRU has the reset-after form only, whatever is asked."""
+    """flax's parameters of ``kind``; its GRU has the reset-after form only."""
     return LAYOUTS[kind]
 
 
@@ -67,6 +68,11 @@ class _JaxOps:
 
 def _kind(op):
     return op.split("_")[0]
+
+
+def _reset_after_only(reset_after):
+    if not reset_after:
+        raise Unsupported("flax.linen.GRUCell resets after the recurrent product only (reset_after=True)")
 
 
 def _nest(flat):
@@ -100,6 +106,7 @@ class Recurrent:
         return self._cell("lstm", x, (h, c), dict(w_ih=w_ih, w_hh=w_hh, b=b))
 
     def gru_cell(self, x, h, w_ih, w_hh, b, b_hn, reset_after):
+        _reset_after_only(reset_after)
         return self._cell("gru", x, (h,), dict(w_ih=w_ih, w_hh=w_hh, b=b, b_hn=b_hn))
 
     def rnn(self, x, h0, w_ih, w_hh, b, batch_first, return_sequences):
@@ -109,6 +116,7 @@ class Recurrent:
         return self._sequence("lstm", x, (h0, c0), dict(w_ih=w_ih, w_hh=w_hh, b=b), batch_first, return_sequences)
 
     def gru(self, x, h0, w_ih, w_hh, b, b_hn, reset_after, batch_first, return_sequences):
+        _reset_after_only(reset_after)
         return self._sequence("gru", x, (h0,), dict(w_ih=w_ih, w_hh=w_hh, b=b, b_hn=b_hn), batch_first,
                               return_sequences)
 
