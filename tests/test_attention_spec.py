@@ -32,12 +32,7 @@ EPS = float(np.finfo(np.float64).eps)
 SETTINGS = settings(max_examples=25, deadline=None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _mpmath_at_50_digits():
-    saved = mp.dps
-    mp.dps = 50
-    yield
-    mp.dps = saved
+pytestmark = pytest.mark.usefixtures("mpmath_50_digits")  # tests/conftest.py
 
 
 # the textbook in mpmath ---------------------------------------------------------------

@@ -32,12 +32,7 @@ SETTINGS = settings(max_examples=60, deadline=None)
 REDUCTIONS = ("mean", "sum", "none")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _mpmath_at_50_digits():
-    saved = mp.dps
-    mp.dps = 50
-    yield
-    mp.dps = saved
+pytestmark = pytest.mark.usefixtures("mpmath_50_digits")  # tests/conftest.py
 
 
 # mpmath oracles: the textbook formulas, on lists of exact values --------------------------------

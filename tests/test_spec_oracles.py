@@ -44,12 +44,7 @@ HUGE = float(np.finfo(np.float64).max)
 ORACLE_SETTINGS = settings(max_examples=150, deadline=None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _mpmath_at_50_digits():
-    saved = mp.dps
-    mp.dps = 50
-    yield
-    mp.dps = saved
+pytestmark = pytest.mark.usefixtures("mpmath_50_digits")  # tests/conftest.py
 
 
 # float64 rounding and ULP distance ---------------------------------------------------
