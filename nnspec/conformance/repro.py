@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import shlex
+
 import numpy as np
 
 from ..backends import load_backend
 from .catalogue import CATALOGUE
 from .engine import as_tuple, decode_example, judge, observe
 from .results import read_results
+
+
+def repro_command(record_id: str, results=None, report=None) -> str:
+    """The shell command that replays one record: ``nnspec repro ID [--results DIR | --report FILE]``.
+
+    Shell-quoted (shlex.join), so ids and paths with spaces or quotes paste as they are.
+    ``report`` (a committed conformance.json) wins over ``results``: it works on a fresh clone.
+    """
+    argv = ["nnspec", "repro", str(record_id)]
+    if report is not None:
+        argv += ["--report", str(report)]
+    elif results is not None:
+        argv += ["--results", str(results)]
+    return shlex.join(argv)
 
 
 def find_record(record_id: str, results_dir) -> tuple[dict, dict]:
