@@ -37,6 +37,7 @@ from hypothesis.errors import Unsatisfiable
 from hypothesis.internal.conjecture import engine as conjecture_engine
 
 from ..backends import Backend, Unsupported
+from . import flight
 from .catalogue import OpEntry, describe
 from .measure import Verdict, compare, finfo
 from .strategies import Example, np_dtype
@@ -122,6 +123,7 @@ def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> 
         except Exception as exc:  # the adapter's failure is a measurement, not a crash
             return exc
 
+    flight.note(example)  # a worker that dies on this example names it
     native = [backend.asarray(a, device) for a in example.inputs]
     observed = Observed(value=run(lambda: backend.call(entry.op, native, example.params)))
     if gradient_applies(example) and _cotangent_fits(observed.value, example.cotangent):

@@ -22,6 +22,7 @@ import numpy as np
 from hypothesis import given, seed
 
 from ..backends import Unsupported
+from . import flight
 from .engine import Case, encode_example, hypothesis_settings, make_record, shrink_time_limit
 
 
@@ -69,6 +70,7 @@ def check_layout(case: Case) -> list[dict]:
     @given(entry.example(case.dtype))
     def search(example):
         outcome["examples"] += 1
+        flight.note(example)
         try:
             mismatch = round_trip_mismatch(entry, backend, example)
         except Unsupported:
