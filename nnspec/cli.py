@@ -48,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("repro", help="re-run one recorded case; print spec and backend side by side")
     p.add_argument("id", help="a record id: backend/device/dtype/op/check")
-    p.add_argument("--results", default="results")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--results", default="results", help="read the newest record from this results directory")
+    source.add_argument("--report", help="read the record from a report's conformance.json (e.g. reports/conformance.json)")
+    p.add_argument("--timeout", type=float, default=60, help="seconds a timeout/crashed case may run again (default 60)")
+    p.add_argument("--in-process", action="store_true", help="replay a timeout/crashed case in this process")
     p.set_defaults(handler=cmd_repro)
 
     args = parser.parse_args(argv)
@@ -121,7 +125,7 @@ def cmd_report(args) -> int:
 def cmd_repro(args) -> int:
     from .conformance.repro import reproduce
 
-    print(reproduce(args.id, args.results))
+    print(reproduce(args.id, args.results, args.report, timeout=args.timeout, in_process=args.in_process), flush=True)
     return 0
 
 
