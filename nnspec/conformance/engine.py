@@ -448,7 +448,8 @@ def make_record(case: Case, check: str, status: str, **fields) -> dict:
     }
     record.update(fields)
     if record["counterexample"] is not None:
-        record["repro"] = f"nnspec repro {rid}"
+        from .repro import repro_command  # imported here: repro.py imports this module
+        record["repro"] = repro_command(rid)
     return record
 
 
