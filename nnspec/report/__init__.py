@@ -24,7 +24,7 @@ from .html import render_html
 from .markdown import render_markdown
 from .merge import merge as merge_results  # not re-bound as `merge`: that name is the submodule
 
-__all__ = ["build_report", "merge_results", "render_markdown", "render_html", "write_json"]
+__all__ = ["OutputError", "build_report", "merge_results", "render_markdown", "render_html", "write_json"]
 
 FILES = ("conformance.json", "conformance.md", "index.html")
 
@@ -33,17 +33,39 @@ def write_json(report: dict, path: Path | str) -> None:
     Path(path).write_text(json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
+class OutputError(ValueError):
+    """The report cannot be written where it was asked to go (a ValueError: the CLI's exit 2 with its message)."""
+
+
+def _output_directory(out_dir: Path) -> Path:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"the report's output {out_dir} is a file, not a directory (pass --out DIR)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the report directory {out_dir}/: {exc.strerror or exc}") from None
+    return out_dir
+
+
 def build_report(results_dir: Path | str, out_dir: Path | str) -> dict:
     """Merges ``results_dir`` and writes conformance.json, conformance.md and index.html into ``out_dir``.
 
     Returns the report dict (what conformance.json holds). Lines or benchmark files that
     cannot be read are skipped with a warning (also listed under the report's "warnings");
-    a missing results directory raises FileNotFoundError.
+    a missing results directory (or a file in its place) raises FileNotFoundError; an
+    ``out_dir`` that is a file or cannot be written raises ``OutputError`` (a ValueError).
+    Nothing is written unless all three files rendered.
     """
     report = merge_results(results_dir)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(report, out_dir / "conformance.json")
-    (out_dir / "conformance.md").write_text(render_markdown(report), encoding="utf-8")
-    (out_dir / "index.html").write_text(render_html(report), encoding="utf-8")
+    out_dir = _output_directory(Path(out_dir))
+    texts = {
+        "conformance.json": json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n",
+        "conformance.md": render_markdown(report),
+        "index.html": render_html(report),
+    }
+    for name, text in texts.items():
+        try:
+            (out_dir / name).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write {out_dir / name}: {exc.strerror or exc}") from None
     return report

@@ -13,7 +13,11 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip())
         return 2
     out_dir = args[1] if len(args) == 2 else args[0]
-    report = build_report(args[0], out_dir)
+    try:
+        report = build_report(args[0], out_dir)
+    except (FileNotFoundError, ValueError) as exc:  # a missing results directory, an unwritable output
+        print(f"nnspec.report: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(report['records'])} records, {len(report['benchmarks'])} benchmarks -> "
           + ", ".join(f"{out_dir}/{name}" for name in FILES))
     return 0

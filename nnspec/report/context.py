@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ..conformance.results import NOT_RUN
 from . import matrix, speed
 from .format import (
     CHECK_ABBR,
+    DISPLAY_STATUSES,
     LABEL,
     SYMBOL,
     WORD,
@@ -15,14 +17,24 @@ from .format import (
 )
 
 
+def _case_text(case: dict | None) -> str:
+    if not case:
+        return ""
+    return " ".join(str(case.get(k)) for k in ("op", "check", "dtype") if case.get(k) not in (None, "-"))
+
+
 def run_row(run: dict) -> dict:
     counts = ", ".join(f"{n} {status}" for status, n in run["counts"].items()) or "no records"
+    if run.get("superseded"):
+        counts += f" ({run['superseded']} superseded by newer runs)"
     if run["interrupted"]:
         state = "interrupted"
         wall = f"≥ {fmt_wall(run['measured_s'])} measured (interrupted)"
     else:
         state = "finished"
         wall = fmt_wall(run["wall_s"])
+    died = _case_text(run.get("running_when_died"))
+    selection = run.get("selection") if isinstance(run.get("selection"), dict) else {}
     return {
         **run,
         "version": run.get("backend_version") or "",
@@ -34,7 +46,27 @@ def run_row(run: dict) -> dict:
         "state": state,
         "wall": wall,
         "counts_text": counts,
+        "died_text": f"running {died} when it died" if died else "",
+        "resumed_text": f"resumed {len(run.get('resumed') or [])}×" if run.get("resumed") else "",
+        "started_text": run.get("started") or "—",
+        "run_text": run.get("run_id") or "—",
+        "selection_text": ", ".join(f"{k}={fmt_value(v)}" for k, v in selection.items() if v not in (None, [], "")) or "all",
+        "cpu_text": fmt_wall(run.get("cpu_seconds")) if run.get("cpu_seconds") is not None else "",
     }
+
+
+def deviation_summary(deviations: list[dict]) -> str:
+    """'2 fails, 1 error and 1 timeout': the deviations counted by status."""
+    counts = {}
+    for d in deviations:
+        status = d["status"] if d["status"] in ("fail", "timeout", "crashed") else "error"
+        counts[status] = counts.get(status, 0) + 1
+    nouns = {"fail": ("fail", "fails"), "error": ("error", "errors"), "timeout": ("timeout", "timeouts"),
+             "crashed": ("crash", "crashes")}
+    parts = [f"{counts[s]} {nouns[s][counts[s] != 1]}" for s in ("fail", "error", "timeout", "crashed") if counts.get(s)]
+    if len(parts) <= 1:
+        return parts[0] if parts else "none"
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def default_row(entry: dict) -> dict:
@@ -64,9 +96,12 @@ def context(report: dict) -> dict:
         "generated": report["generated"],
         "schema_version": report["schema_version"],
         "runs": [run_row(r) for r in report["runs"]],
-        "interrupted": [r for r in report["runs"] if r["interrupted"]],
+        "interrupted": [run_row(r) for r in report["runs"] if r["interrupted"]],
         "warnings": report.get("warnings", []),
-        "legend": [{"status": s, "symbol": SYMBOL[s], "label": LABEL[s]} for s in SYMBOL],
+        "legend": [{"status": s, "symbol": SYMBOL[s], "label": LABEL[s]} for s in DISPLAY_STATUSES],
+        "display_statuses": DISPLAY_STATUSES,
+        "measured": sum(1 for r in report["records"] if r.get("status") != NOT_RUN),
+        "not_run": sum(1 for r in report["records"] if r.get("status") == NOT_RUN),
         "checks_legend": CHECK_ABBR,
         "word": WORD,
         "legend_label": LABEL,
@@ -74,6 +109,7 @@ def context(report: dict) -> dict:
         "deviations": deviations,
         "fails": sum(1 for d in deviations if d["status"] == "fail"),
         "errors": sum(1 for d in deviations if d["status"] != "fail"),
+        "deviation_summary": deviation_summary(deviations),
         "defaults_differ": [default_row(d) for d in report["defaults"] if d.get("differs")],
         "defaults_count": len(report["defaults"]),
         "speed": speed.tables(report),

@@ -12,24 +12,35 @@ from typing import Any
 
 import numpy as np
 
+from ..conformance.results import NOT_RUN
+
 # -- statuses -------------------------------------------------------------------
 
 #: A cell's or a check's display status. ``variant`` is a fail whose output matches a
 #: named variant of the formula; ``differs`` a native default that is not the spec's;
-#: ``notrun`` an op a backend never measured.
-DISPLAY_STATUSES = ("pass", "variant", "fail", "error", "unsupported", "skip", "differs", "notrun")
+#: ``timeout`` a case that ran past its time limit and ``crashed`` one whose worker died;
+#: ``notrun`` a case no run measured (records of status ``not run``; shown grey).
+DISPLAY_STATUSES = (
+    "pass", "variant", "fail", "error", "timeout", "crashed", "unsupported", "skip", "differs", "notrun",
+)
 
 #: Higher is worse: a cell shows the worst of its checks. Anything but pass outranks pass,
-#: so a cell holding an unsupported or skipped check is never shown as a pass.
+#: so a cell holding an unsupported, skipped or unmeasured check is never shown as a pass.
 #: A differing native default ranks just above pass: it is information (the defaults
-#: table lists it), where an unsupported or skipped check is something not measured.
-RANK = {"notrun": -1, "pass": 0, "differs": 1, "skip": 2, "unsupported": 3, "variant": 4, "fail": 5, "error": 6}
+#: table lists it), where a check not run, unsupported or skipped is something not measured.
+#: A timeout or a crash is an error the adapter took the worker down with.
+RANK = {
+    "pass": 0, "differs": 1, "notrun": 2, "skip": 3, "unsupported": 4, "variant": 5, "fail": 6, "error": 7,
+    "timeout": 8, "crashed": 9,
+}
 
 SYMBOL = {
     "pass": "✓",
     "variant": "≈",
     "fail": "✗",
     "error": "‼",
+    "timeout": "⧗",
+    "crashed": "☠",
     "unsupported": "∅",
     "skip": "⤼",
     "differs": "≠",
@@ -41,6 +52,8 @@ LABEL = {
     "variant": "fail, matches a named variant",
     "fail": "fail",
     "error": "error (the check itself crashed)",
+    "timeout": "timeout (the case ran past its time limit)",
+    "crashed": "crashed (the worker died: a signal or an abort)",
     "unsupported": "unsupported by the backend",
     "skip": "skipped",
     "differs": "native default differs from the spec (a defaults fail)",
@@ -53,11 +66,16 @@ WORD = {
     "variant": "VARIANT",
     "fail": "FAIL",
     "error": "ERROR",
+    "timeout": "TIMEOUT",
+    "crashed": "CRASHED",
     "unsupported": "UNSUPPORTED",
     "skip": "SKIPPED",
     "differs": "DEFAULT≠",
-    "notrun": "",
+    "notrun": "NOT RUN",
 }
+
+#: Statuses of the records the report lists as deviations (an unknown status counts as error).
+DEVIATIONS = ("fail", "error", "timeout", "crashed")
 
 CHECK_ORDER = ("forward", "gradient", "property", "trajectory", "schedule", "layout", "defaults")
 CHECK_ABBR = {
@@ -67,12 +85,14 @@ CHECK_ABBR = {
 
 
 def display_status(record: dict) -> str:
-    """The display status of one check record; an unknown status counts as an error.
+    """The display status of one check record; ``not run`` is ``notrun``; an unknown status counts as an error.
 
     A ``defaults`` check fails when a native default differs from the spec's: shown as
     ``differs`` (the call itself conforms when every parameter is passed, as nnspec does).
     """
     status = str(record.get("status", "error"))
+    if status == NOT_RUN:
+        return "notrun"
     if status == "fail" and record.get("check") == "defaults":
         return "differs"
     if status == "fail" and record.get("matches_variant"):

@@ -6,8 +6,13 @@ the worst status of that check's records, and the worst max_ulp of the cell. The
 shows the worst status of all its checks, so an unsupported, skipped or erroring check
 is never hidden behind a pass. Without a ``defaults`` check record, the cell's defaults
 status comes from the run's default lines for (op, backend): pass if every native
-default equals the spec's, ``differs`` otherwise. An op a backend never ran is
-``notrun`` (shown as —).
+default equals the spec's, ``differs`` otherwise. A case no run measured is a record of
+status ``not run`` (display ``notrun``, shown grey, never as a pass); a cell made only of
+them, or of no records at all, is ``notrun`` (shown as —).
+
+Each record names the run it comes from (``run_id``); a cell lists its runs, oldest first,
+with their start times (``origin``), and says so in Markdown too when its column mixes
+records of several runs (``mixed``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .format import (
+    DEVIATIONS,
     SYMBOL,
     abbr,
     check_key,
@@ -31,9 +37,25 @@ from .format import (
 from .merge import DTYPE_FREE, backend_key, device_key
 
 
-def detail(record: dict, index: int) -> dict:
+def run_times(report: dict) -> dict[str, str | None]:
+    """run_id -> when the run started, for every run of the report."""
+    return {run.get("run_id"): run.get("started") for run in report["runs"]}
+
+
+def origin(run_ids, started: dict) -> str:
+    """Which runs some records come from: 'run abc123 (started 2024-06-01T12:00:00+00:00)', oldest first."""
+    ids = [r for r in dict.fromkeys(run_ids) if r]
+    if not ids:
+        return "no run measured it"
+    order = list(started)
+    ids.sort(key=lambda r: order.index(r) if r in order else len(order))
+    return "; ".join(f"run {r} (started {started.get(r) or 'unknown'})" for r in ids)
+
+
+def detail(record: dict, index: int, started: dict | None = None) -> dict:
     """One check record as a renderer shows it."""
     status = display_status(record)
+    started = started or {}
     return {
         "anchor": f"rec-{index}",
         "id": record.get("id"),
@@ -60,25 +82,40 @@ def detail(record: dict, index: int) -> dict:
         "repro": str(record.get("repro") or ""),
         "composed": bool(record.get("composed")),
         "seconds": record.get("seconds"),
+        "run_id": record.get("run_id") or "",
+        "run_started": started.get(record.get("run_id")) or "",
+        "origin": origin([record.get("run_id")], started),
     }
 
 
 def columns(report: dict) -> list[dict]:
-    versions = {}
-    for source in (report["runs"], report["records"]):
-        for item in source:
-            key = (item.get("backend"), item.get("device"))
-            if key[0] is not None and key[1] is not None:
-                versions.setdefault(key, item.get("backend_version"))
-    keys = sorted(versions, key=lambda k: (backend_key(k[0]), device_key(k[1])))
+    """One per (backend, device): the versions of the records it shows, else its newest run's version."""
+    newest: dict[tuple, str | None] = {}
+    for run in report["runs"]:  # oldest first within a (backend, device): the last one is the newest
+        newest[(run.get("backend"), run.get("device"))] = run.get("backend_version")
+    shown: dict[tuple, set] = defaultdict(set)
+    runs_of: dict[tuple, set] = defaultdict(set)
+    for record in report["records"]:
+        key = (record.get("backend"), record.get("device"))
+        newest.setdefault(key, None)
+        if record.get("backend_version"):
+            shown[key].add(str(record["backend_version"]))
+        if record.get("run_id"):
+            runs_of[key].add(record["run_id"])
+    keys = sorted((k for k in newest if k[0] is not None and k[1] is not None),
+                  key=lambda k: (backend_key(k[0]), device_key(k[1])))
     return [
-        {"backend": b, "device": d, "version": versions[(b, d)] or "", "label": f"{b} {d}"} for b, d in keys
+        {"backend": b, "device": d, "version": ", ".join(sorted(shown[(b, d)])) or newest[(b, d)] or "",
+         "label": f"{b} {d}", "mixed": len(runs_of[(b, d)]) > 1}
+        for b, d in keys
     ]
 
 
-def _cell(records: list[tuple[int, dict]], defaults: list[dict]) -> dict:
-    if not records:
-        return {"status": "notrun", "symbol": SYMBOL["notrun"], "checks": [], "ulp": "", "records": [], "defaults": []}
+def _cell(records: list[tuple[int, dict]], defaults: list[dict], started: dict) -> dict:
+    if not records or all(display_status(r) == "notrun" for _, r in records):
+        messages = first_seen_messages(r for _, r in records)
+        return {"status": "notrun", "symbol": SYMBOL["notrun"], "checks": [], "ulp": "", "records": [],
+                "defaults": [], "empty": True, "origin": "; ".join(messages) or "not run", "runs": []}
     by_check: dict[str, list[str]] = defaultdict(list)
     for _, record in records:
         by_check[str(record.get("check"))].append(display_status(record))
@@ -93,14 +130,22 @@ def _cell(records: list[tuple[int, dict]], defaults: list[dict]) -> dict:
     counted = [c["status"] for c in checks if counts_for_cell(c["check"], c["status"])]
     status = worst(counted or [c["status"] for c in checks])
     ulp = worst_ulp(r.get("max_ulp") for _, r in records)
+    run_ids = [r.get("run_id") for _, r in records if r.get("run_id")]
     return {
         "status": status,
         "symbol": SYMBOL[status],
         "checks": checks,
         "ulp": fmt_ulp(ulp) if ulp is not None else "",
-        "records": [detail(record, index) for index, record in records],
+        "records": [detail(record, index, started) for index, record in records],
         "defaults": shown_defaults,
+        "empty": False,
+        "origin": origin(run_ids, started),
+        "runs": [r for r in dict.fromkeys(run_ids)],
     }
+
+
+def first_seen_messages(records) -> list[str]:
+    return list(dict.fromkeys(str(r.get("message")) for r in records if r.get("message")))
 
 
 def tables(report: dict) -> list[dict]:
@@ -111,6 +156,7 @@ def tables(report: dict) -> list[dict]:
     where the op has none in any dtype (so an op not reached by an interrupted run stays —).
     """
     cols = columns(report)
+    started = run_times(report)
     cells: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
     dtype_free: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
     families: dict[str, str] = {}
@@ -124,7 +170,7 @@ def tables(report: dict) -> list[dict]:
     with_records = {key[:3] for key in cells}
     defaults: dict[tuple, list[dict]] = defaultdict(list)
     for entry in report["defaults"]:
-        defaults[(entry.get("op"), entry.get("backend"))].append(entry)
+        defaults[(entry.get("op"), entry.get("backend"), entry.get("device"))].append(entry)
     ops = [op for op in report["ops"] if op in families]
     dtypes = [d for d in report["dtypes"] if any(r.get("dtype") == d for r in report["records"])]
     if not dtypes and dtype_free:
@@ -138,7 +184,7 @@ def tables(report: dict) -> list[dict]:
                 where = (op, col["backend"], col["device"])
                 own = cells.get((*where, dtype), [])
                 shared = dtype_free.get(where, []) if own or where not in with_records else []
-                cell = _cell(sorted(own + shared, key=lambda item: item[0]), defaults.get((op, col["backend"]), []))
+                cell = _cell(sorted(own + shared, key=lambda item: item[0]), defaults.get(where, []), started)
                 cell["column"] = col
                 cell["right"] = position >= len(cols) / 2  # where a popup opens towards the left
                 row_cells.append(cell)
@@ -148,8 +194,9 @@ def tables(report: dict) -> list[dict]:
 
 
 def deviations(report: dict) -> list[dict]:
-    """Every record whose status is fail or error (an unknown status counts as error), in report order."""
+    """Every record whose status is fail, error, timeout or crashed (an unknown status counts as error), in report order."""
+    started = run_times(report)
     return [
-        detail(r, i) for i, r in enumerate(report["records"])
-        if r.get("status") in ("fail", "error") or display_status(r) == "error"
+        detail(r, i, started) for i, r in enumerate(report["records"])
+        if r.get("status") in DEVIATIONS or display_status(r) == "error"
     ]
