@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default="results")
     p.add_argument("--seed", type=int, default=None, help="default: a fresh seed, recorded in the results")
     p.add_argument("--strict", action="store_true", help="exit 1 when any check deviates (default: 0, findings are results)")
+    p.add_argument("--case-timeout", type=float, default=None, metavar="S",
+                   help="seconds one case may run before it is recorded as timeout (default: 180/900/3600 by budget)")
+    p.add_argument("--case-memory", default=None, metavar="SIZE",
+                   help="address-space limit of each worker, e.g. 8G (default: half the machine's memory)")
+    p.add_argument("--workers", type=int, default=1, metavar="W", help="worker processes (default 1)")
+    p.add_argument("--shard", default=None, metavar="K/N", help="run only shard K of N of the cases (a CI matrix)")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the newest unfinished run of this backend and device, measuring only its missing cases")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --, e.g. -- -k gelu -x")
     p.set_defaults(handler=cmd_run)
 
@@ -58,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (BackendUnavailable, KeyError, FileNotFoundError, ValueError) as exc:
+    except (BackendUnavailable, KeyError, OSError, ValueError) as exc:
         print(f"nnspec {args.command}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
 
@@ -85,26 +94,79 @@ def cmd_list(args) -> int:
 def cmd_run(args) -> int:
     import pytest
 
-    from .conformance import suite
+    from .conformance import isolation, suite
+    from .conformance.catalogue import select
+    from .conformance.plugin import parse_shard
+
+    _check_run_options(args)
+    select(args.family, args.op)  # an unknown family or op: KeyError, one line, before anything starts
+    if args.shard:
+        try:
+            parse_shard(args.shard)
+        except pytest.UsageError as exc:
+            raise ValueError(str(exc)) from None
+    if args.case_memory:
+        isolation.parse_size(args.case_memory)
+    backend = load_backend(args.backend)
+    if args.device not in backend.devices():
+        raise ValueError(f"backend {backend.name!r} has no device {args.device!r}; it has {backend.devices()}")
+    writable_directory(args.results)
+    if args.resume:
+        from .conformance.plugin import _resumable
+
+        try:
+            _resumable(Path(args.results), backend.name, args.device)
+        except pytest.UsageError as exc:
+            raise ValueError(str(exc)) from None
 
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
     pytest_args = [
-        suite.__file__, "-p", "nnspec.conformance.plugin", "-p", "no:cacheprovider",
+        suite.__file__, "-p", "nnspec.conformance.plugin", "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "xdist",
         "-c", str(Path(suite.__file__).with_name("pytest.ini")), "-q", "--tb=no", "-rfEs",
+        "-n", str(args.workers), "--max-worker-restart", str(isolation.MAX_WORKER_RESTARTS),
         "--nnspec-backend", args.backend, "--nnspec-device", args.device, "--nnspec-budget", args.budget,
         "--nnspec-results", args.results, "--nnspec-seed", str(seed),
     ]
     for dtype in args.dtype or []:
         pytest_args += ["--nnspec-dtype", dtype]
-    if args.family:
-        pytest_args += ["--nnspec-family", args.family]
-    if args.op:
-        pytest_args += ["--nnspec-op", args.op]
+    for option, value in (("--nnspec-family", args.family), ("--nnspec-op", args.op), ("--nnspec-shard", args.shard),
+                          ("--nnspec-case-timeout", args.case_timeout), ("--nnspec-case-memory", args.case_memory)):
+        if value is not None:
+            pytest_args += [option, str(value)]
+    if args.resume:
+        pytest_args += ["--nnspec-resume"]
     code = pytest.main(pytest_args + list(args.pytest_args))
-    print(f"nnspec run: results in {args.results}/ (seed {seed})")
+    if code == pytest.ExitCode.USAGE_ERROR:  # pytest printed the one-line reason
+        return 2
+    print(f"nnspec run: results in {args.results}/" + ("" if args.resume else f" (seed {seed})"))
     if code == pytest.ExitCode.TESTS_FAILED:  # deviations are findings, recorded in the results
         return 1 if args.strict else 0
     return int(code)
+
+
+def _check_run_options(args) -> None:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.case_timeout is not None and not args.case_timeout > 0:
+        raise ValueError(f"--case-timeout must be a positive number of seconds, got {args.case_timeout:g}")
+    if args.resume and (args.family or args.op or args.dtype or args.shard or args.seed is not None):
+        raise ValueError("--resume continues a run with its own options: give no --family, --op, --dtype, --shard "
+                         "or --seed with it")
+
+
+def writable_directory(path) -> Path:
+    """``path`` as a directory this process can write into (created if missing), or a clear ValueError."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".nnspec-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"cannot write into {path}/: {exc.strerror or exc}") from None
+    return path
 
 
 def cmd_bench(args) -> int:

@@ -16,16 +16,27 @@ from .layout import check_layout
 from .trajectory import check_schedule, check_trajectory
 
 
+def _own_name(name: str) -> Callable:
+    return lambda entry: (name,)
+
+
+def _value_checks(entry) -> tuple[str, ...]:
+    return ("forward", "gradient") + (("property",) if entry.properties else ())
+
+
 @dataclass(frozen=True)
 class Checker:
     run: Callable[[Case], list[dict]]
     per_dtype: bool
+    records: Callable = None  # entry -> the check names of the records it writes (a crashed case gets them all)
 
 
 CHECKERS: dict[str, Checker] = {
-    "values": Checker(check_values, per_dtype=True),  # forward, gradient, property
-    "defaults": Checker(check_defaults, per_dtype=False),
-    "layout": Checker(check_layout, per_dtype=True),  # weights spec -> native -> spec, bit for bit
-    "trajectory": Checker(check_trajectory, per_dtype=True),  # optimizer steps with state, step by step
-    "schedule": Checker(check_schedule, per_dtype=True),  # learning rate at every step
+    "values": Checker(check_values, per_dtype=True, records=_value_checks),  # forward, gradient, property
+    "defaults": Checker(check_defaults, per_dtype=False, records=_own_name("defaults")),
+    # weights spec -> native -> spec, bit for bit
+    "layout": Checker(check_layout, per_dtype=True, records=_own_name("layout")),
+    # optimizer steps with state, step by step
+    "trajectory": Checker(check_trajectory, per_dtype=True, records=_own_name("trajectory")),
+    "schedule": Checker(check_schedule, per_dtype=True, records=_own_name("schedule")),  # the rate at every step
 }

@@ -1,0 +1,3 @@
+"""An adapter module with a syntax error."""
+
+class Broken(
