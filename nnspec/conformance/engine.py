@@ -235,9 +235,13 @@ def _properties(entry: OpEntry, example: Example, value: np.ndarray) -> Verdict:
     return worst
 
 
-def derive_seed(run_seed: int, backend: str, device: str, dtype: str, op: str) -> int:
-    """Each case's own seed, so any one case re-runs alone exactly as it ran in the full run."""
-    return (run_seed + zlib.crc32(f"{backend}/{device}/{dtype}/{op}".encode())) % 2**32
+def derive_seed(run_seed: int, dtype: str, op: str) -> int:
+    """Each case's own seed, so any one case re-runs alone exactly as it ran in the full run.
+
+    It depends on the op and dtype, not on the backend or device: at one seed every backend
+    draws the same examples, so their results compare example for example.
+    """
+    return (run_seed + zlib.crc32(f"{dtype}/{op}".encode())) % 2**32
 
 
 def hypothesis_settings(budget: str) -> settings:
@@ -290,7 +294,7 @@ class Case:
 
     @property
     def case_seed(self) -> int:
-        return derive_seed(self.seed, self.backend.name, self.device, self.dtype, self.entry.op)
+        return derive_seed(self.seed, self.dtype, self.entry.op)
 
 
 def check_values(case: Case) -> list[dict]:
