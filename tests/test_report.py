@@ -9,6 +9,8 @@ import warnings
 
 import pytest
 
+from nnspec.cli import main
+from nnspec.conformance.catalogue import CATALOGUE
 from nnspec.conformance.results import SCHEMA_VERSION
 from nnspec.report import build_report
 from nnspec.report.html import render_html
@@ -198,28 +200,31 @@ def test_three_files_written_and_json_has_the_required_keys(built):
         assert key in data
     assert data["schema_version"] == SCHEMA_VERSION
     run = data["runs"][0]
-    for key in ("backend", "backend_version", "device", "python", "platform", "numerics", "budget", "seed",
-                "finished", "interrupted", "wall_s"):
+    for key in ("run_id", "backend", "backend_ref", "backend_version", "device", "python", "platform", "numerics",
+                "budget", "seed", "selection", "started", "finished", "interrupted", "running_when_died", "wall_s",
+                "cpu_seconds", "resumed", "kept", "superseded"):
         assert key in run
     for record in data["records"]:
         for key in ("op", "family", "backend", "backend_version", "device", "dtype", "check", "status",
                     "matches_variant", "max_ulp", "max_abs", "max_rel", "tolerance", "examples",
-                    "counterexample", "repro", "message"):
+                    "counterexample", "repro", "message", "run_id"):
             assert key in record
+        assert (record["run_id"] is None) == (record["status"] == "not run")  # each measured record names its run
         assert "kind" not in record and "tolerance_reason" in record and "seconds" in record  # every stored field kept
     assert {"op", "parameter", "spec_default", "backend", "native_default", "differs"} <= set(data["defaults"][0])
     for entry in data["benchmarks"]:
         assert {"op", "backend", "device", "dtype", "elements", "mode", "median_s", "iqr_s", "elements_per_s",
                 "ratio_to_fastest", "bandwidth_fraction", "adapter_overhead_s"} <= set(entry)
-    softmax = next(r for r in data["records"] if r["op"] == "softmax" and r["backend"] == "torch" and r["check"] == "forward")
+    softmax = next(r for r in data["records"] if r["op"] == "softmax" and r["backend"] == "torch"
+                   and r["check"] == "forward" and r["dtype"] == "float32")
     assert softmax["max_ulp"] == "inf"  # non-finite stays a string: the file is strict JSON
 
 
 def test_order_is_deterministic(built):
     report = built["report"]
     assert [r["backend"] for r in report["runs"]] == ["numpy", "torch"]
-    assert report["ops"][:3] == ["gelu", "relu", "softmax"]
-    assert report["dtypes"] == ["float32", "float16", "bfloat16"]  # the defaults check's "-" is no dtype
+    assert report["ops"] == list(CATALOGUE)  # catalogue order: every catalogue op appears
+    assert report["dtypes"] == ["float64", "float32", "float16", "bfloat16"]  # the defaults check's "-" is no dtype
     backends = [r["backend"] for r in report["records"] if r["op"] == "gelu" and r["dtype"] == "float32"]
     assert backends == sorted(backends, key=lambda b: b != "numpy")
 
@@ -227,9 +232,10 @@ def test_order_is_deterministic(built):
 def test_truncated_line_is_skipped_with_a_warning_and_the_rest_survives(built):
     assert any(re.search(r"torch-cpu\.jsonl:14: .*truncated", w) for w in built["warnings"])
     assert any("truncated" in w for w in built["report"]["warnings"])
-    torch = [r for r in built["report"]["records"] if r["backend"] == "torch"]
+    measured = [r for r in built["report"]["records"] if r["status"] != "not run"]
+    torch = [r for r in measured if r["backend"] == "torch"]
     assert len(torch) == 10 and not any(r["op"] == "tanh" for r in torch)
-    assert len([r for r in built["report"]["records"] if r["backend"] == "numpy"]) == 10
+    assert len([r for r in measured if r["backend"] == "numpy"]) == 10
 
 
 def test_malformed_benchmark_file_is_skipped_with_a_warning(built):
@@ -244,7 +250,7 @@ def test_interrupted_run_is_marked(built):
     torch_row = next(line for line in built["md"].splitlines() if line.startswith("| torch | 2.4.0 |"))
     numpy_row = next(line for line in built["md"].splitlines() if line.startswith("| numpy | 2.1.0 |"))
     assert "INTERRUPTED" in torch_row and "INTERRUPTED" not in numpy_row
-    assert '<tr class="interrupted"><td><b>torch</b>' in built["html"]
+    assert re.search(r'<tr class="interrupted" id="run-torch-cpu-[^"]*"><td><b>torch</b>', built["html"])
     assert "1 run was interrupted" in built["html"]
 
 
@@ -254,29 +260,38 @@ def test_markdown_never_shows_fail_error_or_unsupported_as_pass(built):
     assert float32["gelu"]["numpy cpu"] == "fwd ✓ grad ✓ def ∅ · 2 ulp"
     assert float32["gelu"]["torch cpu"] == "**VARIANT** fwd ≈ grad ✓ def ✓ · 37 ulp"
     assert float32["relu"]["torch cpu"] == "**ERROR** fwd ✓ grad ‼ prop ✓ def ⤼ · 0 ulp"
-    assert float32["softmax"]["torch cpu"] == "**UNSUPPORTED** fwd ✓ grad ∅ def ≠ · inf ulp"
+    # softmax has properties: the property check no run measured is "not run" (—), never a pass
+    assert float32["softmax"]["torch cpu"] == "**UNSUPPORTED** fwd ✓ grad ∅ prop — def ≠ · inf ulp"
+    assert float32["softmax"]["numpy cpu"] == "**NOT RUN** fwd ✓ grad — prop — def — · 1 ulp"
     float16 = md_matrix(built["md"], "float16")
     assert float16["relu"]["numpy cpu"] == "**SKIPPED** fwd ⤼ grad ⤼ def ⤼"
-    assert float16["gelu"]["numpy cpu"] == "—"  # the dtype-free defaults record alone does not make a cell
+    assert float16["gelu"]["numpy cpu"] == "**NOT RUN** fwd — grad — def ∅"
     bfloat16 = md_matrix(built["md"], "bfloat16")
-    assert bfloat16["gelu"]["numpy cpu"] == "**UNSUPPORTED** fwd ∅ def ∅"
-    assert bfloat16["gelu"]["torch cpu"] == "—"  # not run
+    assert bfloat16["gelu"]["numpy cpu"] == "**UNSUPPORTED** fwd ∅ grad — def ∅"
+    assert bfloat16["gelu"]["torch cpu"] == "**NOT RUN** fwd — grad — def ✓"
+    assert bfloat16["tanh"]["torch cpu"] == "—"  # a case no run measured, of an op no run reached
 
 
 def test_html_colours_cells_by_status(built):
     float32 = dict(html_matrix(built["html"], "float32"))
-    assert float32 == {
+    assert list(float32) == list(CATALOGUE)
+    assert {op: float32[op] for op in ("gelu", "relu", "softmax", "tanh")} == {
         "gelu": ["s-pass", "s-variant"],
         "relu": ["s-pass", "s-error"],
-        "softmax": ["s-pass", "s-unsupported"],
+        "softmax": ["s-notrun", "s-unsupported"],
+        "tanh": ["s-notrun", "s-notrun"],
     }
     assert dict(html_matrix(built["html"], "float16"))["relu"] == ["s-skip", "s-notrun"]
-    assert dict(html_matrix(built["html"], "bfloat16")) == {"gelu": ["s-unsupported", "s-notrun"],
-                                                             "relu": ["s-notrun", "s-notrun"],
-                                                             "softmax": ["s-notrun", "s-notrun"]}
+    bfloat16 = dict(html_matrix(built["html"], "bfloat16"))
+    assert {op: bfloat16[op] for op in ("gelu", "relu", "softmax")} == {"gelu": ["s-unsupported", "s-notrun"],
+                                                                         "relu": ["s-notrun", "s-notrun"],
+                                                                         "softmax": ["s-notrun", "s-notrun"]}
     assert '<span class="chk s-error">grad ‼</span>' in built["html"]  # each check keeps its own colour
-    # each cell opens its records
-    assert built["html"].count("<details><summary>") == 8
+    assert '<span class="chk s-notrun">prop —</span>' in built["html"]
+    # each cell holding a measured record opens its records: 6 in float32, and in each of the three other
+    # dtypes the 5 (op, backend) pairs with a defaults record; every other cell is a grey — (not run)
+    assert built["html"].count("<details><summary>") == 6 + 3 * 5
+    assert built["html"].count('<td class="cell s-notrun" title="not run: ') == 4 * 2 * len(CATALOGUE) - 21
 
 
 def test_deviations_show_message_variant_counterexample_and_repro(built):
@@ -284,11 +299,12 @@ def test_deviations_show_message_variant_counterexample_and_repro(built):
     deviations = md.split("\n## Deviations\n", 1)[1].split("\n## ", 1)[0]
     assert "2 fails and 1 error," in deviations
     headings = re.findall(r"^### (.*)$", deviations, flags=re.M)
-    assert headings == [  # only fail and error records are deviations
-        "gelu · torch cpu · float32 · forward: fail",
+    assert headings == [  # only fail and error records are deviations, in catalogue order
         "relu · torch cpu · float32 · gradient: error",
+        "gelu · torch cpu · float32 · forward: fail",
         "softmax · torch cpu · any dtype · defaults: fail",
     ]
+    assert "- from run torch-cpu-2024-06-01T12:05:00+00:00 (started 2024-06-01T12:05:00+00:00)" in deviations
     assert "matches `gelu(approximate='tanh')`" in deviations
     assert f"repro: `{REPRO}`" in deviations
     assert "inputs\\[0\\] = `[0.5, -1.25, inf] float32 (3,)`" in deviations  # float.hex decoded to decimals
@@ -347,13 +363,208 @@ def test_report_builds_without_matplotlib(results, monkeypatch):
     assert "<svg" not in html and 'class="cell s-variant"' in html
 
 
-def test_newest_run_of_the_same_backend_and_device_wins(tmp_path):
-    old = environment("numpy", "1.26.0", "2024-05-01T00:00:00+00:00")
-    new = environment("numpy", "2.1.0", "2024-06-01T00:00:00+00:00")
-    write_jsonl(tmp_path / "numpy-cpu.jsonl", [new, check(new, "relu", "float32", "forward", "pass"),
-                                               {"kind": "finished", "run_id": new["run_id"], "seconds": 1.0, "counts": {}}])
-    write_jsonl(tmp_path / "numpy-cpu.old.jsonl", [old, check(old, "relu", "float32", "forward", "fail")])
-    with pytest.warns(UserWarning, match="superseded"):
-        report = build_report(tmp_path, tmp_path / "out")
-    assert [r["backend_version"] for r in report["runs"]] == ["2.1.0"]
-    assert [r["status"] for r in report["records"]] == ["pass"]
+
+
+# -- append-only results: runs, reruns, resumes, deaths -------------------------------------
+
+
+def torch_run(run_id, started, **selection):
+    env = environment("torch", "2.4.0", started)
+    env.update(run_id=run_id, backend_ref="torch",
+               selection={"family": None, "op": None, "dtypes": ["float32"], "shard": None, **selection})
+    return env
+
+
+def case_started(env, op, checker, dtype):
+    return {"kind": "case_started", "run_id": env["run_id"], "case": f"{op}-{checker}-{dtype}", "op": op,
+            "check": checker, "dtype": dtype, "backend": "torch", "device": "cpu"}
+
+
+def finished(env, seconds=3.0):
+    return {"kind": "finished", "run_id": env["run_id"], "seconds": seconds, "cpu_seconds": seconds * 1.5}
+
+
+def quiet_report(results, out):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = build_report(results, out)
+    return report, [str(w.message) for w in caught], (out / "conformance.md").read_text(), (out / "index.html").read_text()
+
+
+def by_id(report):
+    return {r["id"]: r for r in report["records"]}
+
+
+def test_rerunning_one_op_supersedes_exactly_its_cases(tmp_path):
+    # file names sort the other way round from the start times: age decides, not names
+    first = torch_run("zz-first", "2024-06-01T12:00:00+00:00")
+    write_jsonl(tmp_path / "torch-cpu-zz-first.jsonl", [first] + [
+        check(first, op, "float32", name, "pass", max_ulp=1) for op in ("relu", "gelu", "softmax")
+        for name in ("forward", "gradient")] + [finished(first)])
+    second = torch_run("aa-second", "2024-06-02T09:30:00+00:00", op="gelu")
+    write_jsonl(tmp_path / "torch-cpu-aa-second.jsonl", [second, case_started(second, "gelu", "values", "float32"),
+        check(second, "gelu", "float32", "forward", "fail", max_ulp=40, message="max_ulp 40 > tolerance 2"),
+        check(second, "gelu", "float32", "gradient", "pass", max_ulp=2), finished(second)])
+    report, caught, md, html = quiet_report(tmp_path, tmp_path / "out")
+    records = by_id(report)
+    assert records["torch/cpu/float32/gelu/forward"]["status"] == "fail"
+    assert {records[f"torch/cpu/float32/gelu/{c}"]["run_id"] for c in ("forward", "gradient")} == {"aa-second"}
+    for op in ("relu", "softmax"):  # every other record of the first run is kept
+        for name in ("forward", "gradient"):
+            assert records[f"torch/cpu/float32/{op}/{name}"]["run_id"] == "zz-first"
+            assert records[f"torch/cpu/float32/{op}/{name}"]["status"] == "pass"
+    assert records["torch/cpu/float32/softmax/property"]["status"] == "not run"  # measured by neither
+    runs = {r["run_id"]: r for r in report["runs"]}
+    assert [r["run_id"] for r in report["runs"]] == ["zz-first", "aa-second"]  # oldest first
+    assert (runs["zz-first"]["kept"], runs["zz-first"]["superseded"]) == (4, 2)
+    assert (runs["aa-second"]["kept"], runs["aa-second"]["superseded"]) == (2, 0)
+    assert runs["aa-second"]["selection"]["op"] == "gelu" and runs["aa-second"]["cpu_seconds"] == 4.5
+    assert any("2 records of run zz-first" in w and "superseded by the newer run aa-second" in w for w in caught)
+    assert report["dtypes"] == ["float32"]  # the runs selected float32 only: no other dtype is expected
+    float32 = md_matrix(md, "float32")
+    assert float32["gelu"]["torch cpu"] == "**FAIL** fwd ✗ grad ✓ def — · 40 ulp · run aa-second"
+    assert float32["relu"]["torch cpu"] == "**NOT RUN** fwd ✓ grad ✓ def — · 1 ulp · run zz-first"
+    assert 'title="fail · from run aa-second (started 2024-06-02T09:30:00+00:00)"' in html
+    assert "- from run aa-second (started 2024-06-02T09:30:00+00:00)" in md
+
+
+def test_a_run_that_died_names_the_case_it_was_running(tmp_path):
+    run = torch_run("r1", "2024-06-01T12:00:00+00:00")
+    write_jsonl(tmp_path / "torch-cpu-r1.jsonl", [
+        run,
+        case_started(run, "relu", "values", "float32"),
+        check(run, "relu", "float32", "forward", "pass"), check(run, "relu", "float32", "gradient", "pass"),
+        case_started(run, "gelu", "values", "float32"),
+    ], truncated_tail='{"kind": "check", "id": "torch/cpu/float32/gelu/forward", "op": "ge')
+    report, caught, md, html = quiet_report(tmp_path, tmp_path / "out")
+    (entry,) = report["runs"]
+    assert entry["interrupted"] and not entry["finished"]
+    assert entry["running_when_died"] == {"case": "gelu-values-float32", "op": "gelu", "check": "values",
+                                          "dtype": "float32", "worker": None}
+    records = by_id(report)
+    assert records["torch/cpu/float32/gelu/forward"]["status"] == "not run"
+    assert "running when run r1 died" in records["torch/cpu/float32/gelu/gradient"]["message"]
+    assert "interrupted before it reached" in records["torch/cpu/float32/tanh/forward"]["message"]
+    assert "running gelu values float32 when it died" in md.split("\n## Conformance matrix", 1)[0]
+    assert 'title="not run: it was running when run r1 died; not run: run r1 was interrupted before' in html
+    float32 = md_matrix(md, "float32")
+    assert float32["gelu"]["torch cpu"] == "—" and float32["tanh"]["torch cpu"] == "—"  # never reached
+    assert float32["relu"]["torch cpu"] == "**NOT RUN** fwd ✓ grad ✓ def — · 0 ulp"
+
+
+def test_a_resumed_run_goes_on_and_finishes(tmp_path):
+    run = torch_run("r1", "2024-06-01T12:00:00+00:00")
+    write_jsonl(tmp_path / "torch-cpu-r1.jsonl", [
+        run, case_started(run, "relu", "values", "float32"),
+        {"kind": "resumed", "run_id": "r1", "started": "2024-06-01T13:00:00+00:00", "argv": ["nnspec", "run"]},
+        case_started(run, "relu", "values", "float32"),
+        check(run, "relu", "float32", "forward", "crashed", max_ulp=None, message="the worker crashed (SIGSEGV)"),
+        check(run, "relu", "float32", "gradient", "crashed", max_ulp=None, message="the worker crashed (SIGSEGV)"),
+        case_started(run, "gelu", "values", "float32"),
+        check(run, "gelu", "float32", "forward", "timeout", max_ulp=None, message="the worker timed out (180 s)"),
+        check(run, "gelu", "float32", "gradient", "timeout", max_ulp=None, message="the worker timed out (180 s)"),
+        finished(run),
+    ])
+    report, caught, md, html = quiet_report(tmp_path, tmp_path / "out")
+    (entry,) = report["runs"]
+    assert entry["finished"] and entry["running_when_died"] is None
+    assert entry["resumed"] == ["2024-06-01T13:00:00+00:00"]
+    float32 = md_matrix(md, "float32")
+    assert float32["relu"]["torch cpu"] == "**CRASHED** fwd ☠ grad ☠ def —"
+    assert float32["gelu"]["torch cpu"] == "**TIMEOUT** fwd ⧗ grad ⧗ def —"
+    assert dict(html_matrix(html, "float32"))["relu"] == ["s-crashed"]
+    assert dict(html_matrix(html, "float32"))["gelu"] == ["s-timeout"]
+    deviations = md.split("\n## Deviations\n", 1)[1].split("\n## ", 1)[0]
+    assert "2 timeouts and 2 crashes," in deviations
+    assert "relu · torch cpu · float32 · forward: crashed" in deviations
+    assert ".s-timeout {" in html and ".s-crashed {" in html and "(resumed 1×)" in md
+
+
+# -- a results directory holding every kind of corrupt file -----------------------------------
+
+CORRUPT = {  # file name -> (bytes between two good lines, what the warning says); None: the whole file
+    "truncated": (b'{"kind": "check", "id": "torch/cpu/float32/tanh/forward", "op": "tanh", "sta', "truncated"),
+    "garbage": (b"Segmentation fault (core dumped)", "corrupt"),
+    "utf8": (b'{"kind": "check", "op": "r\xe9lu"}', "not valid UTF-8"),
+    "nul": (b"\x00" * 4096, "NUL bytes"),
+    "array": (b'["check", "relu"]', "not a JSON object"),
+    "wrong-type": (json.dumps({**check(environment("torch", "2.4.0", "x"), "elu", "float32", "forward", "pass"),
+                               "status": 1}).encode(), "status is 1"),
+    "unknown-kind": (b'{"kind": "heartbeat", "run_id": "x"}', "unknown kind 'heartbeat'"),
+}
+
+
+def test_a_directory_of_corrupt_files_still_renders_with_one_warning_each(tmp_path, capsys):
+    kept = 0
+    for index, (name, (bad, _)) in enumerate(CORRUPT.items()):
+        env = environment("torch", "2.4.0", f"2024-06-01T12:{index:02d}:00+00:00")
+        good = [env, check(env, "relu", "float32", "forward", "pass"), check(env, "gelu", "float32", "forward", "pass")]
+        text = (json.dumps(good[0]) + "\n" + json.dumps(good[1]) + "\n").encode() + bad + b"\n" + (json.dumps(good[2]) + "\n").encode()
+        (tmp_path / f"torch-cpu-{name}.jsonl").write_bytes(text)
+        kept += 2
+    (tmp_path / "torch-cpu-empty.jsonl").write_bytes(b"")
+    report, caught, md, html = quiet_report(tmp_path, tmp_path / "out")
+    for name, (_, why) in CORRUPT.items():
+        mine = [w for w in report["warnings"] if f"torch-cpu-{name}.jsonl" in w]
+        assert len(mine) == 1 and re.search(rf"torch-cpu-{name}\.jsonl:3: skipped .*{re.escape(why)}", mine[0]), mine
+    assert [w for w in report["warnings"] if "torch-cpu-empty.jsonl" in w] == [
+        f"{tmp_path / 'torch-cpu-empty.jsonl'}: skipped an empty results file (no lines)"]
+    assert len(report["runs"]) == len(CORRUPT)
+    assert sum(r["records"] for r in report["runs"]) == kept  # every good line around the bad ones is kept
+    newest = report["runs"][-1]["run_id"]
+    assert {by_id(report)[f"torch/cpu/float32/{op}/forward"]["run_id"] for op in ("relu", "gelu")} == {newest}
+    assert "Reading notes:" in md and "NUL bytes" in md and "NUL bytes" in html
+    assert main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "out2")]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_report_is_deterministic(results, tmp_path):
+    def strip(text):
+        return re.sub(r"Generated \S+", "Generated", text)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_report(results, tmp_path / "a")
+        build_report(results, tmp_path / "b")
+    for name in ("conformance.md", "index.html"):
+        assert strip((tmp_path / "a" / name).read_text()) == strip((tmp_path / "b" / name).read_text())
+
+
+# -- clear errors -----------------------------------------------------------------------------
+
+
+def report_error(capsys, *argv):
+    code = main(["report", *argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return code, err
+
+
+def test_report_errors_are_one_line_and_exit_2(results, tmp_path, capsys):
+    out_file = tmp_path / "out.txt"
+    out_file.write_text("not a directory")
+    code, err = report_error(capsys, "--results", str(results), "--out", str(out_file))
+    assert code == 2 and "is a file, not a directory" in err and out_file.read_text() == "not a directory"
+    code, err = report_error(capsys, "--results", str(results), "--out", str(out_file / "sub"))
+    assert code == 2 and "cannot create the report directory" in err
+    blocked = tmp_path / "blocked"
+    (blocked / "conformance.md").mkdir(parents=True)  # a file the report cannot write, even as root
+    code, err = report_error(capsys, "--results", str(results), "--out", str(blocked))
+    assert code == 2 and "cannot write" in err and "conformance.md" in err
+    code, err = report_error(capsys, "--results", str(tmp_path / "missing"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "no results directory" in err
+    code, err = report_error(capsys, "--results", str(out_file), "--out", str(tmp_path / "o"))
+    assert code == 2 and "is a file, not a results directory" in err
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="root writes into read-only directories")
+def test_an_unwritable_out_directory_is_a_clear_error(results, tmp_path, capsys):
+    out = tmp_path / "readonly"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        code, err = report_error(capsys, "--results", str(results), "--out", str(out))
+    finally:
+        out.chmod(0o700)
+    assert code == 2 and "cannot write" in err
