@@ -148,6 +148,8 @@ def test_bad_options_get_a_clear_error(tmp_path, capsys):
 
 def test_results_survive_a_truncated_line(tmp_path):
     path = tmp_path / "x-cpu.jsonl"
-    path.write_text(json.dumps({"kind": "check", "id": "a"}) + "\n" + '{"kind": "check", "id": "b", "sta')
+    good = {"kind": "check", "id": "a", "op": "relu", "backend": "numpy", "device": "cpu", "dtype": "float32",
+            "check": "forward", "status": "pass"}  # every field reading requires (results.REQUIRED)
+    path.write_text(json.dumps(good) + "\n" + '{"kind": "check", "id": "b", "sta')
     with pytest.warns(UserWarning, match="truncated"):
         assert [r["id"] for r in read_lines(path)] == ["a"]
