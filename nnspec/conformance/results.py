@@ -219,11 +219,16 @@ def problem(record: Any) -> str | None:
 
 
 def read_lines(path: Path | str) -> Iterator[dict]:
-    """Every readable record of one results file, in file order; each unreadable line is skipped with a warning."""
+    """Every readable record of one results file, in file order; each unreadable line is skipped with a warning.
+
+    A missing file raises FileNotFoundError; one that cannot be read is skipped with a warning.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
-    except OSError as exc:
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no results file {path}") from None
+    except OSError as exc:  # unreadable (permissions, a directory): the other files still count
         warnings.warn(f"{path}: skipped an unreadable results file ({exc.strerror or exc})", stacklevel=2)
         return
     if not data.strip():
