@@ -232,3 +232,12 @@ def test_lines_without_a_run_id_belong_to_the_run_above_them(tmp_path):
     assert sorted(runs) == ["a", "lost-cpu"]
     assert [l["kind"] for l in runs["a"].lines] == ["environment", "check", "resumed", "check"]
     assert runs["lost-cpu"].environment is None and runs["lost-cpu"].started is None
+
+
+def test_a_missing_file_is_an_error_and_an_unreadable_one_a_warning(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no results file"):
+        list(read_lines(tmp_path / "missing.jsonl"))
+    (tmp_path / "odd.jsonl").mkdir()  # a directory named like a results file
+    (tmp_path / "good.jsonl").write_bytes(line(env("a", "2024-01-01")))
+    lines, caught = read_with_warnings(read_results, tmp_path)
+    assert [r["run_id"] for r in lines] == ["a"] and len(caught) == 1 and "odd.jsonl: skipped" in caught[0]
