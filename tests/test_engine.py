@@ -116,7 +116,8 @@ def test_run_writes_every_record_at_once_and_keeps_them_when_interrupted(tmp_pat
     code = main(["run", "--backend", "wrong_adapters:Interrupts", "--budget", "quick", "--results", str(tmp_path),
                  "--dtype", "float32", "--seed", "1"])
     assert code == 2  # pytest's "interrupted"
-    lines = list(read_lines(tmp_path / "interrupts-cpu.jsonl"))
+    (path,) = tmp_path.glob("interrupts-cpu-*.jsonl")  # one file per run
+    lines = list(read_lines(path))
     kinds = [line["kind"] for line in lines]
     assert kinds[0] == "environment" and "finished" not in kinds
     measured = [line["op"] for line in lines if line["kind"] == "check"]
@@ -127,7 +128,8 @@ def test_a_complete_run_ends_with_finished_and_repro_replays_a_failure(tmp_path,
     code = main(["run", "--backend", "wrong_adapters:WrongSlope", "--op", "leaky_relu", "--dtype", "float64",
                  "--budget", "quick", "--results", str(tmp_path), "--seed", "2"])
     assert code == 0  # findings are results, not a failed run
-    lines = list(read_lines(tmp_path / "wrong-slope-cpu.jsonl"))
+    (path,) = tmp_path.glob("wrong-slope-cpu-*.jsonl")
+    lines = list(read_lines(path))
     assert lines[-1]["kind"] == "finished"
     forward = next(r for r in lines if r.get("check") == "forward")
     assert forward["status"] == "fail"
