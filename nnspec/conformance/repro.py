@@ -265,22 +265,19 @@ def _values_table(entry, example, observed, check):
     args = [*example.inputs, example.cotangent] if gradient else list(example.inputs)
     spec = as_tuple(fn(*args, **_kw(fn, example.params)))
     label = "vjp" if gradient else "value"
-    lines = _inputs_lines(entry, example, skip_first=_same_size(example.inputs[0], spec, got))
-    columns = {}
-    if _same_size(example.inputs[0], spec, got):
-        columns["x"] = example.inputs[0]
-        if gradient:
-            columns["cotangent"] = example.cotangent
+    spec_flat, got_flat = _flat(spec), _flat(got)
+    # Inputs as long as the output sit beside it; the others (targets, a scalar cotangent) are listed above.
+    beside = {"x": example.inputs[0], **({"cotangent": example.cotangent} if gradient else {})}
+    beside = {name: a for name, a in beside.items() if np.size(a) == spec_flat.size}
+    lines = _inputs_lines(entry, example, skip_first="x" in beside)
+    if gradient and "cotangent" not in beside:
+        lines.append(_array_line("cotangent", example.cotangent))
     shapes = [np.shape(s) for s in spec], [np.shape(g) for g in as_tuple(got)]
     if shapes[0] != shapes[1]:
         lines.append(f"    shapes: spec {', '.join(map(str, shapes[0]))}; backend {', '.join(map(str, shapes[1]))}")
-    columns[f"spec {label}"] = _flat(spec)
-    columns[f"backend {label}"] = _flat(got)
-    return lines + side_by_side(columns, f"spec {label}", f"backend {label}")
-
-
-def _same_size(x, spec, got) -> bool:
-    return len(spec) == 1 and len(as_tuple(got)) == 1 and np.size(x) == np.size(spec[0]) == np.size(as_tuple(got)[0])
+    columns = {**beside, f"spec {label}": spec_flat, f"backend {label}": got_flat}
+    shape = shapes[0][0] if len(spec) == 1 else None  # one output: its multi-index names each row
+    return lines + side_by_side(columns, f"spec {label}", f"backend {label}", shape=shape)
 
 
 # trajectory and schedule ----------------------------------------------------------------------
@@ -369,8 +366,11 @@ def replay_layout(entry, backend, record, examples):
                 continue
         if got.tobytes() == sent.astype(got.dtype).tobytes() and got.shape == sent.shape:
             continue
-        differs = np.ravel(sent.astype(np.float64)) != np.ravel(got.astype(np.float64))
-        lines.append(f"  {name}: {int(np.sum(differs))} of {sent.size} elements differ")
+        differs = int(np.sum(_differing(sent, got.astype(sent.dtype))))
+        if not differs:
+            lines.append(f"  {name}: the same values, in {sent.dtype} C order")
+            continue
+        lines.append(f"  {name}: {differs} of {sent.size} elements differ (in C order)")
         lines.extend(side_by_side({"sent": sent, "back": got.reshape(-1)}, "sent", "back", shape=sent.shape))
     return ("fail" if mismatch else "pass"), lines
 
@@ -408,7 +408,8 @@ def side_by_side(columns: dict, spec: str, backend: str, index: bool = True, sha
     out = [("    " + (f"{'index':>10} " if index else "") + " ".join(f"{name:>24}" for name in flat)
             + f" {'|difference|':>12}")]
     for i in rows:
-        where = str(np.unravel_index(i, shape)) if shape is not None and len(shape) > 1 else str(i)
+        where = ",".join(str(int(k)) for k in np.unravel_index(i, shape)) if shape is not None and len(shape) > 1 \
+            else str(i)
         cells = " ".join(f"{float(v[i])!r:>24}" for v in flat.values())  # shortest exact: repr round-trips
         out.append("    " + (f"{where:>10} " if index else "") + cells + f" {gap[i]:>12.3g}")
     if n > ROWS:
@@ -418,15 +419,20 @@ def side_by_side(columns: dict, spec: str, backend: str, index: bool = True, sha
 
 def _inputs_lines(entry, example, skip_first=False) -> list:
     names = list(inspect.signature(entry.forward).parameters)
-    lines = []
-    for k, array in enumerate(example.inputs):
-        if k == 0 and skip_first:
-            continue
-        name = names[k] if k < len(names) else f"input {k}"
-        values = np.ravel(np.asarray(array, dtype=np.float64))
-        shown = ", ".join(f"{v:.9g}" for v in values[:8]) + (", ..." if values.size > 8 else "")
-        lines.append(f"    {name}: {array.dtype}{list(np.shape(array))} [{shown}]")
-    return lines
+    return [_array_line(names[k] if k < len(names) else f"input {k}", array)
+            for k, array in enumerate(example.inputs) if not (k == 0 and skip_first)]
+
+
+def _array_line(name, array) -> str:
+    values = np.ravel(np.asarray(array, dtype=np.float64))
+    shown = ", ".join(f"{v:.9g}" for v in values[:8]) + (", ..." if values.size > 8 else "")
+    return f"    {name}: {np.asarray(array).dtype}{list(np.shape(array))} [{shown}]"
+
+
+def _differing(sent, back) -> np.ndarray:
+    """Per element: do ``sent`` and ``back`` (same dtype and size) differ bit for bit (-0.0 vs 0.0, nan payloads)?"""
+    a, b = (np.ascontiguousarray(x).reshape(-1) for x in (sent, back))
+    return np.any(a.view(np.uint8).reshape(a.size, -1) != b.view(np.uint8).reshape(b.size, -1), axis=1)
 
 
 def _flat(values) -> np.ndarray:
