@@ -189,6 +189,17 @@ def test_a_case_that_killed_its_worker_kills_the_replay_child_not_repro(tmp_path
     assert "broken_adapters.py" in out and f"in {op}" in out  # faulthandler's stack: where it was
 
 
+def test_the_crashed_records_of_a_real_run_replay_as_crashes(tmp_path, capsys):
+    """End to end: `nnspec run` records the segfaulting op as crashed, with its input; each replays as a crash."""
+    assert main(["run", "--backend", "broken_adapters:Segfaults", "--op", "sigmoid", "--dtype", "float64",
+                 "--budget", "quick", "--results", str(tmp_path), "--seed", "1"]) == 0
+    crashed = [r for r in read_results(tmp_path) if r["kind"] == "check" and r["status"] == "crashed"]
+    assert {r["check"] for r in crashed} == {"forward", "gradient", "property"}
+    for record in crashed:
+        again = replay(record["id"], results=tmp_path, timeout=20)
+        assert again.now == "crashed" and "crashed again: Segmentation fault" in again.text(), again.text()
+
+
 def test_a_crash_that_no_longer_happens_says_so_with_the_verdict(tmp_path):
     again = replay(died(tmp_path, "numpy", "tanh", "crashed", X), results=tmp_path)
     assert (again.recorded, again.now) == ("crashed", "pass")
