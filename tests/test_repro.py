@@ -107,7 +107,8 @@ def test_the_cli_replays_a_failure_and_its_recorded_command_pastes_as_is(tmp_pat
 
 def test_repro_command_quotes_and_prefers_the_report():
     assert repro_command("a/b") == "nnspec repro a/b"
-    assert repro_command("a b/c", results="r", report="reports/x y.json") == "nnspec repro 'a b/c' --report 'reports/x y.json'"
+    quoted = repro_command("a b/c", results="r", report="reports/x y.json")
+    assert quoted == "nnspec repro 'a b/c' --report 'reports/x y.json'"
 
 
 def test_the_newest_record_of_an_id_wins(tmp_path):
@@ -168,7 +169,8 @@ def died(results, reference, op, status, example, check="forward"):
                       "backend_ref": reference, "device": "cpu"})
         writer.write({"kind": "check", "id": f"{name}/cpu/float64/{op}/{check}", "op": op, "backend": name,
                       "device": "cpu", "dtype": "float64", "check": check, "status": status, "run_id": "dead",
-                      "message": "the worker died", "counterexample": None if example is None else encode_example(example)})
+                      "message": "the worker died",
+                      "counterexample": None if example is None else encode_example(example)})
     return f"{name}/cpu/float64/{op}/{check}"
 
 

@@ -42,6 +42,7 @@ from .engine import as_tuple, decode_example, judge, observe
 from .results import read_results
 
 DIED = ("timeout", "crashed")  # statuses of a case whose worker died: replayed in a child process
+FAILED = ("fail", "error", *DIED)
 GROUPS = {"forward": "values", "gradient": "values", "property": "values"}  # check -> the checker that runs it
 ROWS = 32  # rows of a side-by-side table
 
@@ -108,7 +109,8 @@ def _from_report(record_id: str, path: Path) -> Found:
 
 
 def _validate(record: dict) -> None:
-    missing = [k for k in ("id", "op", "backend", "device", "dtype", "check", "status") if not isinstance(record.get(k), str)]
+    names = ("id", "op", "backend", "device", "dtype", "check", "status")
+    missing = [k for k in names if not isinstance(record.get(k), str)]
     if missing:
         raise ValueError(f"record {record.get('id')!r} is malformed: no {', '.join(missing)}")
     if record["op"] not in CATALOGUE:
@@ -121,7 +123,8 @@ def examples_of(record: dict) -> list:
     try:
         return [decode_example(d) for d in data]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"record {record['id']!r} has a malformed counterexample ({type(exc).__name__}: {exc})") from None
+        why = f"{type(exc).__name__}: {exc}"
+        raise ValueError(f"record {record['id']!r} has a malformed counterexample ({why})") from None
 
 
 # replaying ---------------------------------------------------------------------------------
@@ -148,12 +151,16 @@ def replay(record_id: str, results=None, report=None, timeout: float = 60, in_pr
         from .repro_child import replay_in_child
 
         return replay_in_child(found, timeout)
-    if in_process and timeout:
-        import faulthandler
+    if not (in_process and timeout):
+        return replay_here(found)
+    import faulthandler
 
-        faulthandler.enable()  # a fatal signal prints the replay's stack before the process dies
-        faulthandler.dump_traceback_later(timeout, exit=True)  # and a hang is cut short, with its stack
-    return replay_here(found)
+    faulthandler.enable()  # a fatal signal prints the replay's stack before the process dies
+    faulthandler.dump_traceback_later(timeout, exit=True)  # and a hang is cut short, with its stack
+    try:
+        return replay_here(found)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def reproduce(record_id: str, results=None, report=None, timeout: float = 60, in_process: bool = False) -> str:
@@ -167,11 +174,7 @@ def replay_here(found: Found) -> Replay:
     checker = GROUPS.get(check, check)
     if checker not in REPLAYERS:
         raise ValueError(f"record {record['id']!r} has check {check!r}, which nnspec repro cannot replay")
-    if not examples and record["status"] in DIED and checker != "defaults":
-        backend = load_backend(backend_reference(found))  # the worker died before it noted an input:
-        now, body = replay_case(CATALOGUE[record["op"]], backend, record, found.run)  # re-run the whole case
-        return Replay(record["id"], record["status"], now, header(record, backend, now) + body)
-    if not examples and checker != "defaults":
+    if not examples and checker != "defaults" and record["status"] not in FAILED:
         return Replay(record["id"], record["status"], record["status"],
                       [f"{record['id']}: status {record['status']}, no counterexample recorded (nothing to replay)."])
     backend = load_backend(backend_reference(found))
@@ -179,7 +182,11 @@ def replay_here(found: Found) -> Replay:
         raise BackendUnavailable(f"backend {backend.name!r} has no device {record['device']!r} here; "
                                  f"it has {backend.devices()}")
     entry = CATALOGUE[record["op"]]
-    now, body = REPLAYERS[checker](entry, backend, record, examples)
+    if not examples and checker != "defaults":  # a failure without an input (a worker that died before it noted
+        # one, hypothesis giving up): the whole case again, with the run's seed and budget
+        now, body = replay_case(entry, backend, record, found.run)
+    else:
+        now, body = REPLAYERS[checker](entry, backend, record, examples)
     return Replay(record["id"], record["status"], now, header(record, backend, now) + body)
 
 
@@ -209,16 +216,17 @@ def worst_status(statuses) -> str:
 
 
 def replay_case(entry, backend, record, run):
-    """The whole case again, as the run ran it (its seed and budget): for a case whose worker died
-    before the engine noted the example it was evaluating."""
+    """The whole case again, as the run ran it (its seed and budget): for a failure recorded without
+    an input (a worker that died before the engine noted the example it was evaluating)."""
     from .checkers import CHECKERS
     from .engine import Case
 
     check = record["check"]
-    case = Case(entry, backend, record["device"], record["dtype"], run.get("budget") or "quick", int(run.get("seed") or 0))
+    budget, seed = run.get("budget") or "quick", int(run.get("seed") or 0)
+    case = Case(entry, backend, record["device"], record["dtype"], budget, seed)
     records = [r for r in CHECKERS[GROUPS.get(check, check)].run(case) if r.get("kind") == "check"]
     mine = [r for r in records if r["check"] == check] or records  # a group ("values"): all its records
-    lines = [f"\n{entry.op} on {record['dtype']}: no input was recorded; the whole case re-run "
+    lines = [f"\n{entry.op} on {record['dtype']}: no input was recorded; the whole case run again "
              f"(budget {case.budget}, seed {case.seed})"]
     lines += [f"  {r['check']}: {r['status']} {r.get('message') or ''}".rstrip() for r in mine]
     return worst_status(r["status"] for r in mine), lines
@@ -384,7 +392,8 @@ def replay_defaults(entry, backend, record, examples):
     lines.append(f"    {'parameter':<16} {'spec':>14} {'native':>14}  native callable")
     for e in entries:
         mark = "  <- differs" if e["differs"] else ""
-        lines.append(f"    {e['parameter']:<16} {e['spec_default']!r:>14} {e['native_default']!r:>14}  {e['native']}{mark}")
+        spec, native = repr(e["spec_default"]), repr(e["native_default"])
+        lines.append(f"    {e['parameter']:<16} {spec:>14} {native:>14}  {e['native']}{mark}")
     return summary["status"], lines
 
 

@@ -22,8 +22,8 @@ import signal
 import subprocess
 import sys
 
-from .repro import Found, Replay, _inputs_lines, examples_of
 from .catalogue import CATALOGUE
+from .repro import Found, Replay, _inputs_lines, examples_of
 
 GRACE = 15  # seconds past the time limit before the parent kills a child faulthandler did not end
 STACK_LINES = 12
