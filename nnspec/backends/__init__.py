@@ -41,12 +41,14 @@ def load_backend(name: str) -> Backend:
     cls = getattr(module, class_name, None)
     if cls is None:
         raise BackendUnavailable(f"adapter module {module_name!r} has no class {class_name!r}")
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+    if isinstance(cls, type) and not issubclass(cls, Backend) or not callable(cls):
         raise BackendUnavailable(f"{reference} is not a subclass of nnspec.backends.Backend")
     try:
-        backend = cls()
+        backend = cls()  # a class, or a factory of one (tests build variants of an adapter that way)
     except Exception as exc:  # an adapter that crashes on construction is reported, not raised raw
         raise BackendUnavailable(f"backend {name!r} failed to start: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(backend, Backend):
+        raise BackendUnavailable(f"{reference} is not an nnspec.backends.Backend")
     return backend
 
 
