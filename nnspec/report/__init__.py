@@ -58,6 +58,7 @@ def build_report(results_dir: Path | str, out_dir: Path | str) -> dict:
     """
     report = merge_results(results_dir)
     out_dir = _output_directory(Path(out_dir))
+    replay_from_report(report, out_dir / "conformance.json")
     texts = {
         "conformance.json": json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n",
         "conformance.md": render_markdown(report),
@@ -69,3 +70,13 @@ def build_report(results_dir: Path | str, out_dir: Path | str) -> dict:
         except OSError as exc:
             raise OutputError(f"cannot write {out_dir / name}: {exc.strerror or exc}") from None
     return report
+
+
+def replay_from_report(report: dict, path: Path) -> None:
+    """Each record's repro command reads the report itself, so it works on a clone without results/."""
+    from ..conformance.repro import repro_command
+
+    for record in report["records"]:
+        if record.get("repro"):
+            record["repro"] = repro_command(record["id"], report=path)
+
