@@ -18,6 +18,8 @@ sample, reduced as the loss is. A gradient element is judged in ULPs of max(|vjp
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -36,22 +38,26 @@ WEIGHT_SHAPES = [(), (2, 4), (64,)]
 
 
 # values ---------------------------------------------------------------------------------------
+#
+# Element values are mixes of sources (strategies.Mix: each source equally often, a nested mix
+# sharing its source's share); an array is one hypothesis choice decoded with NumPy, and every
+# strategy is built once per argument tuple (lru_cache), not per draw.
 
 
-def _array(values, shape, dtype):
-    """Arrays of ``shape`` in ``dtype`` whose elements come from ``values``, rounded to the dtype."""
-    carrier = S.CARRIER[dtype]
-    exact = values.map(lambda v: float(carrier(v)))  # hypothesis wants elements exact in the carrier
-    return hnp.arrays(carrier, shape, elements=exact).map(lambda a: a.astype(S.np_dtype(dtype)))
+def _array(values: S.Mix, shape, dtype):
+    """Arrays of ``shape`` in ``dtype``, every element drawn on its own from ``values``, rounded to the dtype."""
+    return S.mixed_arrays(values, tuple(shape), dtype)
 
 
-def probabilities(dtype):
+@lru_cache(maxsize=None)
+def probabilities(dtype) -> S.Mix:
     """[0, 1], with 0, 1, subnormals, 1 − ulp, Keras' ε and 1 − ε, and tiny values on a log scale."""
     info = finfo(S.np_dtype(dtype))
-    edges = [0.0, 1.0, 0.5, float(info.smallest_subnormal), float(info.tiny), float(info.eps),
-             1 - float(info.epsneg), L.KERAS_EPSILON, 1 - L.KERAS_EPSILON]
-    tiny = st.floats(np.log10(float(info.smallest_subnormal)), 0).map(lambda e: 10.0**e)
-    return st.one_of(st.floats(0, 1), st.sampled_from(edges), tiny, tiny.map(lambda v: 1 - v))
+    edges = (0.0, 1.0, 0.5, float(info.smallest_subnormal), float(info.tiny), float(info.eps),
+             1 - float(info.epsneg), L.KERAS_EPSILON, 1 - L.KERAS_EPSILON)
+    lowest = float(np.log10(float(info.smallest_subnormal)))
+    return S.mix(S.Uniform(0.0, 1.0), S.Values(edges), S.LogUniform(lowest, 0.0),
+                 S.LogUniform(lowest, 0.0, complement=True))
 
 
 def largest(dtype, squared=False):
@@ -65,46 +71,58 @@ def largest(dtype, squared=False):
     return float(np.sqrt(top) / 32)
 
 
-def logits(dtype):
+@lru_cache(maxsize=None)
+def logits(dtype) -> S.Mix:
     """Moderate logits, large ones (where softplus and logsumexp saturate) and the largest drawn."""
     big = largest(dtype)
-    return st.one_of(st.floats(-10, 10), st.floats(-1e4, 1e4).map(lambda v: float(np.clip(v, -big, big))),
-                     st.sampled_from([0.0, 30.0, -30.0, big, -big]), st.floats(-big, big))
+    return S.mix(S.Uniform(-10.0, 10.0), S.Uniform(max(-1e4, -big), min(1e4, big)),
+                 S.Values((0.0, 30.0, -30.0, big, -big)), S.Wide(big))
 
 
-def reals(dtype, moderate=10.0, squared=False):
+@lru_cache(maxsize=None)
+def reals(dtype, moderate=10.0, squared=False) -> S.Mix:
     big = largest(dtype, squared)
-    return st.one_of(st.floats(-moderate, moderate), st.sampled_from([0.0, 1.0, -1.0]), st.floats(-big, big))
+    return S.mix(S.Uniform(-moderate, moderate), S.Values((0.0, 1.0, -1.0)), S.Wide(big))
 
 
-def binary_targets(dtype):
-    return st.one_of(st.sampled_from([0.0, 1.0]), probabilities(dtype))
+@lru_cache(maxsize=None)
+def binary_targets(dtype) -> S.Mix:
+    return S.mix(S.Values((0.0, 1.0)), probabilities(dtype))
 
 
-@st.composite
-def distribution_rows(draw, shape, dtype, one_hot=True):
+@lru_cache(maxsize=None)
+def _one_hot_flags(rows):
+    return hnp.arrays(np.bool_, (rows,), elements=st.booleans(), fill=st.nothing())
+
+
+@lru_cache(maxsize=None)
+def distribution_rows(shape, dtype, one_hot=True):
     """Rows that sum to 1 (up to rounding): one-hot, or normalised non-negative weights with zeros."""
-    rows = []
-    for _ in range(int(np.prod(shape[:-1]))):
-        if one_hot and draw(st.booleans()):
-            row = np.zeros(shape[-1])
-            row[draw(st.sampled_from([0, shape[-1] - 1]) | st.integers(0, shape[-1] - 1))] = 1
-        else:
-            weights = draw(_array(st.one_of(st.just(0.0), probabilities(dtype)), shape[-1:], "float64"))
-            row = weights / weights.sum() if weights.sum() > 0 else np.eye(shape[-1])[0]
-        rows.append(row)
-    return np.array(rows).reshape(shape).astype(S.np_dtype(dtype))
+    rows, classes = int(np.prod(shape[:-1])), shape[-1]
+    weights = _array(S.mix(S.Values((0.0,)), probabilities(dtype)), (rows, classes), "float64")
+    flags = _one_hot_flags(rows) if one_hot else st.just(np.zeros(rows, dtype=bool))
+
+    def build(drawn):
+        hot, index, w = drawn
+        totals = w.sum(axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = np.where(totals > 0, w / totals, np.eye(classes)[0])
+        out = np.where(hot[:, None], np.eye(classes)[index], spread)
+        return out.reshape(shape).astype(S.np_dtype(dtype))
+
+    return st.tuples(flags, labels((rows,), classes), weights).map(build)
 
 
+@lru_cache(maxsize=None)
 def probability_rows(shape, dtype):
     """Probability rows that sum to 1, or any values in [0, 1] (what a Keras renormalisation changes)."""
     return st.one_of(distribution_rows(shape, dtype), _array(probabilities(dtype), shape, dtype))
 
 
+@lru_cache(maxsize=None)
 def labels(shape, classes):
     index = st.one_of(st.sampled_from([0, classes - 1]), st.integers(0, classes - 1))
-    return st.lists(index, min_size=int(np.prod(shape)), max_size=int(np.prod(shape))).map(
-        lambda xs: np.array(xs, dtype=np.int64).reshape(shape))
+    return hnp.arrays(np.int64, tuple(shape), elements=index, fill=st.nothing())
 
 
 # examples ---------------------------------------------------------------------------------------
@@ -113,15 +131,17 @@ def labels(shape, classes):
 def loss_example(shapes, make_inputs, samples):
     """A row's ``inputs=``: params first, a shape, the inputs, and a cotangent of the output's shape.
 
-    ``make_inputs(dtype, shape, params)`` is a strategy of the input list; ``samples(shape)``
-    the shape of the per-sample losses (what reduction "none" returns).
+    ``make_inputs(dtype, shape, params)`` is a strategy of the input list (built once per
+    argument values: cache it); ``samples(shape)`` the shape of the per-sample losses (what
+    reduction "none" returns).
     """
+    shape_menu = st.sampled_from(shapes)
 
     def factory(dtype, params):
         @st.composite
         def example(draw):
             drawn = {name: draw(strategy(dtype, [])) for name, strategy in params.items()}
-            shape = draw(st.sampled_from(shapes))
+            shape = draw(shape_menu)
             inputs = draw(make_inputs(dtype, shape, drawn))
             out = samples(shape) if drawn.get("reduction", "none") == "none" else ()
             return S.Example(inputs=inputs, cotangent=draw(S.cotangents(dtype, out)), params=drawn)
@@ -132,23 +152,32 @@ def loss_example(shapes, make_inputs, samples):
 
 
 def _elementwise(prediction, target):
-    def make(dtype, shape, params):
+    @lru_cache(maxsize=None)
+    def make(dtype, shape):
         return st.tuples(_array(prediction(dtype), shape, dtype), _array(target(dtype), shape, dtype)).map(list)
 
-    return loss_example(ELEMENT_SHAPES, make, lambda shape: shape)
+    return loss_example(ELEMENT_SHAPES, lambda dtype, shape, params: make(dtype, shape), lambda shape: shape)
 
 
-def _binary(dtype, shape, params):
-    prediction = logits if params.get("from_logits", False) else probabilities
+@lru_cache(maxsize=None)
+def _binary_inputs(dtype, shape, from_logits):
+    prediction = logits if from_logits else probabilities
     return st.tuples(_array(prediction(dtype), shape, dtype), _array(binary_targets(dtype), shape, dtype)).map(list)
 
 
+def _binary(dtype, shape, params):
+    return _binary_inputs(dtype, shape, params.get("from_logits", False))
+
+
 def _rows(prediction, target):
-    return loss_example(ROW_SHAPES, lambda dtype, shape, params: st.tuples(prediction(shape, dtype),
-                                                                        target(shape, dtype)).map(list),
-                        lambda shape: shape[:-1])
+    @lru_cache(maxsize=None)
+    def make(dtype, shape):
+        return st.tuples(prediction(shape, dtype), target(shape, dtype)).map(list)
+
+    return loss_example(ROW_SHAPES, lambda dtype, shape, params: make(dtype, shape), lambda shape: shape[:-1])
 
 
+@lru_cache(maxsize=None)
 def _soft_targets(shape, dtype):
     """One-hot, soft, or any values in [0, 1] (the textbook cross-entropy takes any target)."""
     return st.one_of(distribution_rows(shape, dtype), _array(probabilities(dtype), shape, dtype))
@@ -158,36 +187,58 @@ def _logit_rows(shape, dtype):
     return _array(logits(dtype), shape, dtype)
 
 
+def _log_softmax(x):
+    return A.log_softmax(x).astype(x.dtype)
+
+
+@lru_cache(maxsize=None)
 def _log_probability_rows(shape, dtype):
     """log-probabilities: log_softmax of drawn logits, or any values ≤ 0."""
-    def log_softmax(x):
-        return A.log_softmax(x).astype(x.dtype)
-
-    negative = st.one_of(st.floats(-30, 0), st.floats(-largest(dtype), 0))
-    return st.one_of(_logit_rows(shape, dtype).map(log_softmax), _array(negative, shape, dtype))
+    negative = S.mix(S.Uniform(-30.0, 0.0), S.Wide(largest(dtype), negative=True))
+    return st.one_of(_logit_rows(shape, dtype).map(_log_softmax), _array(negative, shape, dtype))
 
 
-def _sparse(dtype, shape, params):
-    prediction = _logit_rows(shape, dtype) if params["from_logits"] else probability_rows(shape, dtype)
+@lru_cache(maxsize=None)
+def _sparse_inputs(dtype, shape, from_logits):
+    prediction = _logit_rows(shape, dtype) if from_logits else probability_rows(shape, dtype)
     return st.tuples(prediction, labels(shape[:-1], shape[-1])).map(list)
 
 
-def _nll(dtype, shape, params):
+def _sparse(dtype, shape, params):
+    return _sparse_inputs(dtype, shape, params["from_logits"])
+
+
+@lru_cache(maxsize=None)
+def _nll_inputs(dtype, shape):
     return st.tuples(_log_probability_rows(shape, dtype), labels(shape[:-1], shape[-1])).map(list)
+
+
+def _nll(dtype, shape, params):
+    return _nll_inputs(dtype, shape)
+
+
+@lru_cache(maxsize=None)
+def _triplet_inputs(dtype, shape):
+    near = _array(S.mix(S.Uniform(-3.0, 3.0), S.Values((0.0, 1.0))), shape, dtype)
+    return st.tuples(near, near, near).map(list)
 
 
 def _triplet(dtype, shape, params):
     """Anchor, positive, negative at the scale of the margin, so the hinge switches branch."""
-    near = _array(st.one_of(st.floats(-3, 3), st.sampled_from([0.0, 1.0])), shape, dtype)
-    return st.tuples(near, near, near).map(list)
+    return _triplet_inputs(dtype, shape)
 
 
 def _squared(dtype):
     return reals(dtype, squared=True)
 
 
-def _weights(dtype, shape, params):
+@lru_cache(maxsize=None)
+def _weights_inputs(dtype, shape):
     return st.tuples(_array(reals(dtype, squared=True), shape, dtype)).map(list)
+
+
+def _weights(dtype, shape, params):
+    return _weights_inputs(dtype, shape)
 
 
 # parameters ------------------------------------------------------------------------------------
@@ -201,13 +252,14 @@ def scalar(low, high, common=(), normal=True):
     nothing about the loss.
     """
 
-    def draw(dtype, inputs):
+    @lru_cache(maxsize=None)
+    def build(dtype):
         tiny = float(finfo(S.np_dtype(dtype)).tiny) if normal else 0.0
         drawn = st.floats(low, high, allow_subnormal=not normal)
         value = st.one_of(st.sampled_from(common), drawn) if common else drawn
         return value.map(lambda v: S.in_dtype(v, dtype)).map(lambda v: v if abs(v) >= tiny else 0.0)
 
-    return draw
+    return lambda dtype, inputs: build(dtype)
 
 
 REDUCTION = S.choice("mean", "sum", "none")
@@ -216,17 +268,33 @@ FROM_LOGITS = S.choice(False, True)
 LAM = scalar(0.0, 1.0, (0.01, 0.1, 1e-4))
 
 
+_ANY_ALPHA = scalar(0.0, 1.0)
+
+
+@lru_cache(maxsize=None)
+def _focal_alpha(dtype):
+    return st.one_of(st.sampled_from([0.25, None]), _ANY_ALPHA(dtype, []))
+
+
 def focal_alpha(dtype, inputs):
-    return st.one_of(st.sampled_from([0.25, None]), scalar(0.0, 1.0)(dtype, inputs))
+    return _focal_alpha(dtype)
 
 
 focal_gamma = scalar(0.0, 5.0, (2.0, 0.0, 0.5, 1.0, 5.0))
 
 
+_ANY_SMOOTHING = scalar(0.0, 2.0, (1.0, 1e-5, 0.0), normal=False)
+
+
+@lru_cache(maxsize=None)
+def _dice_smooth(dtype):
+    keras = st.just(S.in_dtype(L.KERAS_EPSILON, dtype))
+    return st.one_of(keras, _ANY_SMOOTHING(dtype, []))
+
+
 def dice_smooth(dtype, inputs):
     """Keras' ε (its only smoothing; subnormal in float16) half the time, else any smoothing."""
-    keras = st.just(S.in_dtype(L.KERAS_EPSILON, dtype))
-    return st.one_of(keras, scalar(0.0, 2.0, (1.0, 1e-5, 0.0), normal=False)(dtype, inputs))
+    return _dice_smooth(dtype)
 
 
 # floors -------------------------------------------------------------------------------------------
