@@ -29,7 +29,7 @@ class _Changed(NumpyBackend):
             return super().vjp(op, inputs, cotangent, params, wrt)
         inputs, params = self.change(list(inputs), dict(params))
         gradients = in_dtype(type(self).backward, *inputs, cotangent, **params)
-        return gradients[wrt] if isinstance(gradients, tuple) else gradients
+        return tuple(gradients[i] for i in wrt) if isinstance(gradients, tuple) else gradients
 
 
 class ScaleByDk(_Changed):

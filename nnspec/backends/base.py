@@ -10,7 +10,8 @@ from the framework's primitives and marked ``@composed``; the report says so.
 Besides the ops an adapter provides its name and version, its devices, the
 conversion of NumPy arrays to native tensors and back for each dtype, a device
 synchronize for timing, reverse-mode autodiff through its own autograd
-(``grad``), and its native defaults (``NATIVE_DEFAULTS``: op -> spec parameter
+(``grad``: every requested input's VJP from one backward pass; ``evaluate``: forward
+and VJPs of one example in one call), and its native defaults (``NATIVE_DEFAULTS``: op -> spec parameter
 -> (native callable, native parameter name, translation into spec vocabulary)),
 read from the callable itself by ``native_default``.
 """
@@ -85,6 +86,20 @@ def first_output(value):
     return value[0] if isinstance(value, (tuple, list)) else value
 
 
+def as_gradients(gradients) -> tuple:
+    """A VJP's result as a tuple (an adapter may return a single input's gradient bare)."""
+    return tuple(gradients) if isinstance(gradients, (tuple, list)) else (gradients,)
+
+
+def shape_of(tensor) -> tuple:
+    return tuple(tensor.shape) if hasattr(tensor, "shape") else np.shape(tensor)
+
+
+def fits(value, cotangent) -> bool:
+    """Whether ``cotangent`` has the shape of the op's (first) output ``value``."""
+    return shape_of(first_output(value)) == shape_of(cotangent)
+
+
 def _qualname(fn):
     module = getattr(fn, "__module__", None) or ""
     return f"{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}".lstrip(".")
@@ -148,13 +163,43 @@ class Backend:
     def call(self, op: str, inputs: list, params: dict):
         return getattr(self, op)(*inputs, **params)
 
-    def grad(self, fn: Callable, primals: list, cotangent, wrt: int = 0):
-        """VJP of ``fn`` at ``primals`` with respect to ``primals[wrt]``, by the framework's autodiff."""
+    def grad(self, fn: Callable, primals: list, cotangent, wrt: tuple[int, ...] = (0,)) -> tuple:
+        """VJPs of ``fn`` at ``primals`` w.r.t. ``primals[i]`` for each i in ``wrt``, from ONE backward pass
+        of the framework's autodiff: a tuple, one gradient per index, in ``wrt``'s order."""
         raise NotImplementedError
 
-    def vjp(self, op: str, inputs: list, cotangent, params: dict, wrt: int = 0):
-        """VJP of the op's output (its first, if it returns several: the cotangent's shape) w.r.t. inputs[wrt]."""
+    def vjp(self, op: str, inputs: list, cotangent, params: dict, wrt: tuple[int, ...] = (0,)) -> tuple:
+        """VJPs of the op's output (its first, if it returns several: the cotangent's shape) w.r.t.
+        ``inputs[i]`` for each i in ``wrt``, from one backward pass: a tuple, one per index."""
         return self.grad(lambda *args: first_output(getattr(self, op)(*args, **params)), inputs, cotangent, wrt)
+
+    def evaluate(self, op: str, inputs: list, params: dict, cotangent=None, wrt: tuple[int, ...] = ()):
+        """``(value, gradients)``: the op's output and, where a cotangent is given, its VJPs w.r.t. every
+        input in ``wrt`` -- everything the conformance engine asks of one example, in one call.
+
+        Each half fails on its own: ``value`` is the exception the forward raised, ``gradients``
+        the one the backward raised (a forward that raised is still followed by the backward,
+        which reports its own failure). ``gradients`` is None without a cotangent or ``wrt``,
+        and when the first output's shape is not the cotangent's (a VJP of an output the spec
+        does not have means nothing; the forward check reports the shape). ``Unsupported``
+        (a parameter value the backend lacks) propagates. This default is ``call`` then one
+        ``vjp``; an adapter overrides it where forward and backward share work (JAX: one jit).
+        """
+        try:
+            value = self.call(op, inputs, params)
+        except Unsupported:
+            raise
+        except Exception as exc:  # the adapter's failure is a measurement, not a crash
+            value = exc
+        if cotangent is None or not wrt or not (isinstance(value, Exception) or fits(value, cotangent)):
+            return value, None
+        try:
+            gradients = as_gradients(self.vjp(op, inputs, cotangent, params, wrt=tuple(wrt)))
+        except Unsupported:
+            raise
+        except Exception as exc:
+            gradients = exc
+        return value, gradients
 
     def to_native_layout(self, op: str, weights: dict, params: dict):
         """The spec's canonical weights of ``op`` in the framework's own layer/parameter layout.

@@ -115,9 +115,14 @@ def gradient_applies(example: Example) -> bool:
 
 
 def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> Observed:
-    def run(fn):
+    """The backend's value and, where the gradient applies, its VJPs of every input in ``entry.wrt``,
+    from one ``Backend.evaluate`` (one backward pass); an exception in either half is that half's result."""
+
+    def to_numpy(result):
+        if isinstance(result, Exception):
+            return result
         try:
-            return tuple(backend.to_numpy(t) for t in as_tuple(fn()))
+            return tuple(backend.to_numpy(t) for t in as_tuple(result))
         except Unsupported:
             raise
         except Exception as exc:  # the adapter's failure is a measurement, not a crash
@@ -125,12 +130,11 @@ def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> 
 
     flight.note(example)  # a worker that dies on this example names it
     native = [backend.asarray(a, device) for a in example.inputs]
-    observed = Observed(value=run(lambda: backend.call(entry.op, native, example.params)))
-    if gradient_applies(example) and _cotangent_fits(observed.value, example.cotangent):
-        cotangent = backend.asarray(example.cotangent, device)
-        observed.gradient = run(
-            lambda: tuple(backend.vjp(entry.op, native, cotangent, example.params, wrt=i) for i in entry.wrt)
-        )
+    cotangent = backend.asarray(example.cotangent, device) if gradient_applies(example) else None
+    value, gradients = backend.evaluate(entry.op, native, example.params, cotangent, entry.wrt)
+    observed = Observed(value=to_numpy(value))
+    if gradients is not None and _cotangent_fits(observed.value, example.cotangent):
+        observed.gradient = to_numpy(gradients)
     return observed
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import spec
-from ..base import Backend
+from ..base import Backend, as_gradients
 from .activations import Activations
 from .attention import Attention
 from .formulas import in_dtype
@@ -38,7 +38,7 @@ class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backen
     def to_numpy(self, tensor):
         return np.asarray(tensor)
 
-    def vjp(self, op, inputs, cotangent, params, wrt=0):
+    def vjp(self, op, inputs, cotangent, params, wrt=(0,)):
         spec_vjp = spec.formula(f"{op}_vjp")
-        gradients = in_dtype(spec_vjp, *inputs, cotangent, **params)
-        return gradients[wrt] if isinstance(gradients, tuple) else gradients  # a tuple has one per input, in order
+        gradients = as_gradients(in_dtype(spec_vjp, *inputs, cotangent, **params))  # one per input, in order
+        return tuple(gradients[i] for i in wrt)

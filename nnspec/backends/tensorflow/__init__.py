@@ -72,11 +72,12 @@ class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, B
         with tf.device(inputs[0].device):
             return super().call(op, inputs, params)
 
-    def grad(self, fn, primals, cotangent, wrt=0):
-        with tf.device(primals[wrt].device), tf.GradientTape() as tape:
-            tape.watch(primals[wrt])
+    def grad(self, fn, primals, cotangent, wrt=(0,)):
+        sources = [primals[i] for i in wrt]
+        with tf.device(sources[0].device), tf.GradientTape() as tape:
+            tape.watch(sources)
             output = fn(*primals)
-        return tape.gradient(output, primals[wrt], output_gradients=cotangent)
+        return tuple(tape.gradient(output, sources, output_gradients=cotangent))
 
     def compile(self, fn):
         compiled = tf.function(fn, jit_compile=True, autograph=False)

@@ -20,12 +20,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ..base import composed, first_output, same
+from ..base import composed, same
 
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
 BLOCK_WEIGHTS = PROJECTIONS + ("ln1_weight", "ln1_bias", "w_1", "b_1", "w_2", "b_2", "ln2_weight", "ln2_bias")
 MHA = keras.layers.MultiHeadAttention
-LAYERS = ("multi_head_attention", "transformer_block")  # ops with a gradient per weight
 
 
 def given(value):
@@ -176,22 +175,6 @@ class Attention:
             return h + ffn(norm2(h))
         h = norm1(x + attend(x))
         return norm2(h + ffn(h))
-
-    def vjp(self, op, inputs, cotangent, params, wrt=0):
-        """A layer's gradients w.r.t. every input from one tape; the engine then asks for them one by one."""
-        if op not in LAYERS:
-            return super().vjp(op, inputs, cotangent, params, wrt)
-        kept = self.__dict__.get("_attention_gradients")
-        if kept is None or kept[0] is not cotangent or kept[1] is not params or any(
-                a is not b for a, b in zip(kept[2], inputs)):
-            floating = [t for t in inputs if t.dtype.is_floating]
-            with tf.device(inputs[0].device), tf.GradientTape() as tape:
-                tape.watch(floating)
-                output = first_output(getattr(self, op)(*inputs, **params))
-            gradients = iter(tape.gradient(output, floating, output_gradients=cotangent))
-            kept = (cotangent, params, list(inputs), [next(gradients) if t.dtype.is_floating else None for t in inputs])
-            self._attention_gradients = kept
-        return kept[3][wrt]
 
     # layers and weight layouts ------------------------------------------------------------
 

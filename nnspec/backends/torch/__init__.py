@@ -66,10 +66,10 @@ class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backen
         if device == "cuda":
             torch.cuda.synchronize()
 
-    def grad(self, fn, primals, cotangent, wrt=0):
-        primals = [p.detach().requires_grad_(i == wrt) for i, p in enumerate(primals)]
-        (gradient,) = torch.autograd.grad(fn(*primals), primals[wrt], cotangent)
-        return gradient
+    def grad(self, fn, primals, cotangent, wrt=(0,)):
+        # Only the inputs asked for require grad: the forward runs as a user differentiating them would.
+        primals = [p.detach().requires_grad_(i in wrt) for i, p in enumerate(primals)]
+        return tuple(torch.autograd.grad(fn(*primals), [primals[i] for i in wrt], cotangent))
 
     def compile(self, fn):
         return torch.compile(fn, fullgraph=True, dynamic=False)

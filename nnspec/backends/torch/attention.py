@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from ..base import composed, first_output, same
+from ..base import composed, same
 
 
 def given(value):
@@ -38,7 +38,6 @@ MHA_FORWARD = torch.nn.MultiheadAttention.forward
 ENCODER = torch.nn.TransformerEncoderLayer
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
 BLOCK_WEIGHTS = PROJECTIONS + ("ln1_weight", "ln1_bias", "w_1", "b_1", "w_2", "b_2", "ln2_weight", "ln2_bias")
-LAYERS = ("multi_head_attention", "transformer_block")  # ops with a gradient per weight
 
 
 def causal_keys(queries, keys, device):
@@ -161,21 +160,6 @@ class Attention:
         module = self._encoder_module(weights, num_heads, norm_first, epsilon, dropout)
         src_mask = masked_per_head(mask, num_heads) if use_mask else None
         return functional_call(module, block_parameters(weights), (x,), dict(src_mask=src_mask))
-
-    def vjp(self, op, inputs, cotangent, params, wrt=0):
-        """A layer's gradients w.r.t. every input from one backward pass; the engine then asks for them one by one."""
-        if op not in LAYERS:
-            return super().vjp(op, inputs, cotangent, params, wrt)
-        kept = self.__dict__.get("_attention_gradients")
-        if kept is None or kept[0] is not cotangent or kept[1] is not params or any(
-                a is not b for a, b in zip(kept[2], inputs)):
-            primals = [p.detach().requires_grad_(p.is_floating_point()) for p in inputs]
-            output = first_output(getattr(self, op)(*primals, **params))
-            floating = [p for p in primals if p.requires_grad]
-            gradients = iter(torch.autograd.grad(output, floating, cotangent))
-            kept = (cotangent, params, list(inputs), [next(gradients) if p.requires_grad else None for p in primals])
-            self._attention_gradients = kept
-        return kept[3][wrt]
 
     # modules and weight layouts ----------------------------------------------------------
 
