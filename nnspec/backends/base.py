@@ -11,20 +11,23 @@ Besides the ops an adapter provides its name and version, its devices, the
 conversion of NumPy arrays to native tensors and back for each dtype, a device
 synchronize for timing, reverse-mode autodiff through its own autograd
 (``grad``: every requested input's VJP from one backward pass; ``evaluate``: forward
-and VJPs of one example in one call), and its native defaults (``NATIVE_DEFAULTS``: op -> spec parameter
--> (native callable, native parameter name, translation into spec vocabulary)),
-read from the callable itself by ``native_default``.
+and VJPs of one example in one call), and its native defaults, read from the native
+callable itself by ``native_default``. An op that is one native call is declared, not
+written: ``BINDINGS = {op: bind(native_callable, spec_param="native_name", ...)}`` (see
+``binding.py``) gives the op method, its native defaults and the benchmarks' native callable;
+hand-written ops declare their defaults in ``NATIVE_DEFAULTS``: op -> spec parameter
+-> (native callable, native parameter name, translation into spec vocabulary).
 """
 
 from __future__ import annotations
 
-import inspect
 import platform
-import re
 from typing import Any, Callable, ClassVar
 
 import ml_dtypes
 import numpy as np
+
+from .binding import Binding, binding_of, install, native_default_of, native_defaults_of, qualname, same  # noqa: F401
 
 DTYPES = {
     "float64": np.dtype(np.float64),
@@ -42,43 +45,6 @@ def composed(method):
     """Marks an op method that composes framework primitives instead of calling a native op."""
     method.composed = True
     return method
-
-
-def same(value):
-    """Translation of a native default that already speaks the spec's vocabulary."""
-    return value
-
-
-def native_default_of(fn: Callable, parameter: str) -> Any:
-    """The default of ``parameter`` as declared by ``fn`` itself.
-
-    Read from ``inspect.signature``; builtins without one (many of torch's C
-    functions) declare their signature in the first paragraph of their docstring,
-    e.g. ``gelu(input, approximate = 'none') -> Tensor``, which is parsed instead.
-    """
-    try:
-        param = inspect.signature(fn).parameters[parameter]
-    except ValueError:
-        return _default_from_docstring(fn, parameter)
-    except KeyError:
-        raise LookupError(f"{_qualname(fn)} has no parameter {parameter!r}") from None
-    if param.default is inspect.Parameter.empty:
-        raise LookupError(f"{_qualname(fn)}: parameter {parameter!r} has no default")
-    return param.default
-
-
-def _default_from_docstring(fn, parameter):
-    signature = (fn.__doc__ or "").strip().split("\n\n")[0]  # may wrap: F.scaled_dot_product_attention
-    match = re.search(rf"\b{re.escape(parameter)}\s*=\s*([^,)]+)", signature)
-    if not match:
-        raise LookupError(f"{_qualname(fn)}: no signature and no default for {parameter!r} in its docstring")
-    import ast
-
-    text = match.group(1).strip()
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def first_output(value):
@@ -100,17 +66,24 @@ def fits(value, cotangent) -> bool:
     return shape_of(first_output(value)) == shape_of(cotangent)
 
 
-def _qualname(fn):
-    module = getattr(fn, "__module__", None) or ""
-    return f"{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}".lstrip(".")
+_qualname = qualname
 
 
 class Backend:
     """Base class of every adapter. Subclasses set ``name`` and implement the abstract part."""
 
     name: ClassVar[str] = "abstract"
-    #: op -> spec parameter -> (native callable, native parameter name, translation to spec value)
+    #: op -> Binding (``binding.bind``): the op as one call of a native callable; see ``binding.py``
+    BINDINGS: ClassVar[dict[str, Binding]] = {}
+    #: op -> spec parameter -> (native callable, native parameter name, translation to spec value),
+    #: for hand-written ops (bound ops read theirs from the binding)
     NATIVE_DEFAULTS: ClassVar[dict[str, dict[str, tuple[Callable, str, Callable]]]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        """Checks the adapter's bindings (an error at import names adapter, op and parameter) and
+        gives each its op method."""
+        super().__init_subclass__(**kwargs)
+        install(cls)
 
     # -- identity -------------------------------------------------------------
 
@@ -161,7 +134,17 @@ class Backend:
         return bool(getattr(getattr(self, op, None), "composed", False))
 
     def call(self, op: str, inputs: list, params: dict):
+        return self.native_call(op, inputs, params)
+
+    def native_call(self, op: str, inputs: list, params: dict):
+        """The op itself, eagerly: its binding's native callable or its hand-written method.
+
+        ``call`` and ``vjp`` go through it; an adapter that wraps them (JAX's jit) calls it inside."""
         return getattr(self, op)(*inputs, **params)
+
+    def binding(self, op: str) -> Binding | None:
+        """The binding that declares ``op`` (None for a hand-written or missing op method)."""
+        return binding_of(self, op)
 
     def grad(self, fn: Callable, primals: list, cotangent, wrt: tuple[int, ...] = (0,)) -> tuple:
         """VJPs of ``fn`` at ``primals`` w.r.t. ``primals[i]`` for each i in ``wrt``, from ONE backward pass
@@ -171,7 +154,7 @@ class Backend:
     def vjp(self, op: str, inputs: list, cotangent, params: dict, wrt: tuple[int, ...] = (0,)) -> tuple:
         """VJPs of the op's output (its first, if it returns several: the cotangent's shape) w.r.t.
         ``inputs[i]`` for each i in ``wrt``, from one backward pass: a tuple, one per index."""
-        return self.grad(lambda *args: first_output(getattr(self, op)(*args, **params)), inputs, cotangent, wrt)
+        return self.grad(lambda *args: first_output(self.native_call(op, args, params)), inputs, cotangent, wrt)
 
     def evaluate(self, op: str, inputs: list, params: dict, cotangent=None, wrt: tuple[int, ...] = ()):
         """``(value, gradients)``: the op's output and, where a cotangent is given, its VJPs w.r.t. every
@@ -230,8 +213,5 @@ class Backend:
         return f"{_qualname(entry[0])}({entry[1]}=...)" if entry else None
 
     def _native_defaults(self) -> dict:
-        """NATIVE_DEFAULTS of every family mixin of this adapter, merged."""
-        merged = {}
-        for cls in reversed(type(self).__mro__):
-            merged.update(cls.__dict__.get("NATIVE_DEFAULTS", {}))
-        return merged
+        """BINDINGS and NATIVE_DEFAULTS of every family mixin of this adapter, merged."""
+        return native_defaults_of(type(self))

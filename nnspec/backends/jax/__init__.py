@@ -43,7 +43,7 @@ class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend)
         key = (kind, op, tuple(sorted(static.items())), tuple(wrt))
         if key not in self._jitted:
             if kind == "call":
-                fn = lambda inputs, floats: getattr(self, op)(*inputs, **static, **floats)  # noqa: E731
+                fn = lambda inputs, floats: self.native_call(op, inputs, {**static, **floats})  # noqa: E731
             elif kind == "vjp":
                 fn = lambda inputs, cotangent, floats: self._vjp(op, inputs, cotangent, {**static, **floats}, wrt)[1]  # noqa: E731
             else:
@@ -90,7 +90,7 @@ class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend)
                tuple((tuple(a.shape), str(a.dtype)) for a in inputs))
         if key not in self._output_avals:
             static = {k: v for k, v in params.items() if not isinstance(v, float)}
-            forward = lambda inputs, floats: first_output(getattr(self, op)(*inputs, **static, **floats))  # noqa: E731
+            forward = lambda inputs, floats: first_output(self.native_call(op, inputs, {**static, **floats}))  # noqa: E731
             self._output_avals[key] = jax.eval_shape(forward, inputs, floats)
         aval = self._output_avals[key]
         # device_put of a NumPy array, not jnp.zeros: that would compile a broadcast per shape.
@@ -106,7 +106,7 @@ class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend)
             args = list(inputs)
             for i, value in zip(wrt, values):
                 args[i] = value
-            value = getattr(self, op)(*args, **params)
+            value = self.native_call(op, args, params)
             return first_output(value), value
 
         output, pullback, value = jax.vjp(of_wrt, *(inputs[i] for i in wrt), has_aux=True)

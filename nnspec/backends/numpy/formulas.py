@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+from ..binding import bind
 
 
 def in_dtype(formula, *arrays, **params):
@@ -13,3 +17,10 @@ def in_dtype(formula, *arrays, **params):
     if isinstance(result, tuple):  # several outputs, or one gradient per input: each in the dtype
         return tuple(np.asarray(r).astype(dtype, copy=False) for r in result)
     return np.asarray(result).astype(dtype, copy=False)
+
+
+def spec_binding(formula):
+    """The NumPy baseline's binding of an op: ``in_dtype(formula, *inputs, **params)``.
+
+    Spec parameters keep their names; NumPy has no signature of its own to read defaults from."""
+    return bind(functools.partial(in_dtype, formula), defaults=False)
