@@ -116,10 +116,10 @@ def test_op(benchmark, backend, device, make_inputs, nnspec_run, op, size, mode)
         if mode == "eager":
             call, args = backend.call, (op, list(inputs), params)
         elif mode == "native":
-            native = native_for(backend.name, op, case.spec_fn)
+            native = native_for(backend, op, case.spec_fn)
             if native is None:
-                pytest.skip(f"no native callable declared for {backend.name}.{op} (nnspec/benchmarks/native.py)")
-            call, args = native.bind(params), inputs
+                pytest.skip(f"no native callable declared for {backend.name}.{op} (a hand-written op has no binding)")
+            call, args = native.partial(params), inputs
             block(call(*args))  # warm-up, untimed, as for eager
         else:
             call, more["compile_seconds"] = _compile(backend, op, size, inputs, params, device, nnspec_run.quick)
