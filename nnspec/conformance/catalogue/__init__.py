@@ -86,7 +86,70 @@ def _rows():
     return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS]
 
 
-CATALOGUE: dict[str, OpEntry] = {entry.op: entry for entry in _rows()}
+class CatalogueError(ValueError):
+    """A row that cannot be right, reported when the catalogue is built (at import)."""
+
+
+def validate(entry: OpEntry) -> OpEntry:
+    """``entry`` itself, or CatalogueError naming the row and the offending name when
+
+    * ``params`` names a parameter the spec forward does not have;
+    * the VJP is missing: the spec states ``<op>_vjp`` but the row has none, or the row checks
+      values of one elementwise array (whose gradient the engine always checks) without one;
+    * a variant names neither a spec parameter nor a keyword-only variant selector of the spec
+      forward or VJP, or lists its spec default among its non-default values.
+    """
+    where = f"catalogue row {entry.op!r} ({entry.family})"
+    forward = inspect.signature(entry.forward).parameters
+    backward = inspect.signature(entry.vjp).parameters if entry.vjp is not None else {}
+    spec_params = [n for n, p in forward.items() if p.kind is not p.KEYWORD_ONLY]
+    for name in entry.params:
+        if name not in spec_params:
+            raise CatalogueError(f"{where}: params names {name!r}, which spec {entry.forward.__name__}"
+                                 f"({', '.join(spec_params)}) does not have")
+    if entry.vjp is None and (_spec_states(f"{entry.op}_vjp") or ("values" in entry.checks and entry.inputs is None)):
+        raise CatalogueError(f"{where}: no vjp, but its gradient is checked (give spec {entry.op}_vjp)")
+    selectors = {**forward, **backward}
+    for name, values in entry.variants.items():
+        if name == "subnormals":
+            continue  # common to every op, handled by the engine
+        if name not in selectors:
+            raise CatalogueError(f"{where}: variant {name!r} is neither a parameter nor a keyword-only variant "
+                                 f"selector of spec {entry.forward.__name__} or its VJP")
+        default = selectors[name].default
+        if default is not inspect.Parameter.empty and any(_equal(v, default) for v in values):
+            raise CatalogueError(f"{where}: variant {name!r} lists the spec default {default!r} as a variant")
+    return entry
+
+
+def _spec_states(name: str) -> bool:
+    from ... import spec
+
+    try:
+        spec.formula(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _equal(a, b) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:  # arrays and the like: not a default anyway
+        return False
+
+
+def build(rows) -> dict[str, OpEntry]:
+    """op -> row, every row validated; two rows for one op are an error too."""
+    catalogue = {}
+    for entry in rows:
+        if entry.op in catalogue:
+            raise CatalogueError(f"catalogue row {entry.op!r} ({entry.family}) is declared twice")
+        catalogue[entry.op] = validate(entry)
+    return catalogue
+
+
+CATALOGUE: dict[str, OpEntry] = build(_rows())
 FAMILIES = list(dict.fromkeys(entry.family for entry in CATALOGUE.values()))
 
 
