@@ -2,9 +2,10 @@
 ReduceLROnPlateau callback, and tf.clip_by_* (Keras 3 on the TensorFlow backend).
 
 Optimizers: one Keras optimizer per trajectory over a ``keras.Variable`` holding the
-initial values, stepped by ``apply_gradients`` with the check's gradient (eagerly; the
-optimizer never computes one); where the learning rate changes, the step's rate is
-assigned to ``optimizer.learning_rate`` before the step. Schedules are built with the initial rate
+initial values, stepped by ``apply_gradients`` with the check's gradient (the optimizer
+never computes one) in a traced loop that gives the eager loop's bits (see ``_steps``);
+where the learning rate changes, the step's rate is assigned to ``optimizer.learning_rate``
+before the step. Schedules are built with the initial rate
 as a tensor in the dtype under test (Keras schedules compute in its dtype) and called
 at each step. ReduceLROnPlateau is fed each epoch's metric through ``on_epoch_end``,
 with a model stand-in carrying an optimizer whose rate it reduces.
@@ -12,6 +13,8 @@ with a model stand-in carrying an optimizer whose rate it reduces.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import types
 import warnings
 
@@ -25,7 +28,41 @@ from ..base import same
 
 
 def _steps(optimizer, params, grads, lr):
-    """The parameters after each ``apply_gradients`` of ``optimizer(learning_rate)`` fed ``grads``, stacked."""
+    """The parameters after each ``apply_gradients`` of ``optimizer(learning_rate)`` fed ``grads``, stacked.
+
+    The steps run as one traced ``tf.while_loop`` (a tf.function per trajectory, since Keras bakes
+    the hyper-parameters into the trace) with Grappler off: bit for bit the eager loop, for a
+    quarter of its CPU time. Grappler's rewrites (``x / sqrt(y)`` into ``x * rsqrt(y)``, ...)
+    change Adagrad's, RMSprop's and Adam's roundings, so it stays off for these graphs; see
+    docs/performance.md for the measurement.
+    """
+    variable = keras.Variable(params)
+    rates = lr.numpy().astype(np.float64).tolist()
+    varying = len(set(rates)) > 1
+    instance = optimizer(rates[0] if rates else 0.0)
+    if not rates:
+        return tf.stack([])
+    instance.build([variable])  # as the first eager apply_gradients would, outside the trace
+    rate_dtype, n = instance.learning_rate.dtype, len(rates)
+
+    def steps(grads, rates):
+        def step(t, trajectory):
+            if varying:
+                instance.learning_rate = tf.cast(rates[t], rate_dtype)  # the eager loop assigns a Python float
+            instance.apply_gradients([(grads[t], variable)])
+            return t + 1, trajectory.write(t, variable.value)
+
+        trajectory = tf.TensorArray(variable.dtype, size=n)
+        _, trajectory = tf.while_loop(lambda t, _: t < n, step, (tf.constant(0), trajectory))
+        return trajectory.stack()
+
+    with _without_grappler(), _quiet_retracing():
+        return tf.function(steps, autograph=False)(grads, tf.constant(rates, tf.float64))
+
+
+def _eager_steps(optimizer, params, grads, lr):
+    """The same steps one eager ``apply_gradients`` at a time: what ``_steps`` must equal bit for bit
+    (tests/test_optimizers_adapters.py holds it to that)."""
     variable = keras.Variable(params)
     rates = lr.numpy().astype(np.float64).tolist()
     varying = len(set(rates)) > 1
@@ -37,6 +74,33 @@ def _steps(optimizer, params, grads, lr):
         instance.apply_gradients([(grad, variable)])
         trajectory.append(tf.identity(variable.value))
     return tf.stack(trajectory)
+
+
+@contextlib.contextmanager
+def _without_grappler():
+    """Graphs run as traced, no Grappler rewrites (TF's option is process-wide: restored on leaving)."""
+    before = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": before})
+
+
+class _RetracingWarning(logging.Filter):
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_retracing():
+    """One trace per trajectory is the design here: TF's warning about frequent retracing is not for us."""
+    logger, quiet = tf.get_logger(), _RetracingWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def _rates(schedule, steps, dtype):
