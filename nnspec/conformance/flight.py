@@ -19,7 +19,6 @@ import faulthandler
 import os
 import pickle
 import re
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,11 +99,3 @@ def read_postmortem(directory: Path | str, name: str, timeout_s: float | None) -
     lines = [line for line in fault.splitlines() if line.strip()][:12]
     return Postmortem(status, cause, example, "\n".join(lines))
 
-
-def signal_name(returncode: int) -> str:
-    """'SIGSEGV (Segmentation fault)' for a child's negative return code."""
-    try:
-        sig = signal.Signals(-returncode)
-    except ValueError:
-        return f"exit code {returncode}"
-    return f"{sig.name} ({signal.strsignal(sig) or sig.name})"

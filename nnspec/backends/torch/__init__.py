@@ -29,7 +29,6 @@ class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backen
         torch.set_float32_matmul_precision("highest")
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-        self._identity = torch.nn.Identity()
 
     def version(self):
         return torch.__version__
