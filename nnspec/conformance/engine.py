@@ -6,12 +6,14 @@ judges every value check on it — ``forward`` (backend vs spec), ``gradient``
 ``property`` (laws on the backend's own output). ``hypothesis.target`` steers the
 search towards each check's worst error, and the worst error seen is kept even when
 the check passes. A failing check raises its own exception type, so hypothesis
-shrinks each check's failure separately to a minimal counterexample, which is
-replayed last and therefore the one recorded.
+shrinks each check's failure separately; each kind of failure records the simplest
+failing example evaluated. What a case may spend is counted in adapter calls (see
+``search``): generation stops where hypothesis finds no new kind of failure, and
+shrinking where ``SHRINK_CALLS`` runs out, whatever the machine's load.
 
-When forward or gradient fails against the spec default, each declared variant is
-judged on every example seen, the counterexample included; the first that fits all
-of them is recorded as ``matches_variant``.
+When forward or gradient fails against the spec default, each declared variant (and
+``subnormals="flush"``) is judged on every example seen, the counterexamples first;
+the first that fits all of them is recorded as ``matches_variant``.
 
 An adapter that raises is an ``error`` (shrunk like a failure), a wrong shape or
 dtype, a nan where the spec is finite or an error beyond tolerance is a ``fail``; a
@@ -23,29 +25,35 @@ adapter does stops the run.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import itertools
 import time
 import traceback
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, reject, seed, settings, target
-from hypothesis.errors import Unsatisfiable
-from hypothesis.internal.conjecture import engine as conjecture_engine
+from hypothesis import given, reject, seed, target
+from hypothesis.errors import Flaky, Unsatisfiable
 
 from ..backends import Backend, Unsupported
 from . import flight
-from .catalogue import OpEntry, describe
+from .catalogue import OpEntry
 from .measure import Verdict, compare, finfo
+from .search import (  # noqa: F401  (BUDGETS, hypothesis_settings: the names plugin, layout, trajectory import)
+    BUDGETS,
+    FLUSH_TO_ZERO,
+    KEEP_EXAMPLES,
+    SHRINK_CALLS,
+    BudgetSpent,
+    CallBudget,
+    Failures,
+    example_strategy,
+    hypothesis_settings,
+    matching_variant,
+)
 from .strategies import Example, np_dtype
 
 VALUE_CHECKS = ("forward", "gradient", "property")
-BUDGETS = {"quick": 20, "standard": 150, "thorough": 1000}  # examples per (op, dtype)
-SHRINK_SECONDS = {"quick": 3, "standard": 30, "thorough": 300}  # per case; hypothesis' own cap is 300
-KEEP_EXAMPLES = 500  # examples kept for variant matching
 
 
 class CheckFailed(Exception):
@@ -64,7 +72,6 @@ def failure_type(check: str, kind: str) -> type:
     return _FAILED[key]
 
 
-FLUSH_TO_ZERO = {"subnormals": ("flush",)}  # a variant of every op, see judge()
 SEVERITY = ("raised", "shape", "dtype", "nonfinite", "ulp", "property")  # the record shows the first
 
 
@@ -84,7 +91,7 @@ class Worst:
     max_ulp: float = 0.0
     max_abs: float = 0.0
     max_rel: float = 0.0
-    failures: dict = field(default_factory=dict)  # kind -> (example, verdict), minimal after shrinking
+    failures: Failures = field(default_factory=Failures)  # kind -> (example, verdict), the simplest seen
 
     def add(self, verdict: Verdict):
         self.examples += 1
@@ -148,6 +155,13 @@ def _raised(exc: Exception) -> Verdict:
     return Verdict(False, "error", "raised", np.inf, np.inf, np.inf, f"{type(exc).__name__}: {exc}".strip())
 
 
+def flush_example(example: Example, observed: Observed, dtype) -> tuple[Example, Observed]:
+    """The example's inputs and cotangent and the backend's results with subnormals read as zero."""
+    return (Example([flush_subnormals(a, dtype) for a in example.inputs], flush_subnormals(example.cotangent, dtype),
+                    example.params),
+            Observed(flush_subnormals(observed.value, dtype), flush_subnormals(observed.gradient, dtype)))
+
+
 def flush_subnormals(value, dtype):
     """Subnormals of ``dtype`` replaced by a zero of the same sign (what FTZ/DAZ arithmetic sees)."""
     if value is None or isinstance(value, Exception):
@@ -200,9 +214,7 @@ def judge(entry: OpEntry, dtype, example: Example, observed: Observed, overrides
     overrides = dict(overrides or {})
     flush = overrides.pop("subnormals", "keep") == "flush"
     if flush:
-        example = Example([flush_subnormals(a, dtype) for a in example.inputs],
-                          flush_subnormals(example.cotangent, dtype), example.params)
-        observed = Observed(flush_subnormals(observed.value, dtype), flush_subnormals(observed.gradient, dtype))
+        example, observed = flush_example(example, observed, dtype)
     params = {**example.params, **overrides}
     judged = Example(example.inputs, example.cotangent, params) if overrides else example  # a variant's own bounds
     verdicts = {}
@@ -248,42 +260,6 @@ def derive_seed(run_seed: int, dtype: str, op: str) -> int:
     return (run_seed + zlib.crc32(f"{dtype}/{op}".encode())) % 2**32
 
 
-def hypothesis_settings(budget: str) -> settings:
-    return settings(
-        max_examples=BUDGETS[budget],
-        deadline=None,  # framework calls (compiles, first-call dispatch) have no fair deadline
-        database=None,  # the counterexample lives in the results file, not in .hypothesis/
-        derandomize=False,  # the explicit seed() below makes every run reproducible
-        suppress_health_check=list(HealthCheck),
-        # Hill-climbing on target() pays off with a real budget; with 20 examples hypothesis
-        # would spend seconds climbing per case, so quick runs generate and shrink only.
-        phases=(Phase.explicit, Phase.generate, Phase.shrink) + ((Phase.target,) if budget != "quick" else ()),
-        report_multiple_bugs=True,
-        print_blob=False,
-        verbosity=Verbosity.quiet,
-    )
-
-
-@contextlib.contextmanager
-def shrink_time_limit(seconds: float):
-    """Bounds hypothesis' shrinking per case, so a quick run stays quick.
-
-    Hypothesis has no setting for this; its engine reads the module constant
-    MAX_SHRINKING_SECONDS (300 s) when shrinking starts. A shrink cut short still
-    records a failing example, only a less minimal one. If the constant ever
-    disappears, shrinking simply runs to hypothesis' own limit.
-    """
-    previous = getattr(conjecture_engine, "MAX_SHRINKING_SECONDS", None)
-    if previous is None:
-        yield
-        return
-    conjecture_engine.MAX_SHRINKING_SECONDS = min(previous, seconds)
-    try:
-        yield
-    finally:
-        conjecture_engine.MAX_SHRINKING_SECONDS = previous
-
-
 @dataclass
 class Case:
     """One (op, backend, device, dtype) to check."""
@@ -315,11 +291,13 @@ def check_values(case: Case) -> list[dict]:
 
     worst = {c: Worst() for c in checks}
     declined = []  # messages of the examples the backend raised Unsupported on (a parameter value)
+    budget = CallBudget(SHRINK_CALLS[case.budget])
 
     @seed(case.case_seed)
     @hypothesis_settings(case.budget)
-    @given(entry.example(case.dtype))
+    @given(example_strategy(entry, case.dtype))
     def search(example):
+        budget.charge()
         try:
             observed = observe(entry, case.backend, case.device, example)
         except Unsupported as exc:  # this example only: the others are still measured
@@ -333,17 +311,18 @@ def check_values(case: Case) -> list[dict]:
             if verdict.ok:  # climb towards the tolerance; past it, shrinking takes over
                 target(verdict.max_ulp, label=check)
         failing = [(check, v) for check, v in verdicts.items() if not v.ok]
-        for check, verdict in failing[1:]:  # kept only until a search of their own shrinks them
-            worst[check].failures.setdefault(verdict.kind, (example, verdict))
+        for check, verdict in failing:  # the first raises: hypothesis shrinks it; the others ride along
+            worst[check].failures.add(verdict.kind, example, verdict)
         if failing:
+            budget.failed()
             check, verdict = failing[0]
-            worst[check].failures[verdict.kind] = (example, verdict)  # the last run is the minimal one
             raise failure_type(check, verdict.kind)(verdict.message)
 
     engine_error = None
     try:
-        with shrink_time_limit(SHRINK_SECONDS[case.budget]):
-            search()
+        search()
+    except BudgetSpent:  # the failures recorded so far are the counterexamples
+        pass
     except Unsupported as exc:
         return [make_record(case, c, "unsupported", message=str(exc)) for c in checks]
     except Unsatisfiable:  # every example drawn was declined
@@ -352,7 +331,8 @@ def check_values(case: Case) -> list[dict]:
         pass
     except Exception as exc:  # hypothesis itself gave up (flaky adapter, ...): say so, keep measuring others
         engine_error = f"{type(exc).__name__}: {exc}"
-        traceback.print_exc()
+        if not isinstance(exc, Flaky):
+            traceback.print_exc()
 
     seconds = time.perf_counter() - started
     records = []
@@ -370,7 +350,7 @@ def check_values(case: Case) -> list[dict]:
             status, message = "pass", ""
         if declined:
             message = "; ".join(filter(None, [message, f"{len(declined)} examples unsupported: {declined[0]}"]))
-        variant = _matching_variant(case, check, dtype) if status == "fail" and check != "property" else None
+        variant = _matching_variant(case, check, dtype, worst) if status == "fail" and check != "property" else None
         records.append(
             make_record(
                 case, check, status, message=message, examples=w.examples, max_ulp=w.max_ulp, max_abs=w.max_abs,
@@ -382,24 +362,18 @@ def check_values(case: Case) -> list[dict]:
     return records
 
 
-def variant_combinations(variants: dict) -> list[dict]:
-    """Every non-empty combination of declared variant values, fewest changes first."""
-    dimensions = [[(name, value) for value in values] for name, values in variants.items()]
-    combos = []
-    for size in range(1, len(dimensions) + 1):
-        for chosen in itertools.combinations(dimensions, size):
-            combos.extend(dict(pairs) for pairs in itertools.product(*chosen))
-    return combos
+def _matching_variant(case: Case, check: str, dtype, worst: dict) -> str | None:
+    """The first variant under which every example seen passes ``check`` (its counterexamples first)."""
+    failing = {id(example) for kind in SEVERITY if kind in worst[check].failures
+               for example in worst[check].failures[kind][:1]}
+    seen = sorted(case.seen, key=lambda pair: id(pair[0]) not in failing)  # stable: otherwise in the order drawn
 
+    def verdict(example, observed, overrides):
+        if check == "gradient" and observed.gradient is None:
+            return None
+        return judge(case.entry, dtype, example, observed, overrides).get(check)
 
-def _matching_variant(case: Case, check: str, dtype) -> str | None:
-    """The first variant under which every example seen passes ``check``."""
-    judged = [(ex, obs) for ex, obs in case.seen if check == "forward" or obs.gradient is not None]
-    for overrides in variant_combinations({**case.entry.variants, **FLUSH_TO_ZERO}):
-        verdicts = (judge(case.entry, dtype, ex, obs, overrides).get(check) for ex, obs in judged)
-        if all(v is None or v.ok for v in verdicts):
-            return describe(case.entry.op, overrides)
-    return None
+    return matching_variant(case.entry, seen, verdict)
 
 
 def check_defaults(case: Case) -> list[dict]:

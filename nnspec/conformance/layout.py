@@ -23,7 +23,8 @@ from hypothesis import given, seed
 
 from ..backends import Unsupported
 from . import flight
-from .engine import Case, encode_example, hypothesis_settings, make_record, shrink_time_limit
+from .engine import Case, encode_example, make_record
+from .search import SHRINK_CALLS, BudgetSpent, CallBudget, Failures, example_strategy, hypothesis_settings
 
 
 def weight_names(entry) -> tuple[str, ...]:
@@ -63,12 +64,14 @@ def check_layout(case: Case) -> list[dict]:
     entry, backend = case.entry, case.backend
     if not weight_names(entry):
         return [make_record(case, "layout", "skip", message="the op has no weights")]
-    outcome = {"examples": 0, "failure": None}
+    outcome = {"examples": 0}
+    failures, budget = Failures(), CallBudget(SHRINK_CALLS[case.budget])
 
     @seed(case.case_seed)
     @hypothesis_settings(case.budget)
-    @given(entry.example(case.dtype))
+    @given(example_strategy(entry, case.dtype))
     def search(example):
+        budget.charge()
         outcome["examples"] += 1
         flight.note(example)
         try:
@@ -78,17 +81,17 @@ def check_layout(case: Case) -> list[dict]:
         except Exception as exc:  # an adapter that raises is measured, not a crash
             mismatch = f"raised {type(exc).__name__}: {exc}"
         if mismatch:
-            outcome["failure"] = (example, mismatch)
+            budget.failed()
+            failures.add("mismatch", example, mismatch)  # the simplest stands
             raise LayoutMismatch(mismatch)
 
     try:
-        with shrink_time_limit(5):
-            search()
+        search()
     except Unsupported as exc:
         return [make_record(case, "layout", "unsupported", message=str(exc))]
-    except LayoutMismatch:
+    except (LayoutMismatch, BudgetSpent):
         pass
-    failure = outcome["failure"]
+    failure = failures["mismatch"] if failures else None
     status = "pass" if failure is None else ("error" if failure[1].startswith("raised") else "fail")
     return [make_record(
         case, "layout", status, examples=outcome["examples"], max_ulp=0.0 if failure is None else None,

@@ -26,8 +26,11 @@ trajectory
     A failing trajectory is cut to the shortest failing gradient sequence: hypothesis
     shrinks the example, the sequence is cut after its first failing step (a step
     depends only on the steps before it), then runs of steps are deleted while it still
-    fails. When the spec's default fails, each variant is judged on every example seen
-    and the first that fits them all is recorded as ``matches_variant``.
+    fails. Both searches are counted in calls, not seconds (``search``): hypothesis gets a
+    third of ``SHRINK_CALLS`` after the first failure, ``shorten`` as many replays. When the
+    spec's default fails, each variant (and ``subnormals="flush"``) is judged on every
+    example seen, the counterexample first, and the first that fits them all is recorded
+    as ``matches_variant``.
 
 schedule
     A schedule row's example is the initial learning rate (a scalar in the dtype under
@@ -41,6 +44,7 @@ schedule
 from __future__ import annotations
 
 import inspect
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -49,29 +53,39 @@ from hypothesis import given, reject, seed, settings, target
 from hypothesis.errors import Unsatisfiable
 
 from ..backends import Unsupported
-from .catalogue import describe
 from .engine import (
-    SHRINK_SECONDS,
     Case,
     CheckFailed,
     Observed,
     _accepted,
     encode_example,
     failure_type,
-    hypothesis_settings,
+    flush_example,
+    flush_subnormals,
     make_record,
     np_dtype,
     observe,
-    shrink_time_limit,
-    variant_combinations,
+)
+from .search import (
+    KEEP_EXAMPLES,
+    SHRINK_CALLS,
+    BudgetSpent,
+    CallBudget,
+    Failures,
+    example_strategy,
+    hypothesis_settings,
+    matching_variant,
 )
 from .measure import Verdict, compare, finfo, spacing
 from .strategies import Example
 
 EXAMPLES = {"quick": 4, "standard": 20, "thorough": 150}  # each example is a whole run of 100 steps
-KEEP_EXAMPLES = 40  # examples kept for variant matching (each re-runs the spec's whole trajectory)
-SHRINK_SHARE = 1 / 3  # of the budget's shrinking time, for hypothesis and then again for shorten(): every
-# replay is a whole trajectory, and cutting at the first failing step already does most of the work
+SHRINK_SHARE = 1 / 3  # of the budget's shrink calls, for hypothesis and then again for shorten(): every
+# call is a whole trajectory, and cutting at the first failing step already does most of the work
+
+
+def shrink_calls(budget: str) -> int:
+    return math.ceil(SHRINK_CALLS[budget] * SHRINK_SHARE)
 
 
 @dataclass
@@ -103,14 +117,16 @@ def judge_trajectory(entry, dtype, example: Example, observed: Observed, overrid
     """Each step of the backend's trajectory against the spec's (``overrides`` selects a variant).
 
     The errors of every step are measured at once; ``compare`` then judges the first failing
-    step (or the worst one), which gives the verdict its message.
+    step (or the worst one), which gives the verdict its message. Under ``subnormals="flush"``
+    the inputs and both trajectories read subnormals as zero, as in ``engine.judge``.
     """
     if isinstance(observed.value, Exception):
         exc = observed.value
         return Judged(Verdict(False, "error", "raised", np.inf, np.inf, np.inf, f"{type(exc).__name__}: {exc}"))
-    overrides = overrides or {}
+    example, observed, overrides, flush = _flushed(example, observed, overrides, dtype)
     actual = np.asarray(observed.value[0])
     reference = entry.forward(*example.inputs, **_accepted(entry.forward, {**example.params, **overrides}))
+    reference = flush_subnormals(reference, dtype) if flush else reference
     if actual.shape != reference.shape or actual.dtype != dtype:
         return Judged(compare(actual, reference, dtype, 0))  # says which: shape or dtype
     start = example.inputs[0].astype(np.float64)[None]
@@ -123,6 +139,15 @@ def judge_trajectory(entry, dtype, example: Example, observed: Observed, overrid
     if failing.size:
         verdict.message = f"step {t + 1}: {verdict.message}"
     return Judged(verdict, ulp, rel, t + 1 if failing.size else None)
+
+
+def _flushed(example, observed, overrides, dtype):
+    """(example, observed, the other overrides, flush?): the ``subnormals`` variant applied."""
+    overrides = dict(overrides or {})
+    flush = overrides.pop("subnormals", "keep") == "flush"
+    if flush:
+        example, observed = flush_example(example, observed, dtype)
+    return example, observed, overrides, flush
 
 
 def per_step_errors(actual, reference, dtype, scale):
@@ -151,20 +176,21 @@ def select_steps(example: Example, keep) -> Example:
     return Example([params0, *(a[keep] for a in per_step)], example.cotangent, dict(example.params))
 
 
-def shorten(entry, backend, device, dtype, example, judged, seconds):
+def shorten(entry, backend, device, dtype, example, judged, replays):
     """The failing example cut to its first failing step, then with runs of steps deleted
-    while it still fails (halves, then quarters, ... single steps), within ``seconds``."""
-    deadline = time.perf_counter() + seconds
+    while it still fails (halves, then quarters, ... single steps), in at most ``replays``
+    replays of the backend (a count, so the result does not depend on the machine's load)."""
     example = select_steps(example, range(judged.failing_step))
     chunk = max(steps_of(example) // 2, 1)
-    while time.perf_counter() < deadline:
+    while replays > 0:
         start, removed = 0, False
-        while start < steps_of(example) and steps_of(example) > 1 and time.perf_counter() < deadline:
+        while start < steps_of(example) and steps_of(example) > 1 and replays > 0:
             keep = [i for i in range(steps_of(example)) if not start <= i < start + chunk]
             if not keep:
                 start += chunk
                 continue
             candidate = select_steps(example, keep)
+            replays -= 1
             observed = observe(entry, backend, device, candidate)
             again = judge_trajectory(entry, dtype, candidate, observed)
             if again.failing_step is not None and again.verdict.kind == judged.verdict.kind:
@@ -177,21 +203,12 @@ def shorten(entry, backend, device, dtype, example, judged, seconds):
     return example, judged
 
 
-def matching_variant(case: Case, judge, seen) -> str | None:
-    """The first variant under which every example seen passes (``seen`` failing examples first:
-    most variants fail on them at once)."""
+def _matching_variant(case: Case, judge) -> str | None:
+    """``search.matching_variant`` over the examples seen (the counterexample first)."""
     dtype = np_dtype(case.dtype)
-
-    def fits(example, observed, overrides):
-        try:
-            return judge(case.entry, dtype, example, observed, overrides).verdict.ok
-        except (ValueError, ArithmeticError):  # a variant undefined on this example does not fit it
-            return False
-
-    for overrides in variant_combinations(case.entry.variants):
-        if all(fits(ex, obs, overrides) for ex, obs in seen):
-            return describe(case.entry.op, overrides)
-    return None
+    return matching_variant(case.entry, case.seen,
+                            lambda example, observed, overrides: judge(case.entry, dtype, example, observed,
+                                                                       overrides).verdict)
 
 
 def worst_by_step(current, values):
@@ -209,12 +226,13 @@ def _summary(values) -> list[float]:
 def run_search(case: Case, check: str, judge, progress):
     """The hypothesis search of one case: returns (failure, unsupported messages, engine error)."""
     entry, dtype = case.entry, np_dtype(case.dtype)
-    unsupported, outcome = [], {"failure": None}
+    unsupported, failures, budget = [], Failures(), CallBudget(shrink_calls(case.budget))
 
     @seed(case.case_seed)
     @settings(hypothesis_settings(case.budget), max_examples=EXAMPLES[case.budget], report_multiple_bugs=False)
-    @given(entry.example(case.dtype))
+    @given(example_strategy(entry, case.dtype))
     def search(example):
+        budget.charge()
         try:
             observed = observe(entry, case.backend, case.device, example)
         except Unsupported as exc:  # this example's parameters: others may still apply
@@ -227,20 +245,20 @@ def run_search(case: Case, check: str, judge, progress):
         if judged.verdict.ok:
             target(judged.verdict.max_ulp, label=check)
             return
-        outcome["failure"] = (example, observed, judged)  # the last failure raised is the minimal one
+        budget.failed()
+        failures.add("any", example, observed, judged)  # one search for every kind: the simplest stands
         raise failure_type(check, judged.verdict.kind)(judged.verdict.message)
 
     error = None
     try:
-        with shrink_time_limit(SHRINK_SECONDS[case.budget] * SHRINK_SHARE):  # as much again for shorten()
-            search()
-    except (CheckFailed, BaseExceptionGroup):
+        search()
+    except (CheckFailed, BaseExceptionGroup, BudgetSpent):
         pass
     except Unsatisfiable:
         pass  # every example was unsupported: said below
     except Exception as exc:  # hypothesis itself gave up: say so
         error = f"{type(exc).__name__}: {exc}"
-    return outcome["failure"], unsupported, error
+    return (failures["any"] if failures else None), unsupported, error
 
 
 def _unsupported_check(case: Case, check: str) -> list[dict] | None:
@@ -276,11 +294,11 @@ def check_trajectory(case: Case) -> list[dict]:
         example, _, judged = failure
         if judged.failing_step is not None:
             example, judged = shorten(entry, case.backend, case.device, dtype, example, judged,
-                                      SHRINK_SECONDS[case.budget] * SHRINK_SHARE)
+                                      shrink_calls(case.budget))
             case.seen.insert(0, (example, observe(entry, case.backend, case.device, example)))
             progress(example, judged)  # the counterexample's own steps count among those measured
         status, message = judged.verdict.status, judged.verdict.message
-        variant = matching_variant(case, judge_trajectory, case.seen) if status == "fail" else None
+        variant = _matching_variant(case, judge_trajectory) if status == "fail" else None
         fields = {"counterexample": encode_example(example), "first_failing_step": judged.failing_step,
                   "matches_variant": variant}
     elif stats["examples"] == 0:
@@ -311,7 +329,9 @@ def judge_schedule(entry, dtype, example: Example, observed: Observed, overrides
     if isinstance(observed.value, Exception):
         exc = observed.value
         return Judged(Verdict(False, "error", "raised", np.inf, np.inf, np.inf, f"{type(exc).__name__}: {exc}"))
-    reference = entry.forward(*example.inputs, **_accepted(entry.forward, {**example.params, **(overrides or {})}))
+    example, observed, overrides, flush = _flushed(example, observed, overrides, dtype)
+    reference = entry.forward(*example.inputs, **_accepted(entry.forward, {**example.params, **overrides}))
+    reference = flush_subnormals(reference, dtype) if flush else reference
     actual = np.asarray(observed.value[0])
     floor = None
     if entry.forward_tol.floor is not None:
@@ -352,7 +372,7 @@ def check_schedule(case: Case) -> list[dict]:
         case.seen.insert(0, (example, observed))
         status, message = judged.verdict.status, judged.verdict.message
         fields = {"counterexample": encode_example(example),
-                  "matches_variant": matching_variant(case, judge_schedule, case.seen) if status == "fail" else None}
+                  "matches_variant": _matching_variant(case, judge_schedule) if status == "fail" else None}
     elif stats["examples"] == 0:
         status, message = "unsupported", "; ".join(sorted(set(unsupported))) or (error or "no example ran")
     elif error:
