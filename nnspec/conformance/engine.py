@@ -27,49 +27,20 @@ from __future__ import annotations
 
 import inspect
 import time
-import traceback
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import given, reject, seed, target
-from hypothesis.errors import Flaky, Unsatisfiable
+from hypothesis import reject, target
 
 from ..backends import Backend, Unsupported
-from . import flight
+from . import flight, search
 from .catalogue import OpEntry
 from .measure import Verdict, compare, finfo
-from .search import (  # noqa: F401  (BUDGETS, hypothesis_settings: the names plugin, layout, trajectory import)
-    BUDGETS,
-    FLUSH_TO_ZERO,
-    KEEP_EXAMPLES,
-    SHRINK_CALLS,
-    BudgetSpent,
-    CallBudget,
-    Failures,
-    example_strategy,
-    hypothesis_settings,
-    matching_variant,
-)
+from .search import KEEP_EXAMPLES, Failures, failure_type, matching_variant
 from .strategies import Example, np_dtype
 
 VALUE_CHECKS = ("forward", "gradient", "property")
-
-
-class CheckFailed(Exception):
-    """Raised inside the hypothesis test; one subclass per (check, kind of failure), so that
-    hypothesis shrinks each distinct failure on its own (a nan at -inf does not hide an
-    accuracy loss at -3)."""
-
-
-_FAILED: dict[tuple[str, str], type] = {}
-
-
-def failure_type(check: str, kind: str) -> type:
-    key = (check, kind)
-    if key not in _FAILED:
-        _FAILED[key] = type(f"{check.title()}{kind.title()}Failed", (CheckFailed,), {})
-    return _FAILED[key]
 
 
 SEVERITY = ("raised", "shape", "dtype", "nonfinite", "ulp", "property")  # the record shows the first
@@ -291,13 +262,8 @@ def check_values(case: Case) -> list[dict]:
 
     worst = {c: Worst() for c in checks}
     declined = []  # messages of the examples the backend raised Unsupported on (a parameter value)
-    budget = CallBudget(SHRINK_CALLS[case.budget])
 
-    @seed(case.case_seed)
-    @hypothesis_settings(case.budget)
-    @given(example_strategy(entry, case.dtype))
-    def search(example):
-        budget.charge()
+    def judge_one(example):
         try:
             observed = observe(entry, case.backend, case.device, example)
         except Unsupported as exc:  # this example only: the others are still measured
@@ -314,25 +280,16 @@ def check_values(case: Case) -> list[dict]:
         for check, verdict in failing:  # the first raises: hypothesis shrinks it; the others ride along
             worst[check].failures.add(verdict.kind, example, verdict)
         if failing:
-            budget.failed()
             check, verdict = failing[0]
             raise failure_type(check, verdict.kind)(verdict.message)
 
-    engine_error = None
     try:
-        search()
-    except BudgetSpent:  # the failures recorded so far are the counterexamples
-        pass
+        outcome = search.run(case, judge_one)
     except Unsupported as exc:
         return [make_record(case, c, "unsupported", message=str(exc)) for c in checks]
-    except Unsatisfiable:  # every example drawn was declined
+    if outcome.unsatisfiable:  # every example drawn was declined
         return [make_record(case, c, "unsupported", message=declined[0] if declined else "") for c in checks]
-    except (CheckFailed, BaseExceptionGroup):
-        pass
-    except Exception as exc:  # hypothesis itself gave up (flaky adapter, ...): say so, keep measuring others
-        engine_error = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, Flaky):
-            traceback.print_exc()
+    engine_error = outcome.error  # hypothesis itself gave up: said, and the other checks still measured
 
     seconds = time.perf_counter() - started
     records = []

@@ -19,12 +19,11 @@ import inspect
 import time
 
 import numpy as np
-from hypothesis import given, seed
 
 from ..backends import Unsupported
-from . import flight
+from . import flight, search
 from .engine import Case, encode_example, make_record
-from .search import SHRINK_CALLS, BudgetSpent, CallBudget, Failures, example_strategy, hypothesis_settings
+from .search import CheckFailed, Failures
 
 
 def weight_names(entry) -> tuple[str, ...]:
@@ -54,7 +53,7 @@ def round_trip_mismatch(entry, backend, example) -> str:
     return ""
 
 
-class LayoutMismatch(Exception):
+class LayoutMismatch(CheckFailed):
     pass
 
 
@@ -65,13 +64,9 @@ def check_layout(case: Case) -> list[dict]:
     if not weight_names(entry):
         return [make_record(case, "layout", "skip", message="the op has no weights")]
     outcome = {"examples": 0}
-    failures, budget = Failures(), CallBudget(SHRINK_CALLS[case.budget])
+    failures = Failures()
 
-    @seed(case.case_seed)
-    @hypothesis_settings(case.budget)
-    @given(example_strategy(entry, case.dtype))
-    def search(example):
-        budget.charge()
+    def judge_one(example):
         outcome["examples"] += 1
         flight.note(example)
         try:
@@ -81,17 +76,17 @@ def check_layout(case: Case) -> list[dict]:
         except Exception as exc:  # an adapter that raises is measured, not a crash
             mismatch = f"raised {type(exc).__name__}: {exc}"
         if mismatch:
-            budget.failed()
             failures.add("mismatch", example, mismatch)  # the simplest stands
             raise LayoutMismatch(mismatch)
 
     try:
-        search()
+        ended = search.run(case, judge_one)
     except Unsupported as exc:
         return [make_record(case, "layout", "unsupported", message=str(exc))]
-    except (LayoutMismatch, BudgetSpent):
-        pass
     failure = failures["mismatch"] if failures else None
+    if failure is None and ended.error:  # hypothesis itself gave up
+        return [make_record(case, "layout", "error", examples=outcome["examples"], message=ended.error,
+                            seconds=time.perf_counter() - started)]
     status = "pass" if failure is None else ("error" if failure[1].startswith("raised") else "fail")
     return [make_record(
         case, "layout", status, examples=outcome["examples"], max_ulp=0.0 if failure is None else None,

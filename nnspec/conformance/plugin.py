@@ -34,8 +34,9 @@ from ..backends import DTYPES, BackendUnavailable, load_backend
 from . import flight, isolation, results
 from .catalogue import select
 from .checkers import CHECKERS
-from .engine import BUDGETS, Case
+from .engine import Case
 from .repro import repro_command
+from .search import BUDGETS
 
 STASH = pytest.StashKey[dict]()
 

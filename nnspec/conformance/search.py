@@ -20,11 +20,16 @@ Hypothesis' own five-minute shrink limit stays as a backstop; nothing here reads
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import traceback
 from dataclasses import dataclass, field
+from typing import Callable
 
-from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis.errors import Flaky, Unsatisfiable
 
+from ..backends import Unsupported
 from .catalogue import describe
 
 BUDGETS = {"quick": 20, "standard": 150, "thorough": 1000}  # examples generated per (op, dtype)
@@ -48,6 +53,22 @@ def hypothesis_settings(budget: str, **overrides) -> settings:
         verbosity=Verbosity.quiet,
         **overrides,
     )
+
+
+class CheckFailed(Exception):
+    """Raised inside a search when an example fails; one subclass per (check, kind of failure), so
+    that hypothesis shrinks each distinct failure on its own (a nan at -inf does not hide an
+    accuracy loss at -3)."""
+
+
+_FAILED: dict[tuple[str, str], type] = {}
+
+
+def failure_type(check: str, kind: str) -> type:
+    key = (check, kind)
+    if key not in _FAILED:
+        _FAILED[key] = type(f"{check.title()}{kind.title()}Failed", (CheckFailed,), {})
+    return _FAILED[key]
 
 
 class BudgetSpent(BaseException):
@@ -154,3 +175,74 @@ def matching_variant(entry, seen, verdict) -> str | None:
         if all(fits(example, observed, overrides) for example, observed in seen):
             return describe(entry.op, overrides)
     return None
+
+
+@dataclass
+class Outcome:
+    """How a search ended, beyond the failures its body recorded."""
+
+    unsatisfiable: bool = False  # the body rejected every example (all declined by the backend)
+    error: str | None = None  # hypothesis itself gave up (a flaky adapter, ...)
+
+
+@contextlib.contextmanager
+def own_constants_only():
+    """Hypothesis draws, a few times in a hundred, a number literal found in any *local* module
+    loaded (``providers._get_local_constants``): nnspec's own modules when it is installed editable,
+    never when installed as a wheel (tox). The examples of a seed would then change with every edit
+    of nnspec's source and with which modules happen to be loaded (a case run alone, a worker,
+    ``nnspec repro``). Inside a search no local module counts, so a seed gives the same examples
+    however nnspec is installed. An internal API: where it is missing, nothing changes."""
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        empty, real = providers.Constants(), providers._get_local_constants
+    except (ImportError, AttributeError):
+        yield
+        return
+    providers.CONSTANTS_CACHE.cache.clear()  # it holds the local constants of earlier draws
+    providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        providers._get_local_constants = real
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
+def run(case, body: Callable, **overrides) -> Outcome:
+    """The one hypothesis search of every check: ``body(example)`` judges one example of the case's
+    row and dtype, recording what it needs, and raises a ``CheckFailed`` on a failing one.
+
+    The search is seeded by the case, draws from the row's cached strategy, and is charged in
+    adapter calls: from the body's first failure on, ``SHRINK_CALLS[budget]`` calls (or
+    ``shrink_calls``) remain. ``Unsupported`` raised by the body ends the search and propagates
+    (the whole case is unsupported); the body rejects an example it cannot judge with
+    ``hypothesis.reject``. ``overrides`` adjust the settings (a trajectory's examples)."""
+    budget = CallBudget(overrides.pop("shrink_calls", SHRINK_CALLS[case.budget]))
+
+    @seed(case.case_seed)
+    @settings(hypothesis_settings(case.budget), **overrides)
+    @given(example_strategy(case.entry, case.dtype))
+    def search(example):
+        budget.charge()
+        try:
+            body(example)
+        except CheckFailed:
+            budget.failed()
+            raise
+
+    outcome = Outcome()
+    try:
+        with own_constants_only():
+            search()
+    except (CheckFailed, BaseExceptionGroup, BudgetSpent):  # the failures the body recorded stand
+        pass
+    except Unsatisfiable:
+        outcome.unsatisfiable = True
+    except Unsupported:  # the backend's whole case: the caller says so
+        raise
+    except Exception as exc:
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, Flaky):
+            traceback.print_exc()
+    return outcome

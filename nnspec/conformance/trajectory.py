@@ -49,33 +49,22 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import given, reject, seed, settings, target
-from hypothesis.errors import Unsatisfiable
+from hypothesis import reject, target
 
 from ..backends import Unsupported
+from . import search
 from .engine import (
     Case,
-    CheckFailed,
     Observed,
     _accepted,
     encode_example,
-    failure_type,
     flush_example,
     flush_subnormals,
     make_record,
     np_dtype,
     observe,
 )
-from .search import (
-    KEEP_EXAMPLES,
-    SHRINK_CALLS,
-    BudgetSpent,
-    CallBudget,
-    Failures,
-    example_strategy,
-    hypothesis_settings,
-    matching_variant,
-)
+from .search import KEEP_EXAMPLES, SHRINK_CALLS, Failures, failure_type, matching_variant
 from .measure import Verdict, compare, finfo, spacing
 from .strategies import Example
 
@@ -226,13 +215,9 @@ def _summary(values) -> list[float]:
 def run_search(case: Case, check: str, judge, progress):
     """The hypothesis search of one case: returns (failure, unsupported messages, engine error)."""
     entry, dtype = case.entry, np_dtype(case.dtype)
-    unsupported, failures, budget = [], Failures(), CallBudget(shrink_calls(case.budget))
+    unsupported, failures = [], Failures()
 
-    @seed(case.case_seed)
-    @settings(hypothesis_settings(case.budget), max_examples=EXAMPLES[case.budget], report_multiple_bugs=False)
-    @given(example_strategy(entry, case.dtype))
-    def search(example):
-        budget.charge()
+    def judge_one(example):
         try:
             observed = observe(entry, case.backend, case.device, example)
         except Unsupported as exc:  # this example's parameters: others may still apply
@@ -245,20 +230,13 @@ def run_search(case: Case, check: str, judge, progress):
         if judged.verdict.ok:
             target(judged.verdict.max_ulp, label=check)
             return
-        budget.failed()
         failures.add("any", example, observed, judged)  # one search for every kind: the simplest stands
         raise failure_type(check, judged.verdict.kind)(judged.verdict.message)
 
-    error = None
-    try:
-        search()
-    except (CheckFailed, BaseExceptionGroup, BudgetSpent):
-        pass
-    except Unsatisfiable:
-        pass  # every example was unsupported: said below
-    except Exception as exc:  # hypothesis itself gave up: say so
-        error = f"{type(exc).__name__}: {exc}"
-    return (failures["any"] if failures else None), unsupported, error
+    # every example unsupported (Unsatisfiable) is said by the caller from ``unsupported``
+    outcome = search.run(case, judge_one, max_examples=EXAMPLES[case.budget], report_multiple_bugs=False,
+                         shrink_calls=shrink_calls(case.budget))
+    return (failures["any"] if failures else None), unsupported, outcome.error
 
 
 def _unsupported_check(case: Case, check: str) -> list[dict] | None:
