@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case-memory", default=None, metavar="SIZE",
                    help="address-space limit of each worker, e.g. 8G (default: half the machine's memory)")
     p.add_argument("--workers", type=int, default=1, metavar="W", help="worker processes (default 1)")
+    p.add_argument("--known", metavar="PATH",
+                   help="evaluate the counterexamples recorded in PATH (a report's conformance.json or a results "
+                        "directory) for the same op and dtype before each case's search, so that what an earlier "
+                        "run found is looked for again")
     p.add_argument("--shard", default=None, metavar="K/N", help="run only shard K of N of the cases (a CI matrix)")
     p.add_argument("--resume", action="store_true",
                    help="finish the newest unfinished run of this backend and device, measuring only its missing cases")
@@ -130,7 +134,8 @@ def cmd_run(args) -> int:
     for dtype in args.dtype or []:
         pytest_args += ["--nnspec-dtype", dtype]
     for option, value in (("--nnspec-family", args.family), ("--nnspec-op", args.op), ("--nnspec-shard", args.shard),
-                          ("--nnspec-case-timeout", args.case_timeout), ("--nnspec-case-memory", args.case_memory)):
+                          ("--nnspec-case-timeout", args.case_timeout), ("--nnspec-case-memory", args.case_memory),
+                          ("--nnspec-known", args.known)):
         if value is not None:
             pytest_args += [option, str(value)]
     if args.resume:
@@ -149,9 +154,11 @@ def _check_run_options(args) -> None:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.case_timeout is not None and not args.case_timeout > 0:
         raise ValueError(f"--case-timeout must be a positive number of seconds, got {args.case_timeout:g}")
-    if args.resume and (args.family or args.op or args.dtype or args.shard or args.seed is not None):
-        raise ValueError("--resume continues a run with its own options: give no --family, --op, --dtype, --shard "
-                         "or --seed with it")
+    if args.resume and (args.family or args.op or args.dtype or args.shard or args.seed is not None or args.known):
+        raise ValueError("--resume continues a run with its own options: give no --family, --op, --dtype, --shard, "
+                         "--seed or --known with it")
+    if args.known and not Path(args.known).exists():
+        raise ValueError(f"--known {args.known}: no such report or results directory")
 
 
 def writable_directory(path) -> Path:

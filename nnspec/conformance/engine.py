@@ -31,7 +31,7 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import reject, target
+from hypothesis import reject
 
 from ..backends import Backend, Unsupported
 from . import flight, search
@@ -242,6 +242,7 @@ class Case:
     budget: str = "quick"
     seed: int = 0
     seen: list = field(default_factory=list)
+    known: list = field(default_factory=list)  # earlier runs' counterexamples, judged before the search (known.py)
 
     @property
     def case_seed(self) -> int:
@@ -275,7 +276,7 @@ def check_values(case: Case) -> list[dict]:
         for check, verdict in verdicts.items():
             worst[check].add(verdict)
             if verdict.ok:  # climb towards the tolerance; past it, shrinking takes over
-                target(verdict.max_ulp, label=check)
+                search.steer(verdict.max_ulp, check)
         failing = [(check, v) for check, v in verdicts.items() if not v.ok]
         for check, verdict in failing:  # the first raises: hypothesis shrinks it; the others ride along
             worst[check].failures.add(verdict.kind, example, verdict)

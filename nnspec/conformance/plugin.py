@@ -35,6 +35,7 @@ from . import flight, isolation, results
 from .catalogue import select
 from .checkers import CHECKERS
 from .engine import Case
+from .known import known_examples
 from .repro import repro_command
 from .search import BUDGETS
 
@@ -56,6 +57,9 @@ def pytest_addoption(parser):
     group.addoption("--nnspec-case-memory", default=None, help="address-space limit of a worker, e.g. 8G")
     group.addoption("--nnspec-shard", default=None, help="K/N: run only shard K of N of the cases")
     group.addoption("--nnspec-resume", action="store_true", help="finish the newest unfinished run")
+    group.addoption("--nnspec-known", default=None,
+                    help="a report's conformance.json or a results directory whose counterexamples each case "
+                         "evaluates before its search")
 
 
 def case_id(entry, check: str, dtype: str) -> str:
@@ -147,7 +151,8 @@ def pytest_configure(config):
             results_dir, backend.name, device, run["run_id"])))
     else:
         run = {"run_id": uuid.uuid4().hex[:12], "seed": config.getoption("--nnspec-seed"),
-               "budget": config.getoption("--nnspec-budget"), "selection": _selection(config)}
+               "budget": config.getoption("--nnspec-budget"), "selection": _selection(config),
+               "known": _known_path(config.getoption("--nnspec-known"))}
         state.update(run_id=run["run_id"], path=results.run_path(results_dir, backend.name, device, run["run_id"]))
     selection = run.get("selection") or {}
     try:
@@ -155,14 +160,14 @@ def pytest_configure(config):
     except KeyError as exc:
         _usage(exc.args[0])
     state.update(entries=entries, dtypes=selection.get("dtypes") or list(DTYPES), budget=run["budget"],
-                 seed=run["seed"], shard=parse_shard(selection.get("shard")))
+                 seed=run["seed"], shard=parse_shard(selection.get("shard")), known=run.get("known"))
     state["case_timeout"] = config.getoption("--nnspec-case-timeout") or isolation.CASE_TIMEOUT[state["budget"]]
     state["repro"] = lambda rid: repro_command(rid, results=None if state["results"] == "results" else state["results"])
     try:
         state["writer"] = results.ResultsWriter(state["path"])
     except OSError as exc:
         _usage(f"cannot write results to {results_dir}/: {exc.strerror or exc}")
-    state["run"] = {"seed": state["seed"], "budget": state["budget"], "selection": selection}
+    state["run"] = {"seed": state["seed"], "budget": state["budget"], "selection": selection, "known": state["known"]}
     state["cases_by_nodeid"] = {f"test_conformance[{case_id(*c)}]": c for c in all_cases(entries, state["dtypes"])}
     config.stash[STASH] = state
 
@@ -179,9 +184,19 @@ def pytest_configure(config):
         state["writer"].write({
             "kind": "environment", "run_id": state["run_id"], "started": _now(), **backend.environment(device),
             "backend_ref": name, "budget": state["budget"], "seed": state["seed"], "selection": selection,
+            "known": state["known"],
             "nnspec_version": __version__, "argv": sys.argv,
         })
     config.pluginmanager.register(isolation.Controller(state), "nnspec-controller")
+
+
+def _known_path(path) -> str | None:
+    """The --known source as given (workers run in the same directory), or None."""
+    if not path:
+        return None
+    if not Path(path).exists():
+        _usage(f"--known {path}: no such report or results directory")
+    return str(path)
 
 
 def _now() -> str:
@@ -228,7 +243,8 @@ def run_case(state, entry, check, dtype):
     cid = case_id(entry, check, dtype)
     state["writer"].write({"kind": "case_started", "run_id": state["run_id"], "case": cid, "op": entry.op,
                            "check": check, "dtype": dtype, "backend": state["backend"].name, "device": state["device"]})
-    case = Case(entry, state["backend"], state["device"], dtype, state["budget"], state["seed"])
+    case = Case(entry, state["backend"], state["device"], dtype, state["budget"], state["seed"],
+                known=known_examples(state["known"], entry, dtype, state["backend"].name))
     recorder = state.get("recorder")
     if recorder is not None:
         recorder.arm(state["case_timeout"])

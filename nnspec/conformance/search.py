@@ -26,8 +26,9 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
-from hypothesis.errors import Flaky, Unsatisfiable
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
+from hypothesis.control import currently_in_test_context
+from hypothesis.errors import Flaky, Unsatisfiable, UnsatisfiedAssumption
 
 from ..backends import Unsupported
 from .catalogue import describe
@@ -209,9 +210,19 @@ def own_constants_only():
         providers.CONSTANTS_CACHE.cache.clear()
 
 
+def steer(score: float, label: str) -> None:
+    """``hypothesis.target`` inside a search; nothing for a known example evaluated before it."""
+    if currently_in_test_context():
+        target(score, label=label)
+
+
 def run(case, body: Callable, **overrides) -> Outcome:
     """The one hypothesis search of every check: ``body(example)`` judges one example of the case's
     row and dtype, recording what it needs, and raises a ``CheckFailed`` on a failing one.
+
+    The case's ``known`` examples (counterexamples of earlier runs, see ``known``) are judged
+    first, outside hypothesis and uncharged: a failure among them is recorded by the body like any
+    other, and the search then looks for simpler ones.
 
     The search is seeded by the case, draws from the row's cached strategy, and is charged in
     adapter calls: from the body's first failure on, ``SHRINK_CALLS[budget]`` calls (or
@@ -232,6 +243,11 @@ def run(case, body: Callable, **overrides) -> Outcome:
             raise
 
     outcome = Outcome()
+    for example in getattr(case, "known", ()):
+        try:
+            body(example)
+        except (CheckFailed, UnsatisfiedAssumption):  # recorded by the body, or declined by the backend
+            pass
     try:
         with own_constants_only():
             search()

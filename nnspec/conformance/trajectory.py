@@ -49,7 +49,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from hypothesis import reject, target
+from hypothesis import reject
 
 from ..backends import Unsupported
 from . import search
@@ -228,7 +228,7 @@ def run_search(case: Case, check: str, judge, progress):
             case.seen.append((example, observed))
         progress(example, judged)
         if judged.verdict.ok:
-            target(judged.verdict.max_ulp, label=check)
+            search.steer(judged.verdict.max_ulp, check)
             return
         failures.add("any", example, observed, judged)  # one search for every kind: the simplest stands
         raise failure_type(check, judged.verdict.kind)(judged.verdict.message)
