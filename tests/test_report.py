@@ -11,10 +11,12 @@ import pytest
 
 from nnspec.cli import main
 from nnspec.conformance.catalogue import CATALOGUE
-from nnspec.conformance.results import SCHEMA_VERSION
 from nnspec.report import build_report
+from nnspec.conformance.repro import replay
+from nnspec.report import SCHEMA
 from nnspec.report.html import render_html
 from nnspec.report.merge import merge
+from nnspec.report.status import MAX_VALUES, WINDOW, record_id
 
 MIB = 1 << 20
 
@@ -166,6 +168,7 @@ def built(results, tmp_path_factory):
         "out": out,
         "warnings": [str(w.message) for w in caught],
         "json": json.loads((out / "conformance.json").read_text(encoding="utf-8")),
+        "runs": json.loads((out / "runs.json").read_text(encoding="utf-8")),
         "md": (out / "conformance.md").read_text(encoding="utf-8"),
         "html": (out / "index.html").read_text(encoding="utf-8"),
     }
@@ -193,12 +196,18 @@ def html_matrix(html, dtype):
     return rows
 
 
-def test_three_files_written_and_json_has_the_required_keys(built):
-    assert sorted(p.name for p in built["out"].iterdir()) == ["conformance.json", "conformance.md", "index.html"]
-    data = built["json"]
+def validate(data):
+    """conformance.json against the schema shipped in the package."""
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8"))).validate(data)
+
+
+def test_four_files_written_and_the_merged_report_has_the_required_keys(built):
+    assert sorted(p.name for p in built["out"].iterdir()) == ["conformance.json", "conformance.md", "index.html",
+                                                              "runs.json"]
+    data = built["report"]  # what the renderers read: every stored field kept
     for key in ("schema_version", "generated", "runs", "records", "defaults", "benchmarks"):
         assert key in data
-    assert data["schema_version"] == SCHEMA_VERSION
     run = data["runs"][0]
     for key in ("run_id", "backend", "backend_ref", "backend_version", "device", "python", "platform", "numerics",
                 "budget", "seed", "selection", "started", "finished", "interrupted", "running_when_died", "wall_s",
@@ -215,9 +224,56 @@ def test_three_files_written_and_json_has_the_required_keys(built):
     for entry in data["benchmarks"]:
         assert {"op", "backend", "device", "dtype", "elements", "mode", "median_s", "iqr_s", "elements_per_s",
                 "ratio_to_fastest", "bandwidth_fraction", "adapter_overhead_s"} <= set(entry)
-    softmax = next(r for r in data["records"] if r["op"] == "softmax" and r["backend"] == "torch"
-                   and r["check"] == "forward" and r["dtype"] == "float32")
-    assert softmax["max_ulp"] == "inf"  # non-finite stays a string: the file is strict JSON
+
+
+def test_the_status_file_validates_and_holds_no_run_churn(built):
+    data, text = built["json"], (built["out"] / "conformance.json").read_text(encoding="utf-8")
+    validate(data)
+    assert data["schema_version"] == 2
+    json.dumps(data, allow_nan=False)  # strict JSON
+    # nothing that changes from run to run: run ids, start times, seconds, benchmark timings are in runs.json
+    for churn in ("run_id", "started", "seconds", "wall_s", "median_s", "generated", "2024-06-01T12"):
+        assert churn not in text, churn
+    assert {r["run_id"] for r in built["runs"]["runs"]} == {r["run_id"] for r in built["report"]["runs"]}
+    assert {"generated", "runs", "benchmarks", "bench_files", "warnings"} <= set(built["runs"])
+    assert [(e["backend"], e["backend_version"], e["seed"]) for e in data["environments"]] == [
+        ("numpy", "2.1.0", 1234), ("torch", "2.4.0", 1234)]
+    entries = {record_id(e): e for e in data["records"]}
+    assert len(entries) == len(data["records"]) == len(built["report"]["records"])  # one entry per record
+    softmax = entries["torch/cpu/float32/softmax/forward"]
+    assert "max_ulp" not in softmax and softmax["non_finite"] == {"max_ulp": "inf"}  # null + named, never a string
+    assert softmax["max_abs"] == 0.0 and softmax["tolerance"] == 2
+    gelu = entries["torch/cpu/float32/gelu/forward"]
+    assert gelu["max_ulp"] == 37 and gelu["matches_variant"] == "gelu(approximate='tanh')"
+    assert gelu["counterexamples"] == [{"inputs": [{"dtype": "float32", "shape": [3],
+                                                    "values": ["0x1p-1", "-0x1.4p+0", "inf"]}],
+                                        "cotangent": None, "params": {"approximate": "none"}}]
+    assert gelu["repro"] == f"nnspec repro torch/cpu/float32/gelu/forward --report {built['out'] / 'conformance.json'}"
+    assert data["tolerances"]["gelu/forward"] == {"reason": "elementwise transcendental"}
+    assert "tolerance_reason" not in gelu and data["families"]["gelu"] == "activations"
+    # an id that is not backend/device/dtype/op/check is stated; the others are the key itself
+    assert entries["torch/cpu/float32/relu/property/monotonic"]["id"] == "torch/cpu/float32/relu/property/monotonic"
+    assert "id" not in gelu
+    keys = [(e["op"], e["backend"], e["dtype"], e["check"]) for e in data["records"]]
+    assert keys.index(("gelu", "numpy", "float64", "forward")) < keys.index(("gelu", "torch", "float64", "forward"))
+    lines = text.splitlines()
+    assert sum(1 for line in lines if line.startswith('    {"')) == sum(len(data[k]) for k in ("environments", "records", "defaults"))
+
+
+def test_a_tolerance_stated_as_text_is_a_number_and_a_rule(tmp_path):
+    env = environment("numpy", "2.1.0", "2024-06-01T12:00:00+00:00")
+    write_jsonl(tmp_path / "numpy-cpu.jsonl", [env, check(
+        env, "adam", "float64", "trajectory", "pass",
+        tolerance="1 ulp a step, summed over the steps (× κₜ where the spec states one)", tolerance_reason="why")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_report(tmp_path, tmp_path / "out")
+    data = json.loads((tmp_path / "out" / "conformance.json").read_text(encoding="utf-8"))
+    validate(data)
+    (adam,) = [e for e in data["records"] if e["op"] == "adam" and e["status"] == "pass"]
+    assert adam["tolerance"] == 1 and "tolerance_rule" not in adam
+    assert data["tolerances"]["adam/trajectory"] == {
+        "rule": "a step, summed over the steps (× κₜ where the spec states one)", "reason": "why"}
 
 
 def test_order_is_deterministic(built):
@@ -530,6 +586,105 @@ def test_the_report_is_deterministic(results, tmp_path):
         build_report(results, tmp_path / "a")  # same place: the repro commands name the report's own path
     for name in ("conformance.md", "index.html"):
         assert strip(first[name]) == strip((tmp_path / "a" / name).read_text())
+
+
+def test_the_same_results_rebuilt_give_a_byte_identical_status_file(results, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build_report(results, tmp_path / "a")
+        first = (tmp_path / "a" / "conformance.json").read_bytes()
+        build_report(results, tmp_path / "a")
+    assert (tmp_path / "a" / "conformance.json").read_bytes() == first
+
+
+def test_two_runs_at_the_same_seed_differ_only_in_runs_json(tmp_path):
+    """Real runs: the same op, seed and versions measured twice give the same conformance.json, byte for byte."""
+    texts = []
+    for name in ("first", "second"):
+        assert main(["run", "--backend", "numpy", "--op", "gelu", "--budget", "quick", "--seed", "0",
+                     "--results", str(tmp_path / name)]) == 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            build_report(tmp_path / name, tmp_path / "out")
+        texts.append(((tmp_path / "out" / "conformance.json").read_bytes(), (tmp_path / "out" / "runs.json").read_text()))
+    assert texts[0][0] == texts[1][0]
+    assert b'"status": "fail"' in texts[0][0]  # numpy's float32 gelu deviates: the file holds a counterexample
+    assert json.loads(texts[0][1])["runs"][0]["run_id"] != json.loads(texts[1][1])["runs"][0]["run_id"]
+
+
+# -- the status file caps large counterexamples --------------------------------------------------
+
+ATTENTION_SHAPE = [2, 4, 32, 64]  # batch, heads, length, head dim: 16 384 values an input
+WORST = (1, 3, 17, 40)
+
+
+def attention_results(root):
+    """One torch attention failure whose counterexample holds q, k, v and a cotangent of 16 384 values each."""
+    rng = __import__("numpy").random.default_rng(0)
+    env = environment("torch", "2.4.0", "2024-06-01T12:05:00+00:00")
+    size = 2 * 4 * 32 * 64
+    inputs = [{"dtype": "float32", "shape": ATTENTION_SHAPE, "values": [float(v).hex() for v in rng.standard_normal(size)]}
+              for _ in range(3)]
+    inputs[0]["values"][size - 1] = "nan"
+    cotangent = {"dtype": "float32", "shape": ATTENTION_SHAPE, "values": ["0x1.0000000000000p+0"] * size}
+    message = "non-finite mismatch at index (1, 3, 17, 40): got 0.0, spec nan"
+    example = {"inputs": inputs, "cotangent": cotangent, "params": {"causal": False}}
+    record = check(env, "scaled_dot_product_attention", "float32", "gradient", "fail", max_ulp="nan", message=message,
+                   counterexample=example, counterexamples=[{**example, "message": message}], family="attention",
+                   repro="nnspec repro x --results y",
+                   id="torch/cpu/float32/scaled_dot_product_attention/gradient")
+    write_jsonl(root / "torch-cpu-attn.jsonl", [env, record])
+    return inputs, record
+
+
+def test_a_large_counterexample_is_capped_around_its_worst_element(tmp_path):
+    (tmp_path / "results").mkdir()
+    inputs, record = attention_results(tmp_path / "results")
+    raw = len(json.dumps(record))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = build_report(tmp_path / "results", tmp_path / "out")
+    text = (tmp_path / "out" / "conformance.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    validate(data)
+    (entry,) = [e for e in data["records"] if e["status"] == "fail"]
+    line = next(line for line in text.splitlines() if '"counterexamples"' in line)
+    assert raw > 1_000_000 and len(line) < 5_000  # 4 × 16 384 values -> a few kB
+    assert entry["counterexample_capped"] and entry["non_finite"] == {"max_ulp": "nan"}
+    (example,) = entry["counterexamples"]
+    q = example["inputs"][0]
+    assert q["capped"] and q["shape"] == ATTENTION_SHAPE and q["size"] == 16384 and q["dtype"] == "float32"
+    assert q["summary"]["nan"] == 1 and q["summary"]["inf"] == 0 and q["summary"]["min"] < 0 < q["summary"]["max"]
+    flat = ((WORST[0] * 4 + WORST[1]) * 32 + WORST[2]) * 64 + WORST[3]
+    assert q["slice"]["index"] == list(WORST) and q["slice"]["start"] == flat - WINDOW
+    assert len(q["slice"]["values"]) == 2 * WINDOW + 1
+    assert [float.fromhex(v) for v in q["slice"]["values"]] == [
+        float.fromhex(v) for v in inputs[0]["values"][flat - WINDOW:flat + WINDOW + 1]]  # exact, around the worst
+    assert example["cotangent"]["capped"] and example["params"] == {"causal": False}
+    assert len(example["inputs"]) == 3 and all(a["capped"] for a in example["inputs"])
+    # the printed command reads the results directory, where the full example is
+    results_command = f"nnspec repro {entry_id(entry)} --results {tmp_path / 'results'}"
+    assert entry["repro"] == results_command
+    md = (tmp_path / "out" / "conformance.md").read_text(encoding="utf-8")
+    assert results_command in md and results_command in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    runs = json.loads((tmp_path / "out" / "runs.json").read_text(encoding="utf-8"))
+    assert runs["runs"][0]["capped"] == [entry_id(entry)]
+    # and repro from the report says so, naming the file, instead of replaying a slice
+    with pytest.raises(ValueError, match=r"capped in .*conformance\.json.*full example is in the results file "
+                                         r".*torch-cpu-attn\.jsonl.*--results"):
+        replay(entry_id(entry), report=tmp_path / "out" / "conformance.json")
+    assert [r["id"] for r in report["records"] if r.get("counterexample_capped")] == [entry_id(entry)]
+
+
+def entry_id(entry):
+    return record_id(entry)
+
+
+def test_small_arrays_stay_whole_and_exact(built):
+    for entry in built["json"]["records"]:
+        for example in entry.get("counterexamples", []):
+            for array in example["inputs"]:
+                assert not array.get("capped") and len(array["values"]) <= MAX_VALUES
 
 
 # -- clear errors -----------------------------------------------------------------------------

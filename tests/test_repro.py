@@ -23,6 +23,7 @@ from nnspec.conformance.engine import Case, decode_example, encode_example
 from nnspec.conformance.repro import replay, repro_command
 from nnspec.conformance.results import ResultsWriter, read_results
 from nnspec.conformance.strategies import Example
+from nnspec.report.status import record_id
 
 STARTED = "2026-01-01T00:00:00+00:00"
 
@@ -150,12 +151,29 @@ def test_the_committed_report_replays_on_this_checkout():
     report = Path(__file__).parents[1] / "reports" / "conformance.json"
     records = json.loads(report.read_text())["records"]
     failing = [r for r in records if r["backend"] == "numpy" and r["status"] in ("fail", "error")
-               and r["backend_version"] == np.__version__]
+               and r["backend_version"] == np.__version__ and not r.get("counterexample_capped")]
     if not failing:
         pytest.skip(f"the committed report has no failure of numpy {np.__version__}")
     for record in failing:
-        again = replay(record["id"], report=report)
+        again = replay(record_id(record), report=report)
         assert again.now == record["status"], again.text()
+
+
+def test_a_record_replays_from_the_status_file_nnspec_report_writes(tmp_path):
+    """conformance.json (schema 2) keeps no run ids: the backend and the case's seed come from its environments."""
+    from nnspec.report import build_report
+
+    results = tmp_path / "results"
+    results.mkdir()
+    records = measure(results, "wrong_adapters:WrongSlope", "leaky_relu")
+    build_report(results, tmp_path / "reports")
+    report = tmp_path / "reports" / "conformance.json"
+    failing = [r for r in records if r["status"] == "fail"]
+    assert failing and all(f"--report {report}" in command for command in
+                           (e["repro"] for e in json.loads(report.read_text())["records"] if e.get("repro")))
+    for record in failing:
+        from_report = replay(record["id"], report=report)
+        assert (from_report.now, from_report.lines) == ("fail", replay(record["id"], results=results).lines)
 
 
 # cases whose worker died ---------------------------------------------------------------------

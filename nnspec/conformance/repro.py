@@ -2,7 +2,9 @@
 
 The record comes from a results directory (``--results``: the newest record with the id
 wins) or from a committed report (``--report reports/conformance.json``: its ``records``
-and ``runs``), so a repro command printed in the committed report works on a fresh clone.
+and ``environments``, or a schema-1 report's ``runs``), so a repro command printed in the
+committed report works on a fresh clone. A record whose counterexample the report capped
+(``counterexample_capped``) is a clear error naming the results file with the full example.
 The backend is loaded as the run loaded it (the run's ``backend_ref``: ``module:Class`` or
 an entry-point name; else the record's backend name).
 
@@ -100,12 +102,42 @@ def _from_report(record_id: str, path: Path) -> Found:
         raise ValueError(f"{path} is not a conformance.json report ({exc})") from None
     if not isinstance(report, dict) or not isinstance(report.get("records"), list):
         raise ValueError(f"{path} is not a conformance.json report (no list of records)")
-    matches = [r for r in report["records"] if isinstance(r, dict) and r.get("id") == record_id]
+    matches = [r for r in report["records"] if isinstance(r, dict) and _entry_id(r) == record_id]
     if not matches:
         raise KeyError(f"no record {record_id!r} in {path} (ids look like torch/cpu/float32/gelu/forward)")
-    record = matches[-1]
+    record = {**matches[-1], "id": record_id}
+    if record.get("counterexample_capped"):
+        raise ValueError(_capped(record, path))
     runs = [r for r in report.get("runs") or [] if isinstance(r, dict) and r.get("run_id") == record.get("run_id")]
+    # schema 2 (nnspec.report.status) keeps no run ids: the environments of the record's (backend, device)
+    runs = runs or [e for e in report.get("environments") or [] if isinstance(e, dict)
+                    and (e.get("backend"), e.get("device")) == (record.get("backend"), record.get("device"))]
     return Found(record, runs[-1] if runs else {}, ["--report", str(path)])
+
+
+def _entry_id(entry: dict):
+    """A report entry's id: its ``id``, else backend/device/dtype/op/check (schema 2 states an id only where
+    it differs from that)."""
+    if entry.get("id") is not None:
+        return entry["id"]
+    return "/".join(str(entry.get(k)) for k in ("backend", "device", "dtype", "op", "check"))
+
+
+def _capped(record: dict, path: Path) -> str:
+    """Why a record whose counterexample the report capped cannot be replayed from it, and where the full one is:
+    the results file runs.json (beside the report) names."""
+    files, results = [], "results"
+    try:
+        runs = json.loads(path.with_name("runs.json").read_text(encoding="utf-8"))
+        files = [r["file"] for r in runs.get("runs") or [] if record["id"] in (r.get("capped") or []) and r.get("file")]
+        results = runs.get("results") or results
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        pass  # no runs.json beside the report: name the file by its pattern
+    where = files[-1] if files else f"{record['backend']}-{record['device']}-<run id>.jsonl"
+    return (f"record {record['id']!r}: its counterexample is capped in {path} (large arrays are kept there as "
+            f"shape, summary and the slice around the worst element), so it cannot be replayed from the report; "
+            f"the full example is in the results file {Path(str(results)) / where}: "
+            f"`{repro_command(record['id'], results=results)}` replays it")
 
 
 def _validate(record: dict) -> None:

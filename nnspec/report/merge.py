@@ -2,7 +2,7 @@
 
 The report dict is what ``conformance.json`` holds and what every renderer reads:
 
-schema_version  results.SCHEMA_VERSION
+schema_version  status.SCHEMA_VERSION (the report's; results files have their own)
 generated       UTC time the report was built (ISO 8601)
 runs            one per (backend, device) run: its environment, whether it finished
                 (a run without a ``finished`` line is ``interrupted``), wall time, counts
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..conformance import results
-from . import bench, expected
+from . import bench, expected, status
 from .format import check_key
 
 DTYPE_ORDER = ("float64", "float32", "float16", "bfloat16")
@@ -305,7 +305,7 @@ def merge(results_dir: Path | str) -> dict:
     )
     bench_files.sort(key=lambda f: (backend_key(f["backend"]), device_key(f["device"])))
     return {
-        "schema_version": results.SCHEMA_VERSION,
+        "schema_version": status.SCHEMA_VERSION,
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "runs": run_entries,
         "records": records,

@@ -1,0 +1,353 @@
+"""conformance.json, the status file that diffs, and runs.json, what changes from run to run.
+
+    status_file(report, results_dir) -> (status dict, runs dict)
+    dumps(data) -> str
+
+``status_file`` turns the merged report (``merge``) into two files:
+
+conformance.json  one entry per (op, backend, device, dtype, check), sorted as the report is
+                  (catalogue order, numpy first, cpu first, dtypes, checks; then id), with
+                  nothing that changes from one run to the next: the same results give a
+                  byte-identical file, two runs at the same seed and versions the same file.
+                  Also the environment of each (backend, device) (versions, platform,
+                  numerics, budget, seed: no run ids, no times), the native defaults, the
+                  tolerances' rules and reasons per op and check, each op's family in
+                  catalogue order, and the dtypes.
+runs.json         the run-to-run churn: each run (run id, file, start time, wall and CPU
+                  seconds, counts, which capped counterexamples its file holds in full), the
+                  benchmarks with their timings, the benchmark files, the reading warnings,
+                  and when the report was generated.
+
+The schema of conformance.json is ``conformance.schema.json`` in this package. Its encodings:
+
+* A field that is null, empty or false is left out (an entry without ``matches_variant``
+  matches no variant). What the file states once is not repeated per entry:
+  ``tolerance_rule`` and ``tolerance_reason`` are in ``tolerances["op/check"]``
+  (an entry keeps its own only where they differ); each op's family is in ``families``; an
+  entry's ``id`` is ``backend/device/dtype/op/check`` (``record_id``), stated only where it is not;
+  the case's seed derives from the environment's ``seed``, op and dtype.
+* A ``not run`` entry's message says "its run" where the report names the run (runs.json does).
+* Error fields keep ``SIGNIFICANT`` significant digits (the results files keep every bit).
+* Error fields (``max_ulp``, ``max_abs``, ``max_rel``, ``first_step_ulp``) are JSON numbers.
+  A non-finite one is null and named in the entry's ``non_finite`` object with one of the
+  strings "inf", "-inf", "nan" (``{"max_ulp": "inf"}``); no other field holds those strings
+  except counterexample values, which are float.hex strings (``float.hex(inf) == "inf"``).
+* ``tolerance`` is the bound in ULP, a number; its ``rule`` says how it applies when it is
+  not a bound per element ("a step, summed over the steps ...", "of 1e-06×peak"); its
+  ``reason`` why the bound is what it is.
+* ``counterexamples``: each failing kind's example, inputs, cotangent, params, message, with
+  exact values (float.hex, the mantissa's trailing zeros dropped). An array of more than ``MAX_VALUES`` values is capped: dtype, shape, size,
+  ``capped: true``, a ``summary`` (finite min and max, counts of nan and ±inf) and the
+  ``slice`` of up to ``2 * WINDOW + 1`` values (C order) centred on the worst element: the
+  index the example's message names ("at index (0, 3, 5)", clipped to this array's shape),
+  else the first. An entry with a capped array has ``counterexample_capped: true`` and its
+  ``repro`` reads the results directory, where the full example is (runs.json names the file).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..conformance.results import NOT_RUN, _jsonable
+
+SCHEMA_VERSION = 2
+SCHEMA = Path(__file__).with_name("conformance.schema.json")  # the JSON schema of conformance.json
+MAX_VALUES = 64  # an array of at most this many values is stored in full
+WINDOW = 8  # values on each side of the worst element in a capped array's slice
+
+#: The fields of an entry, in the order it is written; a record's other fields (run_id,
+#: seconds, case, per-step error lists) stay in the results files.
+ENTRY_FIELDS = (
+    "id", "op", "backend", "backend_version", "device", "dtype", "check", "status", "matches_variant",
+    "max_ulp", "max_abs", "max_rel", "non_finite", "tolerance", "tolerance_rule", "tolerance_reason", "examples",
+    "unsupported_examples", "steps", "first_step_ulp", "first_failing_step", "message", "counterexamples",
+    "counterexample_capped", "repro", "composed",
+)
+SIGNIFICANT = 4  # digits an error keeps: more than the pages show, few enough not to churn in the last bit
+ERROR_FIELDS = ("max_ulp", "max_abs", "max_rel", "first_step_ulp")
+#: The environment of a (backend, device): what its runs say about versions and numerics, nothing per run.
+ENVIRONMENT_FIELDS = (
+    "backend", "device", "backend_ref", "backend_version", "python", "platform", "machine", "processor", "numpy",
+    "numerics", "budget", "seed", "selection", "nnspec_version",
+)
+DEFAULT_FIELDS = ("op", "parameter", "spec_default", "backend", "backend_version", "device", "native",
+                  "native_default", "differs")
+
+_INDEX = re.compile(r"at index \(([\d, ]*)\)")
+_TOLERANCE = re.compile(r"^\s*([0-9.]+(?:e[+-]?\d+)?)\s*ulp\b\s*(.*)$", re.IGNORECASE)
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, (str, list, dict)) and not value)
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    """A stored error as a float (JSON's "inf"/"nan" strings included); None if it is no number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _non_finite_name(number: float) -> str:
+    return "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+
+
+def _tolerance(value: Any) -> tuple[float | int | None, str | None]:
+    """(bound in ULP, rule): 2 -> (2, None); '1 ulp a step, summed ...' -> (1, 'a step, summed ...')."""
+    if isinstance(value, bool) or value is None:
+        return None, None
+    if isinstance(value, (int, float)):
+        return value, None
+    found = _TOLERANCE.match(str(value))
+    if not found:
+        return None, str(value)
+    bound = float(found.group(1))
+    return (int(bound) if bound == int(bound) else bound), found.group(2).strip() or None
+
+
+# -- counterexamples -------------------------------------------------------------------------
+
+
+def worst_index(message: Any) -> tuple[int, ...] | None:
+    """The output index a check's message names ("... at index (0, 3): got ..."), if any."""
+    found = _INDEX.search(str(message or ""))
+    if not found:
+        return None
+    return tuple(int(p) for p in found.group(1).replace(" ", "").split(",") if p)
+
+
+_HEX_ZEROS = re.compile(r"^([+-]?0x[0-9a-f]+)(?:\.([0-9a-f]*?)0*)?(p[+-]?\d+)$")
+
+
+def short_hex(value: Any) -> Any:
+    """float.hex without the mantissa's trailing zeros ('0x1.8000000000000p+0' -> '0x1.8p+0'): the same
+    value for float.fromhex, a third of the bytes for a float32 or float16 value."""
+    found = _HEX_ZEROS.match(value) if isinstance(value, str) else None
+    if not found:
+        return value
+    head, digits, exponent = found.groups()
+    return f"{head}.{digits}{exponent}" if digits else f"{head}{exponent}"
+
+
+def _decoded(value: Any) -> float:
+    try:
+        return float.fromhex(value) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def cap_array(array: Any, index: tuple[int, ...] | None) -> tuple[Any, bool]:
+    """(the array as stored in conformance.json, whether it was capped); see the module docstring."""
+    values = array.get("values") if isinstance(array, dict) else None
+    if not isinstance(values, list):
+        return array, False
+    values = [short_hex(v) for v in values]
+    if len(values) <= MAX_VALUES:
+        return {**array, "values": values}, False
+    shape = array.get("shape") if isinstance(array.get("shape"), list) else [len(values)]
+    size = len(values)
+    centre = 0
+    if index is not None and len(index) == len(shape) and int(np.prod(shape)) == size:
+        centre = int(np.ravel_multi_index([min(i, max(d - 1, 0)) for i, d in zip(index, shape)], shape))
+    start = max(0, min(centre - WINDOW, size - (2 * WINDOW + 1)))
+    numbers = np.array([_decoded(v) for v in values], dtype=np.float64)
+    finite = numbers[np.isfinite(numbers)]
+    return {
+        "dtype": array.get("dtype"), "shape": shape, "size": size, "capped": True,
+        "summary": {"min": float(finite.min()) if finite.size else None,
+                    "max": float(finite.max()) if finite.size else None,
+                    "nan": int(np.isnan(numbers).sum()), "inf": int(np.isinf(numbers).sum())},
+        "slice": {"index": [int(i) for i in np.unravel_index(centre, shape)] if shape else [],
+                  "start": start, "values": values[start:start + 2 * WINDOW + 1]},
+    }, True
+
+
+def cap_example(example: Any) -> tuple[Any, bool]:
+    """One counterexample with its large arrays capped around the element its message names."""
+    if not isinstance(example, dict):
+        return example, False
+    index = worst_index(example.get("message"))
+    capped = dict(example)
+    any_capped = False
+    if isinstance(example.get("inputs"), list):
+        capped["inputs"] = []
+        for array in example["inputs"]:
+            stored, was = cap_array(array, index)
+            capped["inputs"].append(stored)
+            any_capped |= was
+    if example.get("cotangent") is not None:
+        capped["cotangent"], was = cap_array(example["cotangent"], index)
+        any_capped |= was
+    return capped, any_capped
+
+
+def _counterexamples(record: dict) -> list:
+    """The record's counterexamples: ``counterexamples`` (one per failing kind), else its one ``counterexample``
+    (``counterexample`` repeats ``counterexamples[0]`` when both are there)."""
+    if record.get("counterexamples"):
+        return list(record["counterexamples"])
+    return [record["counterexample"]] if record.get("counterexample") else []
+
+
+# -- entries ---------------------------------------------------------------------------------
+
+
+def derived_id(entry: dict) -> str:
+    """backend/device/dtype/op/check: the id the engine gives a record."""
+    return "/".join(str(entry.get(k)) for k in ("backend", "device", "dtype", "op", "check"))
+
+
+def record_id(entry: dict) -> str:
+    """An entry's id: its own ``id`` where it states one, else ``derived_id``."""
+    return str(entry["id"]) if entry.get("id") else derived_id(entry)
+
+
+def entry(record: dict, report_path: str, results_dir: str) -> dict:
+    """One record as conformance.json stores it (fields in ``ENTRY_FIELDS`` order, absent ones left out);
+    ``status_file`` then moves what the file states once (tolerance rule and reason, version) out of it."""
+    from ..conformance.repro import repro_command  # the replay machinery, only for the command's text
+
+    data = dict(record)
+    non_finite = {}
+    for name in ERROR_FIELDS:
+        number = _number(record.get(name))
+        if number is not None and not math.isfinite(number):
+            non_finite[name] = _non_finite_name(number)
+            number = None
+        data[name] = None if number is None else (number if isinstance(record[name], int) else
+                                                  float(f"{number:.{SIGNIFICANT}g}"))
+    data["non_finite"] = non_finite
+    data["tolerance"], data["tolerance_rule"] = _tolerance(record.get("tolerance"))
+    examples = [cap_example(e) for e in _counterexamples(record)]
+    data["counterexamples"] = [e for e, _ in examples]
+    data["counterexample_capped"] = any(was for _, was in examples)
+    if record.get("repro"):
+        data["repro"] = (repro_command(record["id"], results=results_dir) if data["counterexample_capped"]
+                         else repro_command(record["id"], report=report_path))
+    if data.get("id") == derived_id(data):
+        del data["id"]  # the key it would repeat
+    return {name: _jsonable(data[name]) for name in ENTRY_FIELDS if not _absent(data.get(name))}
+
+
+def _without_run_ids(record: dict, run_ids: list[str]) -> dict:
+    """A ``not run`` record's message names the run that died or was interrupted: here it says "its run"
+    (runs.json says which), so the entry does not change with the run id."""
+    message = record.get("message")
+    if record.get("status") != NOT_RUN or not isinstance(message, str):
+        return record
+    for run_id in sorted(run_ids, key=len, reverse=True):
+        message = message.replace(f"run {run_id} ", "its run ").replace(f"run {run_id};", "its run;")
+    return {**record, "message": message}
+
+
+def _environments(report: dict) -> list[dict]:
+    """The distinct environments of each (backend, device)'s runs, oldest first, without run ids or times."""
+    found: list[dict] = []
+    for run in report["runs"]:
+        environment = {name: run.get(name) for name in ENVIRONMENT_FIELDS if not _absent(run.get(name))}
+        if environment not in found:
+            found.append(environment)
+    return [_jsonable(e) for e in found]
+
+
+def _order(report: dict):
+    from .format import check_key
+    from .merge import backend_key, device_key
+
+    ops = {op: i for i, op in enumerate(report.get("ops") or [])}
+    dtypes = {d: i for i, d in enumerate(report.get("dtypes") or [])}
+
+    def key(e: dict) -> tuple:
+        return (ops.get(e.get("op"), len(ops)), str(e.get("op")), backend_key(e.get("backend")),
+                device_key(e.get("device")), dtypes.get(e.get("dtype"), len(dtypes)), str(e.get("dtype")),
+                check_key(str(e.get("check"))), record_id(e))
+
+    return key
+
+
+def _tolerances(entries: list[dict]) -> dict[str, dict]:
+    """'op/check' -> the tolerance's rule and reason, which depend on op and check only (an entry whose
+    differ keeps its own, and only such an entry)."""
+    table: dict[str, dict] = {}
+    for e in entries:
+        stated = {k: e[f"tolerance_{k}"] for k in ("rule", "reason") if f"tolerance_{k}" in e}
+        if stated and table.setdefault(f"{e['op']}/{e['check']}", stated) == stated:
+            for k in stated:
+                del e[f"tolerance_{k}"]
+    return table
+
+
+def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict, dict]:
+    """(what conformance.json holds, what runs.json holds) for a merged report; see the module docstring."""
+    key = _order(report)
+    run_ids = [r["run_id"] for r in report["runs"] if r.get("run_id")]
+    entries = sorted((entry(_without_run_ids(r, run_ids), report_path, results_dir) for r in report["records"]),
+                     key=key)
+    environments = _environments(report)
+    tolerances = _tolerances(entries)
+    families = {op: None for op in report["ops"]}
+    for r in report["records"]:
+        if r.get("family") and families.get(r.get("op")) is None:
+            families[r["op"]] = r["family"]
+    capped = {r["id"]: r.get("run_id") for r in report["records"]
+              if any(cap_example(e)[1] for e in _counterexamples(r))}
+    status = {
+        "schema_version": SCHEMA_VERSION,
+        "environments": environments,
+        "records": entries,
+        "defaults": [_jsonable({k: d.get(k) for k in DEFAULT_FIELDS}) for d in report["defaults"]],
+        "tolerances": tolerances,
+        "families": families,
+        "dtypes": report["dtypes"],
+    }
+    runs = {
+        "schema_version": SCHEMA_VERSION,
+        "generated": report["generated"],
+        "results": results_dir,
+        "runs": [_jsonable({**run, "capped": sorted(i for i, r in capped.items() if r == run.get("run_id"))})
+                 for run in report["runs"]],
+        "benchmarks": _jsonable(report.get("benchmarks") or []),
+        "bench_files": _jsonable(report.get("bench_files") or []),
+        "warnings": report.get("warnings") or [],
+    }
+    return status, runs
+
+
+def capped_ids(status: dict) -> set[str]:
+    return {record_id(e) for e in status["records"] if e.get("counterexample_capped")}
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _line(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def dumps(data: dict) -> str:
+    """The file's text: one top-level key a line, and each element of a list of objects on a line of its own,
+    so a diff shows one changed, added or removed entry as one line."""
+    lines = ["{"]
+    for position, (name, value) in enumerate(data.items()):
+        comma = "," if position < len(data) - 1 else ""
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            lines.append(f"  {_line(name)}: [")
+            lines += [f"    {_line(v)}{',' if i < len(value) - 1 else ''}" for i, v in enumerate(value)]
+            lines.append(f"  ]{comma}")
+        else:
+            lines.append(f"  {_line(name)}: {_line(value)}{comma}")
+    return "\n".join(lines + ["}"]) + "\n"
