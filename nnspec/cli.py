@@ -68,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--in-process", action="store_true", help="replay a timeout/crashed case in this process")
     p.set_defaults(handler=cmd_repro)
 
+    p = commands.add_parser("diff", help="what changed between two reports (or results directories), in Markdown")
+    p.add_argument("old", help="a conformance.json, a reports directory or a results directory")
+    p.add_argument("new")
+    p.add_argument("--out", help="also write the Markdown here (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--fail-on", choices=["new", "any"], default=None,
+                   help="exit 1 when NEW has new deviations (new), or when anything changed (any)")
+    p.set_defaults(handler=cmd_diff)
+
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
@@ -195,6 +203,20 @@ def cmd_repro(args) -> int:
     from .conformance.repro import reproduce
 
     print(reproduce(args.id, args.results, args.report, timeout=args.timeout, in_process=args.in_process), flush=True)
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from .report.diff import diff, load_status, to_markdown
+
+    result = diff(load_status(args.old), load_status(args.new), args.old, args.new)
+    text = to_markdown(result)
+    print(text)
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as out:  # a step summary collects several
+            out.write(text + "\n")
+    if args.fail_on == "new" and result.new_deviations or args.fail_on == "any" and not result.empty:
+        return 1
     return 0
 
 
