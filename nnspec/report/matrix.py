@@ -80,6 +80,7 @@ def detail(record: dict, index: int, started: dict | None = None) -> dict:
         "variant": fmt_variant(record.get("matches_variant"), str(record.get("op") or "")),
         "counterexample": counterexample_items(record.get("counterexample")),
         "repro": str(record.get("repro") or ""),
+        "counterexample_capped": bool(record.get("counterexample_capped")),
         "composed": bool(record.get("composed")),
         "seconds": record.get("seconds"),
         "run_id": record.get("run_id") or "",

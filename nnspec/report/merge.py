@@ -1,6 +1,7 @@
 """Reading a results directory and merging it into one report dict.
 
-The report dict is what ``conformance.json`` holds and what every renderer reads:
+The report dict is what every renderer reads (``conformance.json`` holds its status-file form,
+``status``; ``runs.json`` its runs):
 
 schema_version  status.SCHEMA_VERSION (the report's; results files have their own)
 generated       UTC time the report was built (ISO 8601)
