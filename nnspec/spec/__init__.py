@@ -1,6 +1,7 @@
 """The NumPy reference: pure functions, one module per formula family, float64 throughout."""
 
-from . import activations, attention, clipping, encoding, losses, normalization, optimizers, recurrent, schedules
+from . import (activations, attention, clipping, encoding, layers, losses, normalization, optimizers, recurrent,
+               schedules)
 
 FAMILIES = {
     "activations": activations,
@@ -12,6 +13,7 @@ FAMILIES = {
     "normalization": normalization,  # rows of family "attention"
     "schedules": schedules,  # rows of family "optimizers"
     "clipping": clipping,  # rows of family "optimizers"
+    "layers": layers,
 }
 
 

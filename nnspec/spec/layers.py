@@ -1,0 +1,249 @@
+"""Layers: dense, 2-D convolution, pooling and flatten, in one canonical layout (NCHW, OIHW).
+
+Layout
+------
+Images are NCHW: x (N, C, H, W). Convolution kernels are OIHW: w (O, C/groups, KH, KW),
+with one bias b (O,). Dense weights are (out, in), as torch stores them: y = x·Wᵀ + b.
+Frameworks that store NHWC images or HWIO kernels (Keras, flax) are mapped into this
+layout by their adapters; ``flatten`` of an NCHW tensor reads C, then H, then W.
+
+Convolution is cross-correlation (no kernel flip), as in every deep-learning framework:
+
+    y[n, o, i, j] = b[o] + Σ_{c, p, q} x_pad[n, g·Cg + c, i·sh + p·dh, j·sw + q·dw] · w[o, c, p, q]
+
+with g = o // (O/groups) the group of output channel o, Cg = C/groups, strides (sh, sw)
+and dilations (dh, dw). ``groups = C`` with O = k·C is the depthwise convolution.
+
+Padding
+-------
+``padding`` is "valid" (none), "same" or explicit ((top, bottom), (left, right)). "same"
+gives ⌈n/s⌉ outputs per axis: the total pad is max((⌈n/s⌉ − 1)·s + (k − 1)·d + 1 − n, 0)
+and, when it is odd, the spec puts the extra cell after (bottom/right), as TensorFlow's
+formula does; the keyword-only variant ``same_odd_pad="before"`` puts it before. Padded cells
+are 0 for convolutions and the average pool, −∞ for the max pool (never the maximum).
+
+Pooling
+-------
+``max_pool2d``/``avg_pool2d`` take ``window`` (KH, KW), ``stride`` (None: the window, as
+torch and Keras) and ``padding``. ``avg_pool2d``'s divisor is the number of input cells in
+the window (``count_include_pad=False``, TensorFlow's "SAME") or the whole window
+(``count_include_pad=True``, torch's default).
+
+VJPs
+----
+``<op>_vjp(*inputs, cotangent, **params)`` is the gradient of ⟨cotangent, y⟩ with respect to
+every array input, in input order (x, w, b), in float64. The max pool's gradient goes to
+the first maximum of each window in row-major order (``ties="first"``); ``ties="spread"``
+divides it equally among tied maxima (what a reduce-max VJP such as jnp.max's does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._float64 import float64
+
+SAME_ODD_PADS = ("after", "before")
+TIES = ("first", "spread")
+
+
+# geometry, shared by convolutions and pools --------------------------------------------------
+
+
+def _pair(value):
+    """An int or a pair as a pair of ints (a window passed positionally arrives as a float64 array)."""
+    flat = [int(v) for v in np.ravel(value)]
+    return tuple(flat) if len(flat) == 2 else (flat[0], flat[0])
+
+
+def same_pads(n, k, s, d, same_odd_pad="after"):
+    """(before, after) of 'same' padding on an axis of n cells: ⌈n/s⌉ outputs, the odd cell at ``same_odd_pad``."""
+    extent = (k - 1) * d + 1
+    total = max((-(-n // s) - 1) * s + extent - n, 0)
+    small = total // 2
+    return (small, total - small) if same_odd_pad == "after" else (total - small, small)
+
+
+def pads(spatial, kernel, stride, dilation, padding, same_odd_pad="after"):
+    """((top, bottom), (left, right)) for ``padding`` "valid", "same" or explicit pairs."""
+    if padding == "valid":
+        return ((0, 0), (0, 0))
+    if padding == "same":
+        return tuple(same_pads(n, k, s, d, same_odd_pad) for n, k, s, d in zip(spatial, kernel, stride, dilation))
+    return tuple(tuple(int(p) for p in pair) for pair in padding)
+
+
+def _windows(spatial, kernel, stride, dilation):
+    """Index arrays (rows, cols) such that x_pad[..., rows, cols] is (OH, OW, KH, KW): every window."""
+    (H, W), (KH, KW), (sh, sw), (dh, dw) = spatial, kernel, stride, dilation
+    OH, OW = (H - (KH - 1) * dh - 1) // sh + 1, (W - (KW - 1) * dw - 1) // sw + 1
+    if OH < 1 or OW < 1:
+        raise ValueError(f"a {KH}×{KW} window (dilation {dh}, {dw}) does not fit a padded {H}×{W} input")
+    rows = (np.arange(OH) * sh)[:, None] + (np.arange(KH) * dh)[None, :]
+    cols = (np.arange(OW) * sw)[:, None] + (np.arange(KW) * dw)[None, :]
+    return rows[:, None, :, None], cols[None, :, None, :]
+
+
+def _patches(x, kernel, stride, dilation, padding, fill, odd):
+    """(x_pad, patches (N, C, OH, OW, KH, KW), index, pad)."""
+    pad = pads(x.shape[2:], kernel, stride, dilation, padding, odd)
+    x_pad = np.pad(x, ((0, 0), (0, 0), *pad), constant_values=fill)
+    index = _windows(x_pad.shape[2:], kernel, stride, dilation)
+    return x_pad, x_pad[:, :, index[0], index[1]], index, pad
+
+
+def _scatter(shape, index, pad, dpatches):
+    """The adjoint of ``_patches``: every window's gradient added back at its cells, pads cropped."""
+    dx_pad = np.zeros(shape, dtype=dpatches.dtype)
+    np.add.at(dx_pad, (slice(None), slice(None), index[0], index[1]), dpatches)
+    (t, bottom), (left, r) = pad
+    return dx_pad[:, :, t: shape[2] - bottom, left: shape[3] - r]
+
+
+# dense -------------------------------------------------------------------------------------------
+
+
+@float64
+def dense(x, w, b):
+    """y = x·Wᵀ + b, x (..., in), W (out, in), b (out,)."""
+    return x @ w.T + b
+
+
+@float64
+def dense_vjp(x, w, b, cotangent):
+    """(g·W, gᵀ·x, Σ g) over every leading axis of x."""
+    g = cotangent
+    return g @ w, g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1]).sum(0)
+
+
+# conv2d ------------------------------------------------------------------------------------------
+
+
+def _grouped(x, w, stride, padding, dilation, groups, same_odd_pad):
+    N, C = x.shape[:2]
+    O, Cg, KH, KW = w.shape
+    if C != Cg * groups or O % groups:
+        raise ValueError(f"{C} input channels, {O} output channels and groups={groups} do not fit a {w.shape} kernel")
+    x_pad, patches, index, pad = _patches(x, (KH, KW), _pair(stride), _pair(dilation), padding, 0.0, same_odd_pad)
+    patches = patches.reshape(N, groups, Cg, *patches.shape[2:])
+    return x_pad, patches, index, pad, w.reshape(groups, O // groups, Cg, KH, KW)
+
+
+@float64
+def conv2d(x, w, b, stride=(1, 1), padding="valid", dilation=(1, 1), groups=1, *, same_odd_pad="after"):
+    """y[n, o, i, j] = b[o] + Σ_{c,p,q} x_pad[n, g·Cg + c, i·sh + p·dh, j·sw + q·dw]·w[o, c, p, q].
+
+    NCHW input, OIHW kernel (O, C/groups, KH, KW), cross-correlation; g the group of o."""
+    _, patches, _, _, wg = _grouped(x, w, stride, padding, dilation, groups, same_odd_pad)
+    y = np.einsum("ngcijpq,gocpq->ngoij", patches, wg)
+    return y.reshape(y.shape[0], -1, *y.shape[3:]) + b[:, None, None]
+
+
+@float64
+def conv2d_vjp(x, w, b, cotangent, stride=(1, 1), padding="valid", dilation=(1, 1), groups=1, *,
+               same_odd_pad="after"):
+    """(dx, dw, db): db = Σ g over n, i, j; dw = Σ g·x_pad windows; dx the windows' g·w added back."""
+    x_pad, patches, index, pad, wg = _grouped(x, w, stride, padding, dilation, groups, same_odd_pad)
+    N, O = cotangent.shape[:2]
+    g = cotangent.reshape(N, groups, O // groups, *cotangent.shape[2:])
+    dw = np.einsum("ngcijpq,ngoij->gocpq", patches, g).reshape(w.shape)
+    dpatches = np.einsum("ngoij,gocpq->ngcijpq", g, wg)
+    dpatches = dpatches.reshape(N, -1, *dpatches.shape[3:])
+    return _scatter(x_pad.shape, index, pad, dpatches), dw, cotangent.sum(axis=(0, 2, 3))
+
+
+# pooling -------------------------------------------------------------------------------------------
+
+
+def _pool_patches(x, window, stride, padding, fill):
+    window = _pair(window)
+    stride = window if stride is None or np.size(stride) == 0 else _pair(stride)
+    return _patches(x, window, stride, (1, 1), padding, fill, "after")
+
+
+def _max_mask(patches, ties):
+    """Where each window's gradient goes: its first maximum (row-major), or every tied maximum, shared."""
+    flat = patches.reshape(*patches.shape[:4], -1)
+    if ties == "first":
+        mask = np.zeros(flat.shape)
+        np.put_along_axis(mask, np.argmax(flat, axis=-1)[..., None], 1.0, axis=-1)
+    else:
+        mask = (flat == flat.max(axis=-1, keepdims=True)).astype(np.float64)
+        mask /= mask.sum(axis=-1, keepdims=True)
+    return mask.reshape(patches.shape)
+
+
+@float64
+def max_pool2d(x, window, stride=None, padding="valid"):
+    """y[n, c, i, j] = max_{p,q} x_pad[n, c, i·sh + p, j·sw + q], padded cells −∞; stride None: the window."""
+    return _pool_patches(x, window, stride, padding, -np.inf)[1].max(axis=(4, 5))
+
+
+@float64
+def max_pool2d_vjp(x, cotangent, window, stride=None, padding="valid", *, ties="first"):
+    """g of each window added at its maximum (the first in row-major order; ``ties="spread"``: shared)."""
+    x_pad, patches, index, pad = _pool_patches(x, window, stride, padding, -np.inf)
+    return (_scatter(x_pad.shape, index, pad, cotangent[..., None, None] * _max_mask(patches, ties)),)
+
+
+def _divisor(x, window, stride, padding, count_include_pad):
+    if count_include_pad:
+        return float(np.prod(_pair(window)))
+    ones = np.ones((1, 1, *x.shape[2:]))
+    return _pool_patches(ones, window, stride, padding, 0.0)[1].sum(axis=(4, 5))
+
+
+@float64
+def avg_pool2d(x, window, stride=None, padding="valid", count_include_pad=False):
+    """y[n, c, i, j] = Σ_{p,q} x_pad[n, c, i·sh + p, j·sw + q] / d, padded cells 0; d the input cells in the
+    window, or KH·KW with count_include_pad."""
+    total = _pool_patches(x, window, stride, padding, 0.0)[1].sum(axis=(4, 5))
+    return total / _divisor(x, window, stride, padding, count_include_pad)
+
+
+@float64
+def avg_pool2d_vjp(x, cotangent, window, stride=None, padding="valid", count_include_pad=False):
+    """g/d spread over each window's cells."""
+    x_pad, patches, index, pad = _pool_patches(x, window, stride, padding, 0.0)
+    share = cotangent / _divisor(x, window, stride, padding, count_include_pad)
+    return (_scatter(x_pad.shape, index, pad, np.broadcast_to(share[..., None, None], patches.shape)),)
+
+
+@float64
+def global_avg_pool2d(x):
+    """y[n, c] = Σ_{i,j} x[n, c, i, j] / (H·W)."""
+    return x.mean(axis=(2, 3))
+
+
+@float64
+def global_avg_pool2d_vjp(x, cotangent):
+    """g[n, c] / (H·W) at every cell."""
+    return (np.broadcast_to(cotangent[:, :, None, None] / (x.shape[2] * x.shape[3]), x.shape).copy(),)
+
+
+@float64
+def global_max_pool2d(x):
+    """y[n, c] = max_{i,j} x[n, c, i, j]."""
+    return x.max(axis=(2, 3))
+
+
+@float64
+def global_max_pool2d_vjp(x, cotangent, *, ties="first"):
+    """g[n, c] at the first maximum of x[n, c] (row-major; ``ties="spread"``: shared among tied maxima)."""
+    mask = _max_mask(x[:, :, None, None], ties)[:, :, 0, 0]
+    return (cotangent[:, :, None, None] * mask,)
+
+
+# flatten ---------------------------------------------------------------------------------------------
+
+
+@float64
+def flatten(x):
+    """y[n, (c·H + i)·W + j] = x[n, c, i, j]: every axis after the batch, in C order (NCHW: channel first)."""
+    return x.reshape(x.shape[0], -1)
+
+
+@float64
+def flatten_vjp(x, cotangent):
+    """g reshaped back to x's shape."""
+    return (cotangent.reshape(x.shape),)
