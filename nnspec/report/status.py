@@ -30,8 +30,9 @@ The schema of conformance.json is ``conformance.schema.json`` in this package. I
 * Error fields keep ``SIGNIFICANT`` significant digits (the results files keep every bit).
 * Error fields (``max_ulp``, ``max_abs``, ``max_rel``, ``first_step_ulp``) are JSON numbers.
   A non-finite one is null and named in the entry's ``non_finite`` object with one of the
-  strings "inf", "-inf", "nan" (``{"max_ulp": "inf"}``); no other field holds those strings
-  except counterexample values, which are float.hex strings (``float.hex(inf) == "inf"``).
+  strings "inf", "-inf", "nan" (``{"max_ulp": "inf"}``). Elsewhere those strings appear only
+  as values: counterexample values are float.hex strings (``float.hex(inf) == "inf"``), and a
+  non-finite parameter or default value is written as one (``results._jsonable``).
 * ``tolerance`` is the bound in ULP, a number; its ``rule`` says how it applies when it is
   not a bound per element ("a step, summed over the steps ...", "of 1e-06×peak"); its
   ``reason`` why the bound is what it is.
