@@ -219,7 +219,7 @@ def record_id(entry: dict) -> str:
 
 def entry(record: dict, report_path: str, results_dir: str) -> dict:
     """One record as conformance.json stores it (fields in ``ENTRY_FIELDS`` order, absent ones left out);
-    ``status_file`` then moves what the file states once (tolerance rule and reason, version) out of it."""
+    ``status_file`` then moves what the file states once (the tolerance's rule and reason) out of it."""
     from ..conformance.repro import repro_command  # the replay machinery, only for the command's text
 
     data = dict(record)
@@ -281,8 +281,8 @@ def _order(report: dict):
 
 
 def _tolerances(entries: list[dict]) -> dict[str, dict]:
-    """'op/check' -> the tolerance's rule and reason, which depend on op and check only (an entry whose
-    differ keeps its own, and only such an entry)."""
+    """'op/check' -> the tolerance's rule and reason, taken out of the entries: they depend on op and check
+    only (the first entry of an op/check states them; a later entry whose rule or reason differs keeps its own)."""
     table: dict[str, dict] = {}
     for e in entries:
         stated = {k: e[f"tolerance_{k}"] for k in ("rule", "reason") if f"tolerance_{k}" in e}
