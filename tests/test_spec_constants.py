@@ -34,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("mpmath_50_digits")  # tests/conftest.py
 
 REQUIRED = inspect.Parameter.empty
 SPEC_MODULES = ("activations", "losses", "optimizers", "schedules", "clipping", "normalization", "encoding",
-                "attention", "recurrent")
+                "attention", "recurrent", "layers")
 
 # op -> {spec parameter: default}. Sources as the spec's docstrings give them.
 TEXTBOOK = {
@@ -101,6 +101,13 @@ TEXTBOOK = {
     "layer_norm": {"epsilon": 1e-5, "affine": True},  # ε = 1e-5 as the docstring states (torch LayerNorm)
     "transformer_block": {"num_heads": REQUIRED, "use_mask": False, "norm_first": False, "epsilon": 1e-5,
                           "dropout": 0.0},
+    # Layers: torch's and Keras' Conv2D: stride 1, no padding ('valid'), no dilation, one group; pools stride
+    # by their window (torch stride=None, Keras strides=None); TF's 'SAME' average counts only input cells.
+    "dense": {},
+    "conv2d": {"stride": (1, 1), "padding": "valid", "dilation": (1, 1), "groups": 1},
+    "max_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid"},
+    "avg_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid", "count_include_pad": False},
+    "global_avg_pool2d": {}, "global_max_pool2d": {}, "flatten": {},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.
@@ -143,11 +150,14 @@ FORMULATION = {
     "sinusoidal_positional_encoding": {"layout": "interleaved"},  # Vaswani et al.: sin at 2i, cos at 2i + 1
     "layer_norm": {"epsilon_at": "inside_sqrt"},  # Ba et al. 2016: √(σ² + ε)
     "transformer_block": {"mask_means": "attend"},
+    "conv2d": {"same_odd_pad": "after"},  # TensorFlow's 'SAME': the odd pad cell at the bottom/right
+    "max_pool2d": {"ties": "first"}, "global_max_pool2d": {"ties": "first"},  # the first maximum, row-major
 }  # fmt: skip
 
 # Spec functions that serve an op without its name as their prefix.
 HELPERS = {"normalize": "layer_norm", "attention_weights": "scaled_dot_product_attention",
-           "allowed_keys": "scaled_dot_product_attention", "transformer_block": "layer_norm"}
+           "allowed_keys": "scaled_dot_product_attention", "transformer_block": "layer_norm",
+           "same_pads": "conv2d", "pads": "conv2d"}
 
 
 def same(a, b) -> bool:

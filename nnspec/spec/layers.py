@@ -129,14 +129,23 @@ def _grouped(x, w, stride, padding, dilation, groups, same_odd_pad):
     return x_pad, patches, index, pad, w.reshape(groups, O // groups, Cg, KH, KW)
 
 
+def _as_matrices(patches, wg):
+    """Windows as rows (N, groups, OH·OW, Cg·KH·KW) and the kernel as (groups, Cg·KH·KW, O/groups): the
+    convolution is their product (matmul, which every dtype the NumPy baseline runs supports)."""
+    N, G, Cg, OH, OW, KH, KW = patches.shape
+    rows = patches.transpose(0, 1, 3, 4, 2, 5, 6).reshape(N, G, OH * OW, Cg * KH * KW)
+    return rows, wg.reshape(G, wg.shape[1], -1).transpose(0, 2, 1)
+
+
 @float64
 def conv2d(x, w, b, stride=(1, 1), padding="valid", dilation=(1, 1), groups=1, *, same_odd_pad="after"):
     """y[n, o, i, j] = b[o] + Σ_{c,p,q} x_pad[n, g·Cg + c, i·sh + p·dh, j·sw + q·dw]·w[o, c, p, q].
 
     NCHW input, OIHW kernel (O, C/groups, KH, KW), cross-correlation; g the group of o."""
     _, patches, _, _, wg = _grouped(x, w, stride, padding, dilation, groups, same_odd_pad)
-    y = np.einsum("ngcijpq,gocpq->ngoij", patches, wg)
-    return y.reshape(y.shape[0], -1, *y.shape[3:]) + b[:, None, None]
+    rows, kernel = _as_matrices(patches, wg)
+    y = (rows @ kernel).transpose(0, 1, 3, 2)  # (N, groups, O/groups, OH·OW)
+    return y.reshape(x.shape[0], w.shape[0], *patches.shape[3:5]) + b[:, None, None]
 
 
 @float64
@@ -146,9 +155,12 @@ def conv2d_vjp(x, w, b, cotangent, stride=(1, 1), padding="valid", dilation=(1, 
     x_pad, patches, index, pad, wg = _grouped(x, w, stride, padding, dilation, groups, same_odd_pad)
     N, O = cotangent.shape[:2]
     g = cotangent.reshape(N, groups, O // groups, *cotangent.shape[2:])
-    dw = np.einsum("ngcijpq,ngoij->gocpq", patches, g).reshape(w.shape)
-    dpatches = np.einsum("ngoij,gocpq->ngcijpq", g, wg)
-    dpatches = dpatches.reshape(N, -1, *dpatches.shape[3:])
+    rows, kernel = _as_matrices(patches, wg)
+    g = g.reshape(N, groups, O // groups, -1)  # (N, groups, O/groups, OH·OW)
+    dw = (g @ rows).sum(axis=0).reshape(w.shape)
+    dpatches = (g.transpose(0, 1, 3, 2) @ kernel.transpose(0, 2, 1)).reshape(
+        N, groups, *patches.shape[3:5], *patches.shape[2:3], *patches.shape[5:])
+    dpatches = dpatches.transpose(0, 1, 4, 2, 3, 5, 6).reshape(N, -1, *patches.shape[3:5], *patches.shape[5:])
     return _scatter(x_pad.shape, index, pad, dpatches), dw, cotangent.sum(axis=(0, 2, 3))
 
 

@@ -17,12 +17,13 @@ from ..base import Backend, as_gradients
 from .activations import Activations
 from .attention import Attention
 from .formulas import in_dtype
+from .layers import Layers
 from .losses import Losses
 from .optimizers import Optimizers
 from .recurrent import Recurrent
 
 
-class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend):
+class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
     name = "numpy"
 
     def version(self):

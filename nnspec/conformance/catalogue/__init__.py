@@ -81,9 +81,9 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import activations, attention, losses, optimizers, recurrent
+    from . import activations, attention, layers, losses, optimizers, recurrent
 
-    return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS]
+    return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS]
 
 
 class CatalogueError(ValueError):

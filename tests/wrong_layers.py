@@ -1,0 +1,66 @@
+"""Deliberately wrong layers adapters: each is one way a CNN port breaks, which the engine must catch.
+
+They subclass the NumPy baseline (the spec in the input's dtype) and change one thing:
+the padding, the divisor, the kernel's axes or the flatten order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnspec.backends.numpy import NumpyBackend, in_dtype
+from nnspec.spec import layers as L
+
+
+class SymmetricSamePad(NumpyBackend):
+    """'same' as k_eff // 2 cells on both sides (the torch port's padding=k//2): right at stride 1 with odd
+    kernels, but at stride 2 the odd cell lands before, not after."""
+
+    name = "symmetric-same-pad"
+
+    def conv2d(self, x, w, b, stride, padding, dilation, groups):
+        if padding == "same":
+            half = [((k - 1) * d + 1) // 2 for k, d in zip(w.shape[2:], dilation)]
+            padding = ((half[0], half[0]), (half[1], half[1]))
+        return in_dtype(L.conv2d, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+class PadsCounted(NumpyBackend):
+    """Divides every window by KH·KW: padded cells count in the average, whatever was asked."""
+
+    name = "pads-counted"
+
+    def avg_pool2d(self, x, window, stride, padding, count_include_pad):
+        return in_dtype(L.avg_pool2d, x, window=window, stride=stride, padding=padding, count_include_pad=True)
+
+
+class TransposedKernel(NumpyBackend):
+    """Reads the kernel as OIWH (its spatial axes swapped), and stores it so in the native layout,
+    reading it back without the swap."""
+
+    name = "transposed-kernel"
+
+    def conv2d(self, x, w, b, stride, padding, dilation, groups):
+        if w.shape[2] != w.shape[3]:
+            raise ValueError(f"a {w.shape[2]}×{w.shape[3]} kernel does not fit when transposed")
+        return in_dtype(L.conv2d, x, np.ascontiguousarray(w.transpose(0, 1, 3, 2)), b, stride=stride,
+                        padding=padding, dilation=dilation, groups=groups)
+
+    def to_native_layout(self, op, weights, params):
+        if op != "conv2d":
+            return super().to_native_layout(op, weights, params)
+        return {"w": weights["w"].transpose(0, 1, 3, 2).copy(), "b": weights["b"].copy()}
+
+    def from_native_layout(self, op, native, params):
+        if op != "conv2d":
+            return super().from_native_layout(op, native, params)
+        return {name: w.copy() for name, w in native.items()}  # forgets to swap back
+
+
+class NHWCFlatten(NumpyBackend):
+    """Flattens an NCHW tensor in NHWC order (H, W, then C), as Keras' Flatten reads a channels-last tensor."""
+
+    name = "nhwc-flatten"
+
+    def flatten(self, x):
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(x.shape[0], -1)
