@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("pytest_args", nargs="*")
     p.set_defaults(handler=cmd_bench)
 
-    p = commands.add_parser("report", help="merge all results into conformance.json, conformance.md, index.html")
+    p = commands.add_parser("report", help="merge all results into conformance.json, runs.json, conformance.md, index.html")
     p.add_argument("--results", default="results")
     p.add_argument("--out", default="reports")
     p.set_defaults(handler=cmd_report)
