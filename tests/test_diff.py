@@ -25,6 +25,7 @@ OLD = _status([
     _entry("tanh", "unsupported"),
     _entry("relu", "pass"),
     _entry("selu", "not run"),
+    _entry("swish", "pass", max_ulp=1.0),
 ], defaults=[{"backend": "torch", "device": "cpu", "op": "huber", "parameter": "delta", "native_default": 1.0}])
 NEW = _status([
     _entry("gelu", "fail", max_ulp=40.0, message="40 ULP (bound 4)"),
@@ -34,6 +35,7 @@ NEW = _status([
     _entry("relu", "pass"),
     _entry("selu", "fail"),  # not run before: new
     _entry("sigmoid", "pass"),  # only in the new report
+    _entry("swish", "pass", max_ulp=2.5),
 ], version="2.13.0",
     defaults=[{"backend": "torch", "device": "cpu", "op": "huber", "parameter": "delta", "native_default": 0.5}])
 
@@ -45,6 +47,7 @@ def test_each_kind_of_change_lands_in_its_section():
     assert ids(d.fixed) == ["softmax"]
     assert ids(d.variant) == ["elu"]
     assert ids(d.status) == ["tanh"]
+    assert ids(d.error) == ["swish"]
     assert [k[2:] for k, *_ in d.defaults] == [("huber", "delta")]
     assert d.versions == {"torch": ("2.12.0", "2.13.0")}
     assert d.only_new == 1 and d.only_old == 0

@@ -10,6 +10,8 @@ results directory (merged as ``nnspec report`` merges it). Entries are matched b
 * **fixed** — deviated in OLD, passes in NEW;
 * **changed variant** — deviates in both, but matches another named variant (or none);
 * **other status changes** — e.g. unsupported → pass (a framework gained an op), pass → not run;
+* **changed worst error** — passes on both sides, but its worst error is not what it was: at
+  one seed both sides draw the same examples, so the framework's output changed on one of them;
 * **changed native defaults** — a parameter's framework default is not what it was;
 * **versions** — each backend's framework version on both sides.
 
@@ -62,6 +64,10 @@ def _deviates(entry: dict | None) -> bool:
     return entry is not None and entry.get("status") in DEVIATIONS
 
 
+def _worst(entry: dict):
+    return entry.get("max_ulp"), (entry.get("non_finite") or {}).get("max_ulp")
+
+
 def _default_key(d: dict) -> tuple:
     return (d.get("backend"), d.get("device"), d.get("op"), d.get("parameter"))
 
@@ -74,6 +80,7 @@ class Diff:
     fixed: list = field(default_factory=list)
     variant: list = field(default_factory=list)
     status: list = field(default_factory=list)
+    error: list = field(default_factory=list)  # both pass, the worst error changed
     defaults: list = field(default_factory=list)  # (key, old default, new default)
     versions: dict = field(default_factory=dict)  # backend -> (old version, new version)
     only_old: int = 0
@@ -81,7 +88,7 @@ class Diff:
 
     @property
     def empty(self) -> bool:
-        return not (self.new_deviations or self.fixed or self.variant or self.status or self.defaults)
+        return not (self.new_deviations or self.fixed or self.variant or self.status or self.error or self.defaults)
 
 
 def diff(old: dict, new: dict, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
@@ -109,6 +116,8 @@ def diff(old: dict, new: dict, old_name: str = "OLD", new_name: str = "NEW") -> 
                 result.status.append((rid, a, b))
         elif a.get("status") != b.get("status"):
             result.status.append((rid, a, b))
+        elif a.get("status") == "pass" and _worst(a) != _worst(b):
+            result.error.append((rid, a, b))
     old_defaults = {_default_key(d): d for d in old.get("defaults") or []}
     for d in new.get("defaults") or []:
         was = old_defaults.get(_default_key(d))
@@ -149,13 +158,14 @@ def to_markdown(d: Diff) -> str:
         lines += [f"| {b} | {o} | {n}{' (changed)' if o != n else ''} |" for b, (o, n) in sorted(d.versions.items())]
         lines.append("")
     counts = (f"{len(d.new_deviations)} new deviations, {len(d.fixed)} fixed, {len(d.variant)} changed variants, "
-              f"{len(d.status)} other status changes, {len(d.defaults)} changed native defaults")
+              f"{len(d.status)} other status changes, {len(d.error)} changed worst errors, "
+              f"{len(d.defaults)} changed native defaults")
     lines += [f"**{counts}.**", ""]
     if d.only_old or d.only_new:
         lines += [f"Not compared: {d.only_old} checks only in the old report, {d.only_new} only in the new one "
                   "(neither deviating).", ""]
     tables = (("New deviations", d.new_deviations), ("Fixed", d.fixed), ("Changed variant", d.variant),
-              ("Other status changes", d.status))
+              ("Other status changes", d.status), ("Changed worst error (passing on both sides)", d.error))
     for title, rows in tables:
         if not rows:
             continue
