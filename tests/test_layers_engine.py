@@ -6,12 +6,15 @@ The wrong adapters change the NumPy baseline's forward; its gradients stay the s
 from __future__ import annotations
 
 import pytest
-import wrong_layers as W
 
-from nnspec.backends.numpy import NumpyBackend
-from nnspec.conformance.catalogue import CATALOGUE
-from nnspec.conformance.engine import Case, check_values
-from nnspec.conformance.layout import check_layout
+pytest.importorskip("torch")
+
+import wrong_layers as W  # noqa: E402
+
+from nnspec.backends.numpy import NumpyBackend  # noqa: E402
+from nnspec.conformance.catalogue import CATALOGUE  # noqa: E402
+from nnspec.conformance.engine import Case, check_values  # noqa: E402
+from nnspec.conformance.layout import check_layout  # noqa: E402
 
 OPS = [e.op for e in CATALOGUE.values() if e.family == "layers"]
 
@@ -60,3 +63,10 @@ def test_a_transposed_kernel_fails_forward_and_layout():
 def test_an_nhwc_flatten_fails_forward():
     records = values(W.NHWCFlatten(), "flatten")
     assert records["forward"]["status"] == "fail" and records["forward"]["matches_variant"] is None
+
+
+def test_torch_fed_k_over_2_pads_fails_forward_and_gradient_as_the_odd_pad_before():
+    records = values(W.TorchSymmetricSamePad(), "conv2d", "float32")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail"
+        assert records[check]["matches_variant"] == "conv2d(same_odd_pad='before')"

@@ -1,14 +1,17 @@
 """Deliberately wrong layers adapters: each is one way a CNN port breaks, which the engine must catch.
 
 They subclass the NumPy baseline (the spec in the input's dtype) and change one thing:
-the padding, the divisor, the kernel's axes or the flatten order.
+the padding, the divisor, the kernel's axes or the flatten order; the last one is the torch
+adapter fed a torch port's padding, whose gradients come from autograd.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch.nn.functional as F
 
 from nnspec.backends.numpy import NumpyBackend, in_dtype
+from nnspec.backends.torch import TorchBackend
 from nnspec.spec import layers as L
 
 
@@ -64,3 +67,16 @@ class NHWCFlatten(NumpyBackend):
 
     def flatten(self, x):
         return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(x.shape[0], -1)
+
+
+class TorchSymmetricSamePad(TorchBackend):
+    """The torch port of a Keras 'same' conv as ``F.conv2d(padding=k // 2)``: the same output size at stride 2,
+    the odd pad cell before instead of after. Its gradients come from torch's autograd, so they fail too."""
+
+    name = "torch-symmetric-same-pad"
+
+    def conv2d(self, x, w, b, stride, padding, dilation, groups):
+        if padding == "same":
+            padding = tuple(((k - 1) * d + 1) // 2 for k, d in zip(w.shape[2:], dilation))
+            return F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+        return super().conv2d(x, w, b, stride, padding, dilation, groups)

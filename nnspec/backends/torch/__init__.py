@@ -9,6 +9,7 @@ import torch
 from ..base import Backend
 from .activations import Activations
 from .attention import Attention
+from .layers import Layers
 from .losses import Losses
 from .optimizers import Optimizers
 from .recurrent import Recurrent
@@ -21,7 +22,7 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend):
+class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
     name = "torch"
 
     def __init__(self):

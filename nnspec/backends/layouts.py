@@ -1,0 +1,27 @@
+"""Tensor and weight layouts as data: each a string of axis letters, in the spirit of JAX's dimension numbers.
+
+Images: N (batch), C (channels), H, W (spatial). Kernels: O (output channels), I (input channels
+per group), H, W. Dense weights: O, I. The spec's layouts are ``NCHW``, ``OIHW`` and ``OI``; a
+framework's are named in its adapter (torch NCHW/OIHW/OI, Keras and flax NHWC/HWIO/IO). Moving
+an array between two layouts is one transpose, whose axis order the letters give.
+"""
+
+from __future__ import annotations
+
+SPEC = {"image": "NCHW", "kernel": "OIHW", "dense": "OI"}
+
+
+def order(source: str, target: str) -> tuple[int, ...]:
+    """The axes of an array in ``source`` that, in that order, lay it out as ``target``."""
+    if sorted(source) != sorted(target):
+        raise ValueError(f"layouts {source!r} and {target!r} do not name the same axes")
+    return tuple(source.index(axis) for axis in target)
+
+
+def convert(array, source: str, target: str):
+    """``array`` (NumPy, torch, JAX or TF: anything with ``.transpose(axes)`` or numpy's) from ``source`` to ``target``."""
+    axes = order(source, target)
+    if axes == tuple(range(len(axes))):
+        return array
+    permute = getattr(array, "permute", None)  # torch names it permute
+    return permute(*axes) if permute is not None else array.transpose(axes)
