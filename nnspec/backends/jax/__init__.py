@@ -8,6 +8,7 @@ import numpy as np
 from ..base import Backend, Unsupported, first_output
 from .activations import Activations
 from .attention import Attention
+from .layers import Layers
 from .losses import Losses
 from .optimizers import Optimizers
 from .recurrent import Recurrent
@@ -20,7 +21,7 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend):
+class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
     name = "jax"
 
     def __init__(self):
