@@ -9,16 +9,12 @@ import numpy as np
 import pytest
 
 from nnspec.backends import DTYPES, Backend, Unsupported, load_backend
+from nnspec.conformance.catalogue import select
 from nnspec.spec import activations as A
 
 FRAMEWORKS = {"numpy": "numpy", "torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
-DECLARED_DEFAULTS = {
-    "leaky_relu": ["alpha"],
-    "gelu": ["approximate"],
-    "softmax": ["axis"],
-    "log_softmax": ["axis"],
-    "elu": ["alpha"],
-}
+# Every activation with spec parameters declares their native defaults (through its binding).
+DECLARED_DEFAULTS = {row.op: list(row.params) for row in select("activations") if row.params}
 
 
 def spec_ops():

@@ -44,6 +44,8 @@ TEXTBOOK = {
     "softmax": {"axis": -1},  # classes on the last axis
     "log_softmax": {"axis": -1},
     "elu": {"alpha": 1.0},  # Clevert et al. 2016, α = 1
+    "softsign": {}, "mish": {},  # Misra 2019: no parameter
+    "celu": {"alpha": 1.0},  # Barron 2017, α = 1 (where celu is elu)
     # Losses: "mean" is every framework's default reduction; label smoothing (Szegedy et al.
     # 2016) is off unless asked for.
     "mse": {"reduction": "mean"},
@@ -114,6 +116,7 @@ TEXTBOOK = {
 FORMULATION = {
     "relu": {"kink": "left"}, "leaky_relu": {"kink": "left"}, "elu": {"kink": "left"}, "selu": {"kink": "left"},
     "swish": {"at_inf": "limit"}, "gelu": {"at_inf": "limit"},  # x·σ(x) → 0 at −∞, not nan
+    "softsign": {"at_inf": "limit"}, "mish": {"at_inf": "limit"},  # ±1 at ±∞ (not inf/inf), 0 at −∞ (not −∞·0)
     "mae": {"kink": "zero", "feature_mean": False}, "mse": {"feature_mean": False}, "huber": {"feature_mean": False},
     "binary_cross_entropy": {"log_floor": None, "clip_epsilon": None, "zero_weight": "limit",
                              "smoothed_target": "exact", "feature_mean": False, "dtype": None},
@@ -152,6 +155,7 @@ FORMULATION = {
     "transformer_block": {"mask_means": "attend"},
     "conv2d": {"same_odd_pad": "after"},  # TensorFlow's 'SAME': the odd pad cell at the bottom/right
     "max_pool2d": {"ties": "first"}, "global_max_pool2d": {"ties": "first"},  # the first maximum, row-major
+    "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
 }  # fmt: skip
 
 # Spec functions that serve an op without its name as their prefix.

@@ -200,6 +200,33 @@ def _dselu(x):
     return SELU_LAMBDA * (1 if x > 0 else SELU_ALPHA * mpmath.exp(x))
 
 
+def _softsign(x):
+    return x / (1 + abs(x))
+
+
+def _dsoftsign(x):
+    return 1 / (1 + abs(x)) ** 2
+
+
+def _mish(x):
+    return x * mpmath.tanh(mpmath.log1p(mpmath.exp(x)))
+
+
+def _dmish(x):
+    sp = mpmath.log1p(mpmath.exp(x))
+    return mpmath.tanh(sp) + x * mpmath.sech(sp) ** 2 * _sigmoid(x)
+
+
+def _celu(alpha):
+    a = mpmath.mpf(alpha)
+    return lambda x: x if x > 0 else a * mpmath.expm1(x / a)
+
+
+def _dcelu(alpha):
+    a = mpmath.mpf(alpha)
+    return lambda x: mpmath.mpf(1) if x > 0 else mpmath.exp(x / a)
+
+
 @dataclass(frozen=True)
 class Op:
     """One elementwise spec op, its parameters, and its mpmath oracle f and f'."""
@@ -211,6 +238,7 @@ class Op:
     dexact: Callable
     params: dict = field(default_factory=dict)
     kinked: bool = False  # switches branch at 0: takes ``kink=`` and is not differentiable there
+    curvature_jumps: bool = False  # f'' jumps at 0 (softsign, celu): a stencil across 0 is first-order accurate only
 
     def __str__(self):
         return self.name + "".join(f"[{k}={v}]" for k, v in self.params.items())
@@ -249,6 +277,9 @@ ELEMENTWISE = [
     Op("softplus", A.softplus, A.softplus_vjp, lambda x: mpmath.log1p(mpmath.exp(x)), _sigmoid),
     *(Op("elu", A.elu, A.elu_vjp, _elu(a), _delu(a), {"alpha": a}, kinked=True) for a in ELU_ALPHAS),
     Op("selu", A.selu, A.selu_vjp, _selu, _dselu, kinked=True),
+    Op("softsign", A.softsign, A.softsign_vjp, _softsign, _dsoftsign, curvature_jumps=True),
+    Op("mish", A.mish, A.mish_vjp, _mish, _dmish),
+    *(Op("celu", A.celu, A.celu_vjp, _celu(a), _dcelu(a), {"alpha": a}, curvature_jumps=True) for a in ELU_ALPHAS),
 ]
 OP_IDS = [str(op) for op in ELEMENTWISE]
 SMOOTH = [op for op in ELEMENTWISE if not op.kinked]
@@ -382,7 +413,7 @@ def test_vjp_matches_central_differences(op, x, g):
     Absolute slack 1e-9·|g| covers the float64 rounding of the difference quotient.
     """
     slope, h = _central_difference(lambda t: op.f(t, **op.params), x)
-    if op.kinked:
+    if op.kinked or op.curvature_jumps:
         assume(abs(x) > 4 * h)  # both stencil points on one branch
     actual = _scalar(op.vjp(x, g, **op.params))
     expected = g * slope
@@ -558,6 +589,9 @@ LIMITS = {  # op id: (f(−inf), f'(−inf), f(+inf), f'(+inf)): textbook limits
     "softplus": (0, 0, INF, 1),
     **{f"elu[alpha={a}]": (-mpmath.mpf(a), 0, INF, 1) for a in ELU_ALPHAS},
     "selu": (-SELU_LAMBDA_ALPHA, 0, INF, SELU_LAMBDA),
+    "softsign": (-1, 0, 1, 0),
+    "mish": (0, 0, INF, 1),
+    **{f"celu[alpha={a}]": (-mpmath.mpf(a), 0, INF, 1) for a in ELU_ALPHAS},
 }
 
 

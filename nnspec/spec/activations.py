@@ -370,3 +370,76 @@ def selu(x):
 def selu_vjp(x, cotangent, *, kink="left"):
     negative_slope = (SELU_SCALE * SELU_ALPHA) * np.exp(np.minimum(x, 0))
     return np.where(_positive(x, kink), cotangent * SELU_SCALE, cotangent * negative_slope)
+
+
+# softsign / mish / celu ----------------------------------------------------------------
+
+
+def _limit_at_infinity(x, y, at_inf, limit):
+    """y with its values at x = ±inf set to ``limit(±inf)`` (at_inf="limit") or left as IEEE made them."""
+    if at_inf == "ieee":
+        return y
+    if at_inf != "limit":
+        raise ValueError(f"at_inf must be 'limit' or 'ieee', got {at_inf!r}")
+    return np.where(np.isinf(x), limit(x), y)
+
+
+@float64
+def softsign(x, *, at_inf="limit"):
+    """softsign(x) = x / (1 + |x|), with softsign(±inf) = ±1 (at_inf="ieee": inf/inf = nan).
+
+    softsign'(x) = 1 / (1 + |x|)², applied as (g / (1 + |x|)) / (1 + |x|) so that the square
+    cannot overflow.
+    """
+    return _limit_at_infinity(x, x / (1 + np.abs(x)), at_inf, np.sign)
+
+
+@float64
+def softsign_vjp(x, cotangent):
+    d = 1 + np.abs(x)
+    return cotangent / d / d
+
+
+def _mish_parts(x):
+    """(t, s) = (tanh(softplus(x)), sech²(softplus(x))·σ(x)) through w = e^{−|x|} ≤ 1, never overflowing.
+
+    With n = e^{2x} + 2e^{x}: tanh(softplus(x)) = n / (n + 2) and sech²(softplus(x))·σ(x) =
+    4e^{x}(1 + e^{x}) / (n + 2)². For x ≤ 0 (w = e^{x}): t = w(w + 2)/d, s = 4w(1 + w)/d²,
+    d = w² + 2w + 2; for x > 0 (w = e^{−x}, numerator and denominator divided by e^{2x}):
+    t = (1 + 2w)/d, s = 4w²(1 + w)/d², d = 1 + 2w + 2w².
+    """
+    w = np.exp(-np.abs(x))
+    positive = x > 0
+    d = np.where(positive, 1 + 2 * w + 2 * w * w, w * w + 2 * w + 2)
+    t = np.where(positive, 1 + 2 * w, w * (w + 2)) / d
+    s = np.where(positive, 4 * w * w * (1 + w), 4 * w * (1 + w)) / (d * d)
+    return t, s
+
+
+@float64
+def mish(x, *, at_inf="limit"):
+    """mish(x) = x·tanh(softplus(x)) (Misra 2019), with mish(−inf) = 0 (at_inf="ieee": −inf·0 = nan).
+
+    mish'(x) = tanh(softplus(x)) + x·sech²(softplus(x))·σ(x).
+    """
+    return _limit_at_minus_inf(x, x * _mish_parts(x)[0], at_inf)
+
+
+@float64
+def mish_vjp(x, cotangent):
+    t, s = _mish_parts(x)
+    return cotangent * (t + np.where(s == 0, 0, x * s))
+
+
+@float64
+def celu(x, alpha=1.0):
+    """celu(x) = x if x > 0 else α(e^{x/α} − 1), α = ``alpha`` (Barron 2017, default 1.0); via expm1.
+
+    celu'(x) = 1 if x > 0 else e^{x/α}: continuous at 0 (1 on both sides), so no kink to choose.
+    """
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha))
+
+
+@float64
+def celu_vjp(x, cotangent, alpha=1.0):
+    return np.where(x > 0, cotangent, cotangent * np.exp(np.minimum(x, 0) / alpha))

@@ -24,4 +24,7 @@ class Activations:
         "softplus": bind(nn.softplus),
         "elu": bind(nn.elu),
         "selu": bind(nn.selu),
+        "softsign": bind(nn.soft_sign),
+        "mish": bind(nn.mish),
+        "celu": bind(nn.celu),
     }

@@ -20,4 +20,7 @@ class Activations:
         "softplus": spec_binding(A.softplus),
         "elu": spec_binding(A.elu),
         "selu": spec_binding(A.selu),
+        "softsign": spec_binding(A.softsign),
+        "mish": spec_binding(A.mish),
+        "celu": spec_binding(A.celu),
     }

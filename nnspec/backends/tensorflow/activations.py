@@ -24,4 +24,7 @@ class Activations:
         "softplus": bind(A.softplus),
         "elu": bind(A.elu),
         "selu": bind(A.selu),
+        "softsign": bind(A.softsign),
+        "mish": bind(A.mish),
+        "celu": bind(A.celu),
     }

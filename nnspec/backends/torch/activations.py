@@ -22,4 +22,7 @@ class Activations:
         "softplus": bind(F.softplus),
         "elu": bind(F.elu),
         "selu": bind(F.selu),
+        "softsign": bind(F.softsign),
+        "mish": bind(F.mish),
+        "celu": bind(F.celu),
     }

@@ -50,6 +50,7 @@ EXACT = Tolerance(0, "no rounding happens: the output is an input or zero")
 ONE_PRODUCT = Tolerance(1, "one rounded product α·x (exact in a float32 intermediate, then rounded once)")
 LIBM = Tolerance(4, "vectorised exp/tanh/erf/log1p are within a few ULP; the composite adds a rounding or two")
 BACKWARD = Tolerance(8, "a backward formula composes 3-5 rounded operations", floor=None)
+DIVISION = Tolerance(2, "1 + |x| and one division, each rounded once")
 def _shift_rounding(example):
     """|x − m|/2 ULPs: x − m rounded in the working dtype, magnified by e^{x−m} (m the row max)."""
     x, axis = example.inputs[0].astype(np.float64), example.params["axis"]
@@ -120,4 +121,10 @@ ROWS = [
         params={"alpha": S.slope(0.1, 3.0, (1.0,))}, variants=KINK,
     ),
     OpEntry("selu", "activations", A.selu, A.selu_vjp, LIBM, BACKWARD, variants=KINK),
+    OpEntry(
+        "softsign", "activations", A.softsign, A.softsign_vjp, DIVISION, BACKWARD, variants=AT_INF,
+        properties=(Property("range", _within(-1, 1), "softsign maps into [-1, 1]"),),
+    ),
+    OpEntry("mish", "activations", A.mish, A.mish_vjp, LIBM, BACKWARD, variants=AT_INF),
+    OpEntry("celu", "activations", A.celu, A.celu_vjp, LIBM, BACKWARD, params={"alpha": S.slope(0.1, 3.0, (1.0,))}),
 ]
