@@ -60,9 +60,10 @@ def test_a_transposed_kernel_fails_forward_and_layout():
     assert record["status"] == "fail" and record["message"].startswith("w:")
 
 
-def test_an_nhwc_flatten_fails_forward():
+def test_an_nhwc_flatten_fails_forward_as_the_channels_last_order():
     records = values(W.NHWCFlatten(), "flatten")
-    assert records["forward"]["status"] == "fail" and records["forward"]["matches_variant"] is None
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "flatten(order='hwc')"
 
 
 def test_torch_fed_k_over_2_pads_fails_forward_and_gradient_as_the_odd_pad_before():

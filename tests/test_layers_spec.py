@@ -173,8 +173,9 @@ def test_global_pools_and_flatten():
     x = np.arange(2 * 3 * 2 * 2, dtype=float).reshape(2, 3, 2, 2)
     np.testing.assert_array_equal(L.global_avg_pool2d(x), x.reshape(2, 3, 4).mean(-1))
     np.testing.assert_array_equal(L.global_max_pool2d(x), x[:, :, 1, 1])
-    # NCHW flatten reads channel first: element (n, c, i, j) lands at (c·H + i)·W + j
+    # NCHW flatten reads channel first: element (n, c, i, j) lands at (c·H + i)·W + j; channels last at (i·W + j)·C + c
     assert L.flatten(x)[1, (2 * 2 + 1) * 2 + 0] == x[1, 2, 1, 0]
+    assert L.flatten(x, order="hwc")[1, (1 * 2 + 0) * 3 + 2] == x[1, 2, 1, 0]
 
 
 # closed forms -----------------------------------------------------------------------------------------
@@ -253,6 +254,12 @@ def test_pool_vjps_are_the_adjoints_of_their_derivatives(case, count_include_pad
 def test_reduction_and_reshape_vjps_are_adjoints(op):
     rng = np.random.default_rng(5)
     assert adjoint_gap(getattr(L, op), getattr(L, f"{op}_vjp"), [rng.normal(size=(2, 3, 3, 2))], rng) < 1e-8
+
+
+def test_the_channels_last_flatten_vjp_is_its_adjoint():
+    rng = np.random.default_rng(6)
+    assert adjoint_gap(lambda a: L.flatten(a, order="hwc"), lambda a, g: L.flatten_vjp(a, g, order="hwc"),
+                       [rng.normal(size=(2, 3, 3, 2))], rng) < 1e-12
 
 
 def test_max_gradients_go_to_the_first_tie_or_are_spread():

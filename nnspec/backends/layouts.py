@@ -18,10 +18,13 @@ def order(source: str, target: str) -> tuple[int, ...]:
     return tuple(source.index(axis) for axis in target)
 
 
-def convert(array, source: str, target: str):
-    """``array`` (NumPy, torch, JAX or TF: anything with ``.transpose(axes)`` or numpy's) from ``source`` to ``target``."""
+def convert(array, source: str, target: str, transpose=None):
+    """``array`` from layout ``source`` to ``target``: ``transpose(array, axes)`` where given (tf.transpose),
+    else the array's own method (NumPy and JAX ``.transpose(axes)``, torch ``.permute(*axes)``)."""
     axes = order(source, target)
     if axes == tuple(range(len(axes))):
         return array
+    if transpose is not None:
+        return transpose(array, axes)
     permute = getattr(array, "permute", None)  # torch names it permute
     return permute(*axes) if permute is not None else array.transpose(axes)

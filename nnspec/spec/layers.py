@@ -5,7 +5,8 @@ Layout
 Images are NCHW: x (N, C, H, W). Convolution kernels are OIHW: w (O, C/groups, KH, KW),
 with one bias b (O,). Dense weights are (out, in), as torch stores them: y = x·Wᵀ + b.
 Frameworks that store NHWC images or HWIO kernels (Keras, flax) are mapped into this
-layout by their adapters; ``flatten`` of an NCHW tensor reads C, then H, then W.
+layout by their adapters; ``flatten`` of an NCHW tensor reads C, then H, then W (the variant
+``order="hwc"``: H, W, then C, as a channels-last model flattens).
 
 Convolution is cross-correlation (no kernel flip), as in every deep-learning framework:
 
@@ -250,12 +251,17 @@ def global_max_pool2d_vjp(x, cotangent, *, ties="first"):
 
 
 @float64
-def flatten(x):
-    """y[n, (c·H + i)·W + j] = x[n, c, i, j]: every axis after the batch, in C order (NCHW: channel first)."""
-    return x.reshape(x.shape[0], -1)
+def flatten(x, *, order="chw"):
+    """y[n, (c·H + i)·W + j] = x[n, c, i, j]: every axis after the batch, in C order (NCHW: channel first).
+
+    ``order="hwc"`` is the variant that reads channels last, y[n, (i·W + j)·C + c] = x[n, c, i, j]: what
+    Keras' Flatten yields for the same image (the next dense layer's weights differ by that permutation)."""
+    return (x if order == "chw" else np.moveaxis(x, 1, -1)).reshape(x.shape[0], -1)
 
 
 @float64
-def flatten_vjp(x, cotangent):
-    """g reshaped back to x's shape."""
-    return (cotangent.reshape(x.shape),)
+def flatten_vjp(x, cotangent, *, order="chw"):
+    """g reshaped back to x's shape (through the channels-last shape for ``order="hwc"``)."""
+    if order == "chw":
+        return (cotangent.reshape(x.shape),)
+    return (np.moveaxis(cotangent.reshape(x.shape[0], *x.shape[2:], x.shape[1]), -1, 1),)

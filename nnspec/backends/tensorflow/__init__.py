@@ -17,6 +17,7 @@ import tensorflow as tf
 from ..base import Backend
 from .activations import Activations
 from .attention import Attention
+from .layers import Layers
 from .losses import Losses
 from .optimizers import Optimizers
 from .recurrent import Recurrent
@@ -25,7 +26,7 @@ TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 
-class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Backend):
+class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
     name = "tensorflow"
 
     def __init__(self):

@@ -259,5 +259,5 @@ ROWS = [
               image_examples("global_avg_pool2d"), forward_floor=magnitude_forward("global_avg_pool2d")),
     _pool_row("global_max_pool2d", EXACT, SHARED, image_examples("global_max_pool2d"), variants=TIES,
               abs_inputs=False),
-    _pool_row("flatten", EXACT, EXACT, image_examples("flatten")),
+    _pool_row("flatten", EXACT, EXACT, image_examples("flatten"), variants={"order": ("hwc",)}),
 ]

@@ -1,0 +1,143 @@
+"""Tensorflow adapter, layers: Keras 3 Dense and Conv2D (by stateless_call), keras.ops pools, global pools, Flatten.
+
+Keras is channels-last here, as a Keras model on CPU runs: images NHWC, conv kernels HWIO,
+dense kernels IO (``LAYOUT``, axis letters; ``backends/layouts.py``); the adapter moves the
+spec's NCHW/OIHW/OI arrays in and the output back. Keras pads 'valid' or 'same' only: the
+spec's explicit pads are what a Keras port writes, ``keras.ops.pad`` (ZeroPadding2D) then
+'valid' (composed). ``Flatten`` reads H, W, C whatever its data_format (``"channels_first"`` moves the channels last before
+flattening, so that a model keeps its dense weights when switching formats): the spec's
+``order="hwc"`` variant.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from ..layouts import SPEC
+from ..layouts import convert as _convert
+
+LAYOUT = {"image": "NHWC", "kernel": "HWIO", "dense": "IO"}
+ops = keras.ops
+
+
+def convert(array, source, target):
+    return _convert(array, source, target, tf.transpose)
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _nhwc(x):
+    return convert(x, SPEC["image"], LAYOUT["image"])
+
+
+def _nchw(y):
+    return tf.transpose(y, (0, 3, 1, 2))
+
+
+def _explicit(padding):
+    return not isinstance(padding, str)
+
+
+def _pad(x_nhwc, padding, value=0.0):
+    (top, bottom), (left, right) = padding
+    return ops.pad(x_nhwc, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def _dtype(x):
+    return x.dtype.name
+
+
+class Layers:
+    NATIVE_DEFAULTS = {
+        "conv2d": {
+            "stride": (keras.layers.Conv2D, "strides", _pair),
+            "padding": (keras.layers.Conv2D, "padding", lambda p: p),
+            "dilation": (keras.layers.Conv2D, "dilation_rate", _pair),
+            "groups": (keras.layers.Conv2D, "groups", lambda g: g),
+        },
+        "max_pool2d": {
+            "stride": (keras.layers.MaxPooling2D, "strides", lambda s: s),
+            "padding": (keras.layers.MaxPooling2D, "padding", lambda p: p),
+        },
+        "avg_pool2d": {
+            "stride": (keras.layers.AveragePooling2D, "strides", lambda s: s),
+            "padding": (keras.layers.AveragePooling2D, "padding", lambda p: p),
+        },
+    }
+
+    def dense(self, x, w, b):
+        layer = keras.layers.Dense(w.shape[0], use_bias=True, dtype=_dtype(x))
+        layer.build(tuple(x.shape))
+        y, _ = layer.stateless_call([convert(w, SPEC["dense"], LAYOUT["dense"]), b], [], x)  # (outputs, state)
+        return y
+
+    def conv2d(self, x, w, b, stride, padding, dilation, groups):
+        x = _nhwc(x)
+        if _explicit(padding):
+            x, padding = _pad(x, padding), "valid"
+        layer = keras.layers.Conv2D(w.shape[0], tuple(w.shape[2:]), strides=_pair(stride), padding=padding,
+                                    data_format="channels_last", dilation_rate=_pair(dilation), groups=groups,
+                                    use_bias=True, dtype=_dtype(x))
+        layer.build(tuple(x.shape))
+        y, _ = layer.stateless_call([convert(w, SPEC["kernel"], LAYOUT["kernel"]), b], [], x)
+        return _nchw(y)
+
+    def max_pool2d(self, x, window, stride, padding):
+        x = _nhwc(x)
+        if _explicit(padding):
+            x, padding = _pad(x, padding, -math.inf), "valid"
+        return _nchw(ops.max_pool(x, _pair(window), strides=stride, padding=padding, data_format="channels_last"))
+
+    def avg_pool2d(self, x, window, stride, padding, count_include_pad):
+        x = _nhwc(x)
+        pool = dict(strides=stride, data_format="channels_last")
+        if not _explicit(padding) and not (count_include_pad and padding == "same"):
+            return _nchw(ops.average_pool(x, _pair(window), padding=padding, **pool))  # 'same' counts input cells
+        pads = padding if _explicit(padding) else _same_pads(x, _pair(window), stride)
+        total = ops.average_pool(_pad(x, pads), _pair(window), padding="valid", **pool)
+        if count_include_pad:
+            return _nchw(total)
+        cells = ops.average_pool(_pad(ops.ones_like(x[:1, :, :, :1]), pads), _pair(window), padding="valid", **pool)
+        return _nchw(total / cells)
+
+    def global_avg_pool2d(self, x):
+        return keras.layers.GlobalAveragePooling2D(data_format="channels_first", keepdims=False, dtype=_dtype(x))(x)
+
+    def global_max_pool2d(self, x):
+        return keras.layers.GlobalMaxPooling2D(data_format="channels_first", keepdims=False, dtype=_dtype(x))(x)
+
+    def flatten(self, x):
+        return keras.layers.Flatten(data_format="channels_first", dtype=_dtype(x))(x)
+
+    def is_composed(self, op):
+        return op in ("conv2d", "max_pool2d", "avg_pool2d") or super().is_composed(op)
+
+    # layout: Keras' kernel/bias variables ---------------------------------------------------------
+
+    def to_native_layout(self, op, weights, params):
+        if op not in ("dense", "conv2d"):
+            return super().to_native_layout(op, weights, params)
+        kind = "dense" if op == "dense" else "kernel"
+        w, b = (self.asarray(weights[n], "cpu") for n in ("w", "b"))
+        return [convert(w, SPEC[kind], LAYOUT[kind]), b]
+
+    def from_native_layout(self, op, native, params):
+        if op not in ("dense", "conv2d"):
+            return super().from_native_layout(op, native, params)
+        kind = "dense" if op == "dense" else "kernel"
+        return {"w": convert(native[0], LAYOUT[kind], SPEC[kind]).numpy(), "b": native[1].numpy()}
+
+
+def _same_pads(x_nhwc, window, stride):
+    """TF's 'SAME' pads (⌈n/s⌉ outputs, the odd cell after): what a Keras port pads by hand to count them."""
+    stride = window if stride is None else _pair(stride)
+    pads = []
+    for n, k, s in zip(x_nhwc.shape[1:3], window, stride):
+        total = max((math.ceil(n / s) - 1) * s + k - n, 0)
+        pads.append((total // 2, total - total // 2))
+    return tuple(pads)
