@@ -30,7 +30,7 @@ def test_scaling_by_dk_instead_of_its_square_root_fails_without_a_variant():
     records = run(W.ScaleByDk(), "scaled_dot_product_attention")
     for check in ("forward", "gradient"):
         assert records[check]["status"] == "fail" and records[check]["matches_variant"] is None, records[check]
-    example = decode_example(records["forward"]["counterexample"])
+    example = decode_example(records["forward"]["counterexamples"][0])
     assert example.params["scale"] is None and example.inputs[0].shape[-1] > 1  # 1/d = 1/√d at d = 1
 
 
@@ -80,4 +80,4 @@ def test_layout_round_trips_are_exact_and_inexact_ones_fail():
     assert layout(W.lossy_layout(), "float32")["status"] == "pass"  # float32 survives float32
     swapped = layout(W.swapped_layout())
     assert swapped["status"] == "fail" and swapped["message"].split(":")[0] in ("w_q", "w_k"), swapped
-    assert np.all([a.shape for a in decode_example(swapped["counterexample"]).inputs[:2]])
+    assert np.all([a.shape for a in decode_example(swapped["counterexamples"][0]).inputs[:2]])

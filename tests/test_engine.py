@@ -32,7 +32,7 @@ def test_wrong_slope_fails_without_a_variant():
     forward = run(W.WrongSlope(), "leaky_relu")["forward"]
     assert forward["status"] == "fail"
     assert forward["matches_variant"] is None
-    assert forward["counterexample"] is not None and forward["repro"].startswith("nnspec repro wrong-slope/")
+    assert forward["counterexamples"] and forward["repro"].startswith("nnspec repro wrong-slope/")
 
 
 def test_silent_tanh_gelu_is_matched_to_its_variant():
@@ -46,7 +46,7 @@ def test_silent_tanh_gelu_is_matched_to_its_variant():
 def test_softmax_without_max_subtraction_fails_on_large_inputs(dtype):
     forward = run(W.NaiveSoftmax(), "softmax", dtype)["forward"]
     assert forward["status"] == "fail"
-    example = decode_example(forward["counterexample"])
+    example = decode_example(forward["counterexamples"][0])
     assert np.max(np.abs(example.inputs[0].astype(np.float64))) > 80  # exp overflows only there
 
 

@@ -38,7 +38,7 @@ def test_a_recorded_counterexample_finds_what_the_search_alone_misses(tmp_path):
     replayed = _forward(Case(CATALOGUE["tanh"], W.WrongAtOnePoint(), "cpu", "float32", "quick", 0, known=known))
     assert alone["status"] == "pass"
     assert replayed["status"] == "fail"
-    assert (0.8125).hex() in replayed["counterexample"]["inputs"][0]["values"]
+    assert (0.8125).hex() in replayed["counterexamples"][0]["inputs"][0]["values"]
 
 
 def test_only_examples_that_still_fit_are_replayed(tmp_path):

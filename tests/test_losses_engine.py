@@ -26,7 +26,7 @@ def test_a_bce_that_clips_is_caught_and_named():
     records = run(W.ClippingBCE(), "binary_cross_entropy")
     assert records["forward"]["status"] == "fail"
     assert records["forward"]["matches_variant"] == "binary_cross_entropy(clip_epsilon=1e-07)"
-    example = decode_example(records["forward"]["counterexample"])
+    example = decode_example(records["forward"]["counterexamples"][0])
     p, t = (a.astype(np.float64) for a in example.inputs)
     assert np.any(((p < 1e-7) & (t > 0)) | ((p > 1 - 1e-7) & (t < 1)))  # only the clip explains it
 
@@ -65,4 +65,4 @@ def test_per_row_losses_are_matched_to_their_variant_and_get_no_gradient_for_red
     assert "shape" in records["forward"]["message"] or "ULP" in records["forward"]["message"]
     gradient = records["gradient"]
     assert gradient["status"] == "fail" and gradient["matches_variant"] == "mse(feature_mean=True)"
-    assert decode_example(gradient["counterexample"]).params["reduction"] != "none"  # no per-element cotangent fits
+    assert decode_example(gradient["counterexamples"][0]).params["reduction"] != "none"  # no per-element cotangent fits

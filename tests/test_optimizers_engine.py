@@ -40,14 +40,14 @@ def test_a_trajectory_record_shows_the_error_after_one_step_and_its_growth():
     assert record["ulp_by_step"][0] == pytest.approx(record["first_step_ulp"], rel=0.01)  # 3 digits kept
     assert record["first_step_ulp"] <= 6 and 0 < record["max_ulp"] <= 6 * STEPS
     assert max(record["ulp_by_step"]) == pytest.approx(record["max_ulp"], rel=0.01)
-    assert len(record["rel_by_step"]) == STEPS and "step" in record["tolerance"]
+    assert len(record["rel_by_step"]) == STEPS and "step" in record["tolerance_rule"]
 
 
 def test_adam_without_bias_correction_is_caught_at_the_first_step_and_named_nothing():
     record = trajectory(W.AdamWithoutBiasCorrection(), "adam")
     assert record["status"] == "fail" and record["matches_variant"] is None
     assert record["first_failing_step"] == 1
-    assert decode_example(record["counterexample"]).inputs[1].shape[0] == 1  # one gradient suffices
+    assert decode_example(record["counterexamples"][0]).inputs[1].shape[0] == 1  # one gradient suffices
 
 
 def test_rmsprop_with_eps_inside_the_root_is_matched_to_its_variant():
@@ -60,14 +60,14 @@ def test_momentum_scaling_its_buffer_by_lr_is_matched_once_the_rate_changes():
     record = trajectory(W.MomentumLrInBuffer(), "momentum", budget="standard")
     assert record["status"] == "fail"
     assert record["matches_variant"] == "momentum(lr_in_buffer=True)"
-    example = decode_example(record["counterexample"])
+    example = decode_example(record["counterexamples"][0])
     assert len(set(example.inputs[2].tolist())) > 1  # only a changing learning rate tells them apart
 
 
 def test_a_slow_drift_fails_late_and_is_cut_to_a_short_failing_sequence():
     record = trajectory(W.DriftingSgd(), "sgd", budget="standard")
     assert record["status"] == "fail" and record["matches_variant"] is None
-    example = decode_example(record["counterexample"])
+    example = decode_example(record["counterexamples"][0])
     steps = example.inputs[1].shape[0]
     assert steps == example.inputs[2].shape[0] == record["first_failing_step"]  # gradients and rates cut together
     assert steps < STEPS
@@ -111,7 +111,7 @@ def test_a_recursive_cosine_is_matched_to_its_variant():
 def test_a_step_decay_one_step_late_fails_at_a_boundary():
     record = schedule(W.StepDecayOffByOne(), "step_decay")
     assert record["status"] == "fail" and record["matches_variant"] is None
-    params = decode_example(record["counterexample"]).params
+    params = decode_example(record["counterexamples"][0]).params
     failing_step = int(record["message"].split(";")[0].split()[-1])
     assert failing_step % params["step_size"] == 0  # where the rate should have just decayed
 

@@ -72,4 +72,4 @@ def test_a_one_way_transpose_fails_layout_while_forward_passes():
     record = layout(backend, "lstm_cell")
     assert record["status"] == "fail"
     assert record["message"].startswith("w_ih:") and "back" in record["message"]
-    assert record["counterexample"] is not None
+    assert record["counterexamples"]

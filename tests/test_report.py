@@ -40,7 +40,7 @@ def check(env, op, dtype, check_name, status, **fields):
         "backend": env["backend"], "backend_version": env["backend_version"], "device": "cpu", "dtype": dtype,
         "check": check_name, "status": status, "matches_variant": None, "max_ulp": 0, "max_abs": 0.0, "max_rel": 0.0,
         "tolerance": 2, "tolerance_reason": "elementwise transcendental", "examples": 200,
-        "counterexample": None, "repro": None, "message": "", "seed": 1234, "seconds": 0.25, "composed": False,
+        "counterexamples": [], "repro": None, "message": "", "seed": 1234, "seconds": 0.25, "composed": False,
         "run_id": env["run_id"],
     }
     record.update(fields)
@@ -117,8 +117,8 @@ def make_results(root):
         check(torch_env, "gelu", "float32", "forward", "fail", max_ulp=37, max_abs=1.9e-7, max_rel=3.1e-6,
               matches_variant="gelu(approximate='tanh')",
               message="max_ulp 37 > tolerance 2",
-              counterexample={"inputs": [array("float32", [0.5, -1.25, float("inf")])], "cotangent": None,
-                              "params": {"approximate": "none"}},
+              counterexamples=[{"inputs": [array("float32", [0.5, -1.25, float("inf")])], "cotangent": None,
+                                "params": {"approximate": "none"}}],
               repro=REPRO),
         check(torch_env, "gelu", "float32", "gradient", "pass", max_ulp=2),
         check(torch_env, "relu", "float32", "forward", "pass"),
@@ -216,7 +216,7 @@ def test_four_files_written_and_the_merged_report_has_the_required_keys(built):
     for record in data["records"]:
         for key in ("op", "family", "backend", "backend_version", "device", "dtype", "check", "status",
                     "matches_variant", "max_ulp", "max_abs", "max_rel", "tolerance", "examples",
-                    "counterexample", "repro", "message", "run_id"):
+                    "counterexamples", "repro", "message", "run_id"):
             assert key in record
         assert (record["run_id"] is None) == (record["status"] == "not run")  # each measured record names its run
         assert "kind" not in record and "tolerance_reason" in record and "seconds" in record  # every stored field kept

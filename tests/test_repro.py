@@ -102,7 +102,7 @@ def test_the_cli_replays_a_failure_and_its_recorded_command_pastes_as_is(tmp_pat
     out = capsys.readouterr().out
     assert "recorded: fail" in out and "now:      fail" in out
     assert "spec value" in out and "backend value" in out
-    x = float(decode_example(forward["counterexample"]).inputs[0])
+    x = float(decode_example(forward["counterexamples"][0]).inputs[0])
     assert repr(x) in out and repr(0.01 * x) in out  # the input and the spec's value, exactly
 
 

@@ -37,6 +37,7 @@ from ..backends import Backend, Unsupported
 from . import flight, search
 from .catalogue import OpEntry
 from .measure import Verdict, compare, finfo
+from .record import CheckRecord
 from .search import KEEP_EXAMPLES, Failures, failure_type, matching_variant
 from .strategies import Example, np_dtype
 
@@ -312,7 +313,7 @@ def check_values(case: Case) -> list[dict]:
         records.append(
             make_record(
                 case, check, status, message=message, examples=w.examples, max_ulp=w.max_ulp, max_abs=w.max_abs,
-                max_rel=w.max_rel, counterexample=encode_example(failures[0][0]) if failures else None,
+                max_rel=w.max_rel,
                 counterexamples=[dict(encode_example(ex), message=v.message) for ex, v in failures],
                 matches_variant=variant, seconds=seconds,
             )
@@ -372,23 +373,23 @@ def record_id(backend: str, device: str, dtype: str, op: str, check: str) -> str
 
 
 def make_record(case: Case, check: str, status: str, **fields) -> dict:
-    """One check record with every field the results schema names; ``fields`` fill in the measurement."""
+    """One check's ``CheckRecord`` (as the dict a results line holds); ``fields`` fill in the measurement.
+
+    The row's tolerance for the check is its default; an unknown field or a non-number error
+    is an error here (``record.CheckRecord``)."""
     entry, backend = case.entry, case.backend
-    tolerance = {"forward": entry.forward_tol, "gradient": entry.gradient_tol, "property": entry.forward_tol}.get(check)
+    tolerance = {"forward": entry.forward_tol, "gradient": entry.gradient_tol, "property": entry.forward_tol,
+                 "trajectory": entry.forward_tol, "schedule": entry.forward_tol}.get(check)
     rid = record_id(backend.name, case.device, case.dtype, entry.op, check)
-    record = {
-        "kind": "check", "id": rid, "op": entry.op, "family": entry.family, "backend": backend.name,
-        "backend_version": backend.version(), "device": case.device, "dtype": case.dtype, "check": check,
-        "status": status, "matches_variant": None, "max_ulp": None, "max_abs": None, "max_rel": None,
-        "tolerance": tolerance.max_ulp if tolerance else None,
-        "tolerance_reason": tolerance.reason if tolerance else None,
-        "examples": 0, "counterexample": None, "repro": None, "message": "",
-        "seed": case.case_seed if case.dtype != "-" else None, "seconds": None,
-        "composed": backend.is_composed(entry.op),
-    }
-    record.update(fields)
-    if record["counterexample"] is not None:
+    record = CheckRecord(
+        id=rid, op=entry.op, family=entry.family, backend=backend.name, backend_version=backend.version(),
+        device=case.device, dtype=case.dtype, check=check, status=status,
+        tolerance=tolerance.max_ulp if tolerance else None, tolerance_reason=tolerance.reason if tolerance else None,
+        seed=case.case_seed if case.dtype != "-" else None, composed=backend.is_composed(entry.op), **fields,
+    ).to_dict()
+    if record["counterexamples"]:
         from .repro import repro_command  # imported here: repro.py imports this module
+
         record["repro"] = repro_command(rid)
     return record
 

@@ -109,7 +109,7 @@ def postmortem_records(state: dict, entry, check: str, dtype: str, dead: flight.
     for name in CHECKERS[check].records(entry):
         record = make_record(
             case, name, dead.status, message=message, cause=dead.cause, fault=dead.traceback,
-            counterexample=encode_example(dead.example) if dead.example is not None else None,
+            counterexamples=[encode_example(dead.example)] if dead.example is not None else [],
         )
         record["run_id"] = state["run_id"]
         record["case"] = case_id(entry, check, dtype)

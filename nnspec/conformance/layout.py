@@ -91,6 +91,6 @@ def check_layout(case: Case) -> list[dict]:
     return [make_record(
         case, "layout", status, examples=outcome["examples"], max_ulp=0.0 if failure is None else None,
         message="" if failure is None else failure[1],
-        counterexample=None if failure is None else encode_example(failure[0]),
+        counterexamples=[] if failure is None else [dict(encode_example(failure[0]), message=failure[1])],
         seconds=time.perf_counter() - started,
     )]

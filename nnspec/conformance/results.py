@@ -20,9 +20,11 @@ environment   run_id, started (ISO 8601), backend, backend_ref, backend_version,
               selection{family, op, dtypes, shard}, nnspec_version, argv
 resumed       run_id, started, argv (the run goes on in the same file)
 case_started  run_id, case, op, check (the checker: values, defaults, ...), dtype, backend, device
-check         id, op, family, backend, backend_version, device, dtype, check, status (``STATUSES``),
-              matches_variant, max_ulp, max_abs, max_rel, tolerance, tolerance_reason, examples,
-              counterexample, repro, message, seed, seconds, composed, run_id, case
+check         a ``record.CheckRecord`` (its schema: record.schema.json): id, op, family, backend,
+              backend_version, device, dtype, check, status (``STATUSES``), matches_variant,
+              max_ulp, max_abs, max_rel, tolerance (ULP), tolerance_rule, tolerance_reason,
+              examples, counterexamples, repro, message, seed, seconds, composed, run_id, case,
+              and the fields of trajectories and dead workers (older files: ``counterexample``)
 default       op, parameter, spec_default, backend, backend_version, native, native_default,
               differs, run_id
 finished      run_id, seconds, cpu_seconds (and, from older runs, counts{status: n})

@@ -277,8 +277,8 @@ def check_trajectory(case: Case) -> list[dict]:
             progress(example, judged)  # the counterexample's own steps count among those measured
         status, message = judged.verdict.status, judged.verdict.message
         variant = _matching_variant(case, judge_trajectory) if status == "fail" else None
-        fields = {"counterexample": encode_example(example), "first_failing_step": judged.failing_step,
-                  "matches_variant": variant}
+        fields = {"counterexamples": [dict(encode_example(example), message=message)],
+                  "first_failing_step": judged.failing_step, "matches_variant": variant}
     elif stats["examples"] == 0:
         status, message = "unsupported", "; ".join(sorted(set(unsupported))) or (error or "no example ran")
     elif error:
@@ -291,8 +291,7 @@ def check_trajectory(case: Case) -> list[dict]:
         case, "trajectory", status, message=message, examples=stats["examples"],
         max_ulp=float(np.max(ulp, initial=0.0)) if stats["examples"] else None, max_abs=stats["max_abs"],
         max_rel=float(np.max(stats["rel"], initial=0.0)) if stats["rel"] is not None else None,
-        tolerance=f"{entry.forward_tol.max_ulp:g} ulp a step, summed over the steps (× κₜ where the spec states one)",
-        tolerance_reason=entry.forward_tol.reason,
+        tolerance_rule="a step, summed over the steps (× κₜ where the spec states one)",
         steps=steps, first_step_ulp=float(ulp[0]) if steps else None, ulp_by_step=_summary(ulp),
         rel_by_step=_summary(stats["rel"]) if stats["rel"] is not None else [],
         unsupported_examples=len(unsupported), seconds=time.perf_counter() - started, **fields,
@@ -349,7 +348,7 @@ def check_schedule(case: Case) -> list[dict]:
         example, observed, judged = failure
         case.seen.insert(0, (example, observed))
         status, message = judged.verdict.status, judged.verdict.message
-        fields = {"counterexample": encode_example(example),
+        fields = {"counterexamples": [dict(encode_example(example), message=message)],
                   "matches_variant": _matching_variant(case, judge_schedule) if status == "fail" else None}
     elif stats["examples"] == 0:
         status, message = "unsupported", "; ".join(sorted(set(unsupported))) or (error or "no example ran")
@@ -361,7 +360,7 @@ def check_schedule(case: Case) -> list[dict]:
     return [make_record(
         case, "schedule", status, message=message, examples=stats["examples"], max_ulp=stats["max_ulp"],
         max_abs=stats["max_abs"], max_rel=stats["max_rel"],
-        tolerance=tol.max_ulp if tol.floor is None else f"{tol.max_ulp:g} ulp of {tol.floor:g}×peak",
-        tolerance_reason=tol.reason, unsupported_examples=len(unsupported),
+        tolerance_rule=None if tol.floor is None else f"of {tol.floor:g}×peak",
+        unsupported_examples=len(unsupported),
         seconds=time.perf_counter() - started, **fields,
     )]

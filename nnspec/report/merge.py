@@ -54,7 +54,7 @@ ENVIRONMENT_FIELDS = (
 #: The fields of a ``not run`` record, as every measured record has them.
 RECORD_FIELDS = (
     "id", "op", "family", "backend", "backend_version", "device", "dtype", "check", "status", "matches_variant",
-    "max_ulp", "max_abs", "max_rel", "tolerance", "tolerance_reason", "examples", "counterexample", "repro",
+    "max_ulp", "max_abs", "max_rel", "tolerance", "tolerance_rule", "tolerance_reason", "examples", "counterexamples", "repro",
     "message", "seed", "seconds", "composed", "run_id",
 )
 

@@ -232,7 +232,8 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
         data[name] = None if number is None else (number if isinstance(record[name], int) else
                                                   float(f"{number:.{SIGNIFICANT}g}"))
     data["non_finite"] = non_finite
-    data["tolerance"], data["tolerance_rule"] = _tolerance(record.get("tolerance"))
+    data["tolerance"], rule = _tolerance(record.get("tolerance"))
+    data["tolerance_rule"] = record.get("tolerance_rule") or rule  # stated by the record, or (older results) in its prose
     examples = [cap_example(e) for e in _counterexamples(record)]
     data["counterexamples"] = [e for e, _ in examples]
     data["counterexample_capped"] = any(was for _, was in examples)
