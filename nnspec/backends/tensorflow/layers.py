@@ -16,6 +16,7 @@ import math
 import keras
 import tensorflow as tf
 
+from ..base import Unsupported
 from ..layouts import SPEC
 from ..layouts import convert as _convert
 
@@ -77,6 +78,8 @@ class Layers:
         return y
 
     def conv2d(self, x, w, b, stride, padding, dilation, groups):
+        if max(_pair(stride)) > 1 and max(_pair(dilation)) > 1:  # Keras' Conv2D documents the pair as incompatible
+            raise Unsupported("keras.layers.Conv2D: strides > 1 cannot be combined with dilation_rate > 1")
         x = _nhwc(x)
         if _explicit(padding):
             x, padding = _pad(x, padding), "valid"
