@@ -10,8 +10,9 @@ results directory (merged as ``nnspec report`` merges it). Entries are matched b
 * **fixed** — deviated in OLD, passes in NEW;
 * **changed variant** — deviates in both, but matches another named variant (or none);
 * **other status changes** — e.g. unsupported → pass (a framework gained an op), pass → not run;
-* **changed worst error** — passes on both sides, but its worst error is not what it was: at
-  one seed both sides draw the same examples, so the framework's output changed on one of them;
+* **changed worst error** — passes on both sides, but its worst error is not what it was: with
+  the same nnspec and seed both sides draw the same examples, so the framework's output changed
+  on one of them (across nnspec versions the examples themselves may differ);
 * **changed native defaults** — a parameter's framework default is not what it was;
 * **versions** — each backend's framework version on both sides.
 
@@ -65,7 +66,14 @@ def _deviates(entry: dict | None) -> bool:
 
 
 def _worst(entry: dict):
-    return entry.get("max_ulp"), (entry.get("non_finite") or {}).get("max_ulp")
+    """The worst error as conformance.json keeps it (``SIGNIFICANT`` digits), so that a report written
+    before that rounding (results directories, older reports) compares equal to one written after."""
+    from .status import SIGNIFICANT
+
+    ulp = entry.get("max_ulp")
+    if isinstance(ulp, float) and ulp == ulp and abs(ulp) != float("inf"):
+        ulp = float(f"{ulp:.{SIGNIFICANT}g}")
+    return ulp, (entry.get("non_finite") or {}).get("max_ulp")
 
 
 def _default_key(d: dict) -> tuple:
