@@ -76,6 +76,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="exit 1 when NEW has new deviations (new), or when anything changed (any)")
     p.set_defaults(handler=cmd_diff)
 
+    p = commands.add_parser("new-backend", help="scaffold an installable adapter package (every op unsupported)")
+    p.add_argument("name", help="the backend's name, e.g. mlx")
+    p.add_argument("--dir", default=None, help="where to write it (default ./nnspec-NAME; must not exist)")
+    p.set_defaults(handler=cmd_new_backend)
+
+    p = commands.add_parser("check-adapter", help="the adapter contract in seconds: exit 0 kept, 1 broken, one line a problem")
+    p.add_argument("backend", help="registered name, or module:Class")
+    p.add_argument("--family")
+    p.add_argument("--op")
+    p.set_defaults(handler=cmd_check_adapter)
+
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
@@ -219,6 +230,26 @@ def cmd_diff(args) -> int:
         return 1
     return 0
 
+
+def cmd_new_backend(args) -> int:
+    from .kit.scaffold import names, new_backend
+
+    target = new_backend(args.name, args.dir)
+    n = names(args.name)
+    print(f"nnspec new-backend: {target}/ ({n['package']}.adapter:{n['cls']}, entry point {n['name']!r}); next: "
+          f"pip install -e {target} && nnspec check-adapter {n['name']}")
+    return 0
+
+
+def cmd_check_adapter(args) -> int:
+    from .kit.contract import check
+
+    problems = check(load_backend(args.backend), args.family, args.op)
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"nnspec check-adapter: {args.backend} keeps the contract")
+    return 1 if problems else 0
 
 if __name__ == "__main__":
     sys.exit(main())
