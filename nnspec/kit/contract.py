@@ -26,7 +26,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings
 
 from ..backends import DTYPES, Backend, Unsupported
-from ..backends.base import as_gradients, first_output
+from ..backends.base import as_gradients
 from ..backends.binding import adapter_parameters
 
 ADAPTER, FRAMEWORK = "your adapter", "your framework"
@@ -174,9 +174,8 @@ def check_example(backend: Backend, entry, device: str, dtype: str) -> list[str]
             if shape != want:
                 problems.append(f"{ADAPTER}: the VJP of {op} w.r.t. input {i} has shape {list(shape)}, "
                                 f"the input {list(want)}")
-    elif np.shape(first_output(outputs)) != np.shape(example.cotangent):
-        problems.append(f"{ADAPTER}: {op}'s (first) output has shape {list(np.shape(outputs[0]))}, the spec's "
-                        f"{list(np.shape(example.cotangent))}")
+    # an output whose shape is not the spec's (Keras' per-row losses) gets no VJP: the forward check of
+    # the conformance run reports it as the framework's finding, not the adapter's
     if getattr(entry, "weights", ()):
         from ..conformance.layout import round_trip_mismatch
 
