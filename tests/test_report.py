@@ -204,7 +204,7 @@ def validate(data):
 
 def test_four_files_written_and_the_merged_report_has_the_required_keys(built):
     assert sorted(p.name for p in built["out"].iterdir()) == ["conformance.json", "conformance.md", "index.html",
-                                                              "runs.json"]
+                                                              "porting.md", "runs.json"]
     data = built["report"]  # what the renderers read: every stored field kept
     for key in ("schema_version", "generated", "runs", "records", "defaults", "benchmarks"):
         assert key in data

@@ -11,6 +11,7 @@ conformance.json  the status file that diffs (``status``; schema ``conformance.s
 runs.json         what does change from run to run: run ids, times, benchmarks, warnings
 conformance.md    runs, the op × backend matrix per dtype, deviations, differing defaults, speed
 index.html        the same, one self-contained page coloured by status (``html``)
+porting.md        per framework pair, the native settings to pass and what still differs (``porting_view``)
 
 Modules: ``merge`` reads and merges, ``status`` writes the status file, ``bench`` reads
 benchmarks and derives speeds, ``matrix`` and ``speed`` shape tables, ``format`` writes
@@ -26,12 +27,13 @@ from pathlib import Path
 from ..conformance.results import _jsonable
 from .html import render_html
 from .markdown import render_markdown
+from .porting_view import render_porting
 from .merge import merge as merge_results  # not re-bound as `merge`: that name is the submodule
 from .status import SCHEMA, capped_ids, dumps, status_file
 
 __all__ = ["OutputError", "SCHEMA", "build_report", "merge_results", "render_markdown", "render_html", "write_json"]
 
-FILES = ("conformance.json", "runs.json", "conformance.md", "index.html")
+FILES = ("conformance.json", "runs.json", "conformance.md", "index.html", "porting.md")
 
 
 def write_json(report: dict, path: Path | str) -> None:
@@ -71,6 +73,7 @@ def build_report(results_dir: Path | str, out_dir: Path | str) -> dict:
         "runs.json": dumps(runs),
         "conformance.md": render_markdown(report),
         "index.html": render_html(report),
+        "porting.md": render_porting(report),  # per framework pair: the settings to pass (porting_view)
     }
     for name, text in texts.items():
         try:
