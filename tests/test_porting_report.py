@@ -56,7 +56,7 @@ def test_the_setting_to_pass_where_defaults_differ_in_public_names(porting):
     keras = section(md, "PyTorch → Keras")
     assert "`keras.activations.leaky_relu(..., negative_slope=0.01)`" in keras
     assert "keras.src" not in md and "jax._src" not in md
-    assert "`jax.nn.gelu(..., approximate='none')`" in section(md, "PyTorch → flax/JAX/optax")
+    assert "`jax.nn.gelu(..., approximate=False)`" in section(md, "PyTorch → flax/JAX/optax")
 
 
 def test_nothing_where_defaults_agree(porting):
@@ -99,3 +99,7 @@ def test_a_real_torch_activations_run(tmp_path):
     build_report(tmp_path / "r", tmp_path / "out")
     md = (tmp_path / "out" / "porting.md").read_text(encoding="utf-8")
     assert "`keras.activations.leaky_relu(..., negative_slope=0.01)`" in md
+
+
+def test_a_callable_defined_in_c_gets_its_public_namespace():
+    assert public_name("torch._C._nn.gelu") == "torch.nn.functional.gelu"

@@ -7,8 +7,9 @@ the native callable and keyword (``native``: ``qualname(fn)(keyword=...)``) and 
 framework's default in spec vocabulary. For a pair SRC → DST and each (op, parameter) both
 measured, when the defaults differ the DST setting to pass is DST's keyword = SRC's default
 (``keras.activations.leaky_relu(x, negative_slope=0.01)``); where they agree nothing is listed.
-The value is shown in spec vocabulary (the adapters' ``translate`` tables map it where the
-native spelling differs, e.g. gelu's ``approximate``). Then "still differs with no setting":
+Values are spelled as the framework takes them: the adapter's binding ``translate`` table maps
+the spec value (``approximate='none'`` -> jax's ``approximate=False``); when the adapter cannot be
+loaded here, or has no table, the spec value is shown. Then "still differs with no setting":
 ops whose deviating records (``matches_variant``) name different variants in the two
 frameworks, or deviate in one and pass in the other. The glossary lists every variant
 parameter and value the catalogue declares (plus the engine's ``subnormals``), its meaning
@@ -16,7 +17,8 @@ the spec function's docstring line that names it.
 
 Public names: ``public_name`` maps an internal path (``keras.src.activations.activations.leaky_relu``)
 to the first public path that resolves to the same object, trying the package plus each
-non-private module segment (``keras.activations.leaky_relu``); when the framework cannot
+non-private module segment (``keras.activations.leaky_relu``), then the small ``PUBLIC_PREFIXES``
+table (``torch._C._nn.gelu`` is ``torch.nn.functional.gelu``); when the framework cannot
 be imported here it drops the private segments by the ``PRIVATE`` rule (``src``, ``_src``,
 leading underscore) and the module segment that repeats its parent's name.
 """
@@ -32,6 +34,8 @@ PAIRS = (("torch", "tensorflow"), ("torch", "jax"), ("tensorflow", "jax"))
 FRAMEWORK = {"torch": "PyTorch", "tensorflow": "Keras", "jax": "flax/JAX/optax", "numpy": "NumPy"}
 GUIDES = ("docs/porting-recurrent.md", "docs/porting-conv.md")
 PRIVATE = ("src", "_src")
+#: public namespaces also tried (after the path's own segments) for a callable defined in C (``torch._C._nn.gelu``)
+PUBLIC_PREFIXES = {"torch": ("torch.nn.functional",)}
 
 
 def _private(segment: str) -> bool:
@@ -63,7 +67,7 @@ def _candidates(path: str) -> list[str]:
     found = [f"{top}.{'.'.join(names)}"]
     for i in range(len(public)):
         found.append(".".join([top, *public[: i + 1], *names]))
-    return found
+    return found + [".".join([prefix, *names]) for prefix in PUBLIC_PREFIXES.get(top, ())]
 
 
 @lru_cache(maxsize=None)
@@ -128,9 +132,9 @@ def pair_view(report, src: str, dst: str) -> dict:
         fn, keyword = _split_native(d["native"])
         src_fn, src_keyword = _split_native(s["native"])
         settings.setdefault(family.get(op, "-"), []).append({
-            "op": op, "parameter": parameter, "call": f"{public_name(fn)}(..., {keyword}={d_repr(s['native_default'])})",
-            "src": f"{public_name(src_fn)}: {src_keyword}={d_repr(s['native_default'])}",
-            "dst_default": d_repr(d["native_default"]),
+            "op": op, "parameter": parameter, "call": f"{public_name(fn)}(..., {keyword}={d_repr(native_value(dst, op, parameter, s['native_default']))})",
+            "src": f"{public_name(src_fn)}: {src_keyword}={d_repr(native_value(src, op, parameter, s['native_default']))}",
+            "dst_default": d_repr(native_value(dst, op, parameter, d["native_default"])),
         })
     dev = _deviations(report)
     differ = []
@@ -149,6 +153,32 @@ def pair_view(report, src: str, dst: str) -> dict:
 
 def d_repr(value) -> str:
     return repr(value)
+
+
+@lru_cache(maxsize=None)
+def _bindings(backend: str) -> dict:
+    """op -> the adapter's Binding (its BINDINGS tables in MRO order); {} when the adapter cannot load here."""
+    try:
+        from ..backends import load_backend
+
+        adapter = type(load_backend(backend))
+    except Exception:
+        return {}
+    merged = {}
+    for cls in reversed(adapter.__mro__):
+        merged.update(cls.__dict__.get("BINDINGS", {}))
+    return merged
+
+
+def native_value(backend: str, op: str, parameter: str, value):
+    """``value`` (spec vocabulary) as the framework spells it: the binding's ``translate`` table, when it has one."""
+    table = getattr(_bindings(backend).get(op), "translate", {}).get(parameter)
+    if isinstance(table, dict):
+        return table.get(value, value)
+    try:
+        return table(value) if callable(table) else value
+    except Exception:
+        return value
 
 
 def glossary() -> list[dict]:
