@@ -82,7 +82,7 @@ def public_name(path: str) -> str:
         return path.removesuffix(".__init__")
     parts = path.removesuffix(".__init__").split(".")
     kept = [p for p in parts[1:-1] if not _private(p)]
-    while kept and kept[-1] == kept[-2:-1][0] if len(kept) > 1 else False:
+    while len(kept) > 1 and kept[-1] == kept[-2]:  # keras.activations.activations -> keras.activations
         kept.pop()
     return ".".join([parts[0], *kept, parts[-1]])
 
