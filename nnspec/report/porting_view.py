@@ -208,7 +208,10 @@ def glossary() -> list[dict]:
 def porting_view(report, root=None) -> dict:
     from pathlib import Path
 
-    root = Path(root) if root else Path(__file__).resolve().parents[2]  # the checkout the guides live in
+    # the checkout the guides live in: where `nnspec report` runs (tox runs it in the checkout, with
+    # nnspec installed as a wheel), else the one this module was imported from (an editable install)
+    candidates = [Path(root)] if root else [Path.cwd(), Path(__file__).resolve().parents[2]]
+    root = next((c for c in candidates if any((c / g).exists() for g in GUIDES)), candidates[0])
 
     backends = {entry["backend"] for entry in report.get("defaults", [])} | {r["backend"] for r in report.get("records", [])}
     pairs = [pair_view(report, s, d) for s, d in PAIRS if s in backends and d in backends]
