@@ -18,7 +18,6 @@ a slice stored) or one that no longer decodes is skipped.
 from __future__ import annotations
 
 import inspect
-import json
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine import decode_example
+from .results import read_report_file, read_results
 from .strategies import np_dtype
 
 MAX_KNOWN = 8  # examples replayed per case: a failing op has a few distinct counterexamples, not dozens
@@ -33,14 +33,8 @@ MAX_KNOWN = 8  # examples replayed per case: a failing op has a few distinct cou
 
 def _records_of(path: Path) -> list[dict]:
     if path.is_dir():
-        from .results import read_results
-
         return [r for r in read_results(path) if r.get("kind") == "check"]
-    data = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("records", "entries", "statuses"):
-        if isinstance(data, dict) and isinstance(data.get(key), list):
-            return [r for r in data[key] if isinstance(r, dict)]
-    raise ValueError(f"{path}: not a conformance.json report or results directory")
+    return [r for r in read_report_file(path)["records"] if isinstance(r, dict)]
 
 
 @lru_cache(maxsize=4)

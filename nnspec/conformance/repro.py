@@ -41,7 +41,7 @@ import numpy as np
 from ..backends import BackendUnavailable, Unsupported, load_backend
 from .catalogue import CATALOGUE
 from .engine import as_tuple, decode_example, judge, observe
-from .results import read_results
+from .results import read_report_file, read_results
 
 DIED = ("timeout", "crashed")  # statuses of a case whose worker died: replayed in a child process
 FAILED = ("fail", "error", *DIED)
@@ -96,12 +96,7 @@ def _from_results(record_id: str, results_dir: Path) -> Found:
 def _from_report(record_id: str, path: Path) -> Found:
     if not path.is_file():
         raise FileNotFoundError(f"no report at {path}: pass the conformance.json that `nnspec report` wrote")
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not a conformance.json report ({exc})") from None
-    if not isinstance(report, dict) or not isinstance(report.get("records"), list):
-        raise ValueError(f"{path} is not a conformance.json report (no list of records)")
+    report = read_report_file(path)
     matches = [r for r in report["records"] if isinstance(r, dict) and _entry_id(r) == record_id]
     if not matches:
         raise KeyError(f"no record {record_id!r} in {path} (ids look like torch/cpu/float32/gelu/forward)")

@@ -337,3 +337,18 @@ def read_runs(results_dir: Path | str) -> list[Run]:
 def read_results(results_dir: Path | str) -> list[dict]:
     """Every readable line of every run of ``results_dir``: runs oldest first, each run's lines in order."""
     return [line for run in read_runs(results_dir) for line in run.lines]
+
+
+def read_report_file(path: Path | str) -> dict:
+    """A report's conformance.json, checked to hold a list of records; a clear ValueError otherwise.
+
+    Shared by everything that reads a report instead of results: ``nnspec repro --report``,
+    ``--known`` and ``nnspec diff``."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not a conformance.json report ({exc})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("records"), list):
+        raise ValueError(f"{path} is not a conformance.json report (no list of records)")
+    return report

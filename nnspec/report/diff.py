@@ -23,11 +23,10 @@ of calling every other op fixed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..conformance.results import NOT_RUN
+from ..conformance.results import NOT_RUN, read_report_file
 from .format import DEVIATIONS
 
 SECTIONS = ("new", "fixed", "variant", "status", "defaults")
@@ -39,13 +38,7 @@ def load_status(path: Path | str) -> dict:
     if path.is_dir() and (path / "conformance.json").is_file():
         path = path / "conformance.json"
     if path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path} is not a conformance.json report ({exc})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-            raise ValueError(f"{path} is not a conformance.json report (no list of records)")
-        return data
+        return read_report_file(path)
     if path.is_dir():
         from .merge import merge
         from .status import status_file
