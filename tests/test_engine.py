@@ -75,6 +75,21 @@ def test_right_derivative_at_the_kink_is_matched():
     assert records["gradient"]["matches_variant"] == "relu(kink='right')"
 
 
+def test_a_kink_away_from_zero_is_drawn_and_its_convention_named():
+    """relu6's kink at 6 is drawn exactly (the row's ``kinks``), so a convention differing only there shows."""
+    records = run(W.LeftKinkRelu6(), "relu6")
+    assert records["forward"]["status"] == "pass"
+    assert records["gradient"]["status"] == "fail"
+    assert records["gradient"]["matches_variant"] == "relu6(kink='left')"
+    assert run(NumpyBackend(), "relu6")["gradient"]["status"] == "pass"
+
+
+def test_keras2_hard_sigmoid_fails_without_a_variant():
+    forward = run(W.Keras2HardSigmoid(), "hard_sigmoid")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None
+    assert run(NumpyBackend(), "hard_sigmoid")["forward"]["status"] == "pass"
+
+
 def test_wrong_gradient_fails():
     records = run(W.WrongSigmoidGradient(), "sigmoid")
     assert records["forward"]["status"] == "pass"

@@ -46,6 +46,7 @@ TEXTBOOK = {
     "elu": {"alpha": 1.0},  # Clevert et al. 2016, α = 1
     "softsign": {}, "mish": {},  # Misra 2019: no parameter
     "celu": {"alpha": 1.0},  # Barron 2017, α = 1 (where celu is elu)
+    "relu6": {}, "hard_sigmoid": {}, "hard_swish": {},  # Howard et al. 2019: relu6(x + 3)/6, no parameter
     # Losses: "mean" is every framework's default reduction; label smoothing (Szegedy et al.
     # 2016) is off unless asked for.
     "mse": {"reduction": "mean"},
@@ -117,6 +118,8 @@ FORMULATION = {
     "relu": {"kink": "left"}, "leaky_relu": {"kink": "left"}, "elu": {"kink": "left"}, "selu": {"kink": "left"},
     "swish": {"at_inf": "limit"}, "gelu": {"at_inf": "limit"},  # x·σ(x) → 0 at −∞, not nan
     "softsign": {"at_inf": "limit"}, "mish": {"at_inf": "limit"},  # ±1 at ±∞ (not inf/inf), 0 at −∞ (not −∞·0)
+    # saturating on both sides: the outer branch owns each kink (relu6'(6) = 0), as a saturated unit's is 0
+    "relu6": {"kink": "outer"}, "hard_sigmoid": {"kink": "outer"}, "hard_swish": {"kink": "outer", "at_inf": "limit"},
     "mae": {"kink": "zero", "feature_mean": False}, "mse": {"feature_mean": False}, "huber": {"feature_mean": False},
     "binary_cross_entropy": {"log_floor": None, "clip_epsilon": None, "zero_weight": "limit",
                              "smoothed_target": "exact", "feature_mean": False, "dtype": None},

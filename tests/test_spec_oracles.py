@@ -217,6 +217,30 @@ def _dmish(x):
     return mpmath.tanh(sp) + x * mpmath.sech(sp) ** 2 * _sigmoid(x)
 
 
+def _relu6(x):
+    return min(max(x, mpmath.mpf(0)), mpmath.mpf(6))
+
+
+def _drelu6(x):
+    return mpmath.mpf(1 if 0 < x < 6 else 0)
+
+
+def _hard_sigmoid(x):
+    return _relu6(x + 3) / 6
+
+
+def _dhard_sigmoid(x):
+    return mpmath.mpf(1) / 6 if -3 < x < 3 else mpmath.mpf(0)
+
+
+def _hard_swish(x):
+    return x * _hard_sigmoid(x)
+
+
+def _dhard_swish(x):
+    return (2 * x + 3) / 6 if -3 < x < 3 else mpmath.mpf(1 if x > 0 else 0)
+
+
 def _celu(alpha):
     a = mpmath.mpf(alpha)
     return lambda x: x if x > 0 else a * mpmath.expm1(x / a)
@@ -239,6 +263,7 @@ class Op:
     params: dict = field(default_factory=dict)
     kinked: bool = False  # switches branch at 0: takes ``kink=`` and is not differentiable there
     curvature_jumps: bool = False  # f'' jumps at 0 (softsign, celu): a stencil across 0 is first-order accurate only
+    kinks: tuple = ()  # two-sided saturation (relu6, hard_*): f' is a convention at these points, ``kink=`` names it
 
     def __str__(self):
         return self.name + "".join(f"[{k}={v}]" for k, v in self.params.items())
@@ -280,6 +305,9 @@ ELEMENTWISE = [
     Op("softsign", A.softsign, A.softsign_vjp, _softsign, _dsoftsign, curvature_jumps=True),
     Op("mish", A.mish, A.mish_vjp, _mish, _dmish),
     *(Op("celu", A.celu, A.celu_vjp, _celu(a), _dcelu(a), {"alpha": a}, curvature_jumps=True) for a in ELU_ALPHAS),
+    Op("relu6", A.relu6, A.relu6_vjp, _relu6, _drelu6, kinks=(0.0, 6.0)),
+    Op("hard_sigmoid", A.hard_sigmoid, A.hard_sigmoid_vjp, _hard_sigmoid, _dhard_sigmoid, kinks=(-3.0, 3.0)),
+    Op("hard_swish", A.hard_swish, A.hard_swish_vjp, _hard_swish, _dhard_swish, kinks=(-3.0, 3.0)),
 ]
 OP_IDS = [str(op) for op in ELEMENTWISE]
 SMOOTH = [op for op in ELEMENTWISE if not op.kinked]
@@ -289,7 +317,7 @@ KINKED = [op for op in ELEMENTWISE if op.kinked]
 
 EDGE_INPUTS = [
     0.0, -0.0, 5e-324, -5e-324, 1e-310, -1e-310, TINY, -TINY, 1e-300, -1e-300,
-    1e-8, -1e-8, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, 20.0, -20.0, 37.5, -37.5,
+    1e-8, -1e-8, 0.5, -0.5, 1.0, -1.0, -1.5, 3.0, -3.0, 6.0, 20.0, -20.0, 37.5, -37.5,
     700.0, -700.0, 709.78, -709.78, 745.2, -745.2, 1e5, -1e5, 1e300, -1e300, HUGE, -HUGE,
 ]  # fmt: skip
 
@@ -372,6 +400,7 @@ def test_vjp_huge_cotangent(op, x, g):
 def _check_vjp_against_mpmath(op, x, g):
     if op.kinked:
         assume(x != 0)
+    assume(x not in op.kinks)
     actual = _scalar(op.vjp(x, g, **op.params))
     exact = mpmath.mpf(g) * op.dexact(mpmath.mpf(x))
     assert_ulps(actual, exact, floor=max(math.ulp(g), TINY), what=f"{op}_vjp({x!r}, {g!r})")
@@ -388,6 +417,7 @@ def test_closed_form_derivatives_match_mpmath_diff(op, x):
     """
     if op.kinked:
         assume(abs(x) > 1e-3)
+    assume(all(abs(x - k) > 1e-3 for k in op.kinks))
     xm = mpmath.mpf(x)
     numeric = mpmath.diff(op.exact, xm)
     closed = op.dexact(xm)
@@ -415,6 +445,7 @@ def test_vjp_matches_central_differences(op, x, g):
     slope, h = _central_difference(lambda t: op.f(t, **op.params), x)
     if op.kinked or op.curvature_jumps:
         assume(abs(x) > 4 * h)  # both stencil points on one branch
+    assume(all(abs(x - k) > 4 * h for k in op.kinks))
     actual = _scalar(op.vjp(x, g, **op.params))
     expected = g * slope
     assert abs(actual - expected) <= 1e-6 * abs(expected) + 1e-9 * abs(g), (x, g, actual, expected)
@@ -569,6 +600,42 @@ def test_kink_changes_nothing_off_zero(op, x, g):
     np.testing.assert_array_equal(left, right)
 
 
+TWO_KINKS = [op for op in ELEMENTWISE if op.kinks]
+# op -> kink="outer", "inner", "left", "right": f' at the (lower, upper) kink, from the mpmath pieces
+TWO_KINK_CASES = {
+    "relu6": {"outer": (0, 0), "inner": (1, 1), "left": (0, 1), "right": (1, 0)},
+    "hard_sigmoid": {"outer": (0, 0), "inner": (mpmath.mpf(1) / 6,) * 2, "left": (0, mpmath.mpf(1) / 6),
+                     "right": (mpmath.mpf(1) / 6, 0)},
+    "hard_swish": {"outer": (0, 1), "inner": (mpmath.mpf(-1) / 2, mpmath.mpf(3) / 2), "left": (0, mpmath.mpf(3) / 2),
+                   "right": (mpmath.mpf(-1) / 2, 1)},
+}
+
+
+@pytest.mark.parametrize("op", TWO_KINKS, ids=[str(op) for op in TWO_KINKS])
+@pytest.mark.parametrize("kink", ["outer", "inner", "left", "right"])
+@pytest.mark.parametrize("g", [1.0, -2.5])
+def test_two_kink_derivatives(op, kink, g):
+    """Docstring convention: at each kink of a two-sided saturation, kink="outer" (the default) takes the
+    outer branch's slope, "inner" the middle one's, "left"/"right" the branch on that side."""
+    low, high = op.kinks
+    at_low, at_high = TWO_KINK_CASES[op.name][kink]
+    assert_ulps(_scalar(op.vjp(low, g, kink=kink)), mpmath.mpf(g) * at_low, what=f"{kink} at {low}")
+    assert_ulps(_scalar(op.vjp(high, g, kink=kink)), mpmath.mpf(g) * at_high, what=f"{kink} at {high}")
+    if kink == "outer":
+        assert _scalar(op.vjp(low, g)) == _scalar(op.vjp(low, g, kink="outer"))
+
+
+@pytest.mark.parametrize("op", TWO_KINKS, ids=[str(op) for op in TWO_KINKS])
+@settings(max_examples=100, deadline=None)
+@given(x=FLOATS, g=COTANGENTS)
+def test_two_kink_conventions_change_nothing_off_the_kinks(op, x, g):
+    """The kink parameter changes nothing but the derivative at the two kinks (bit-identical elsewhere)."""
+    assume(x not in op.kinks)
+    outer = op.vjp(x, g, kink="outer")
+    for kink in ("inner", "left", "right"):
+        np.testing.assert_array_equal(op.vjp(x, g, kink=kink), outer)
+
+
 @pytest.mark.parametrize("op", KINKED, ids=[str(op) for op in KINKED])
 def test_kinked_forward_at_zero(op):
     """At ±0 every kinked forward is 0 (both branches meet there)."""
@@ -591,6 +658,9 @@ LIMITS = {  # op id: (f(−inf), f'(−inf), f(+inf), f'(+inf)): textbook limits
     "selu": (-SELU_LAMBDA_ALPHA, 0, INF, SELU_LAMBDA),
     "softsign": (-1, 0, 1, 0),
     "mish": (0, 0, INF, 1),
+    "relu6": (0, 0, 6, 0),
+    "hard_sigmoid": (0, 0, 1, 0),
+    "hard_swish": (0, 0, INF, 1),
     **{f"celu[alpha={a}]": (-mpmath.mpf(a), 0, INF, 1) for a in ELU_ALPHAS},
 }
 

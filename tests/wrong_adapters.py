@@ -85,6 +85,26 @@ class RightKink(NumpyBackend):
         return super().vjp(op, inputs, cotangent, params, wrt)
 
 
+class LeftKinkRelu6(NumpyBackend):
+    """relu6 whose derivative at 6 is the middle branch's 1 (x ≤ 6 in the mask); at 0 it is right (0)."""
+
+    name = "left-kink-relu6"
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op == "relu6":
+            return in_dtype(A.relu6_vjp, *inputs, cotangent, kink="left")
+        return super().vjp(op, inputs, cotangent, params, wrt)
+
+
+class Keras2HardSigmoid(NumpyBackend):
+    """hard_sigmoid as Keras 2 wrote it, clip(0.2x + 0.5, 0, 1): another function, not a rounding."""
+
+    name = "keras2-hard-sigmoid"
+
+    def hard_sigmoid(self, x):
+        return np.clip(0.2 * x.astype(np.float64) + 0.5, 0, 1).astype(x.dtype)
+
+
 class WrongSigmoidGradient(NumpyBackend):
     """sigmoid whose VJP forgets the (1 − σ) factor."""
 

@@ -237,17 +237,19 @@ def mixed_arrays(m: Mix, shape: tuple, dtype: str, sparse: float = 0.0) -> st.Se
 
 
 @lru_cache(maxsize=None)
-def elements(dtype: str, moderate: float = 10.0, finite: bool = False) -> Mix:
-    """Moderate values, the whole range and the specials, in equal shares."""
+def elements(dtype: str, moderate: float = 10.0, finite: bool = False, kinks: tuple = ()) -> Mix:
+    """Moderate values, the whole range and the specials, in equal shares; ``kinks``, the points
+    where an op switches branch, are a fourth share (a kink is hit exactly, not by chance)."""
+    extra = (Values(tuple(kinks)),) if kinks else ()
     if finite:
         return mix(Uniform(-moderate, moderate), Wide(float(finfo(np_dtype(dtype)).max)),
-                   Values(tuple(v for v in specials(dtype) if np.isfinite(v))))
-    return mix(Uniform(-moderate, moderate), Wide(), Values(tuple(specials(dtype))))
+                   Values(tuple(v for v in specials(dtype) if np.isfinite(v))), *extra)
+    return mix(Uniform(-moderate, moderate), Wide(), Values(tuple(specials(dtype))), *extra)
 
 
-def arrays(dtype: str, shape, finite: bool = False, moderate: float = 10.0) -> st.SearchStrategy[np.ndarray]:
+def arrays(dtype: str, shape, finite: bool = False, moderate: float = 10.0, kinks: tuple = ()) -> st.SearchStrategy[np.ndarray]:
     """Arrays of the value mix, sparse as hypothesis draws them (a fill value, some elements of their own)."""
-    return mixed_arrays(elements(dtype, moderate, finite), tuple(shape), dtype, sparse=1.0)
+    return mixed_arrays(elements(dtype, moderate, finite, tuple(kinks)), tuple(shape), dtype, sparse=1.0)
 
 
 COTANGENT = mix(Uniform(-4.0, 4.0), Values((0.0, 1.0, -1.0)))
@@ -294,9 +296,9 @@ _SHAPE_MENUS = {0: st.sampled_from(SHAPES), 1: st.sampled_from(ROW_SHAPES)}
 
 
 @st.composite
-def elementwise(draw, dtype: str, params: dict, min_ndim: int = 0) -> Example:
-    """One array input x, a cotangent of x's shape, and the op's parameters."""
+def elementwise(draw, dtype: str, params: dict, min_ndim: int = 0, kinks: tuple = ()) -> Example:
+    """One array input x (``kinks`` among its values), a cotangent of x's shape, and the op's parameters."""
     shape = draw(_SHAPE_MENUS[min(min_ndim, 1)])
-    x = draw(arrays(dtype, shape))
+    x = draw(arrays(dtype, shape, kinks=kinks))
     drawn = {name: draw(strategy(dtype, [x])) for name, strategy in params.items()}
     return Example(inputs=[x], cotangent=draw(cotangents(dtype, shape)), params=drawn)

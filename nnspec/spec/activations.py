@@ -12,7 +12,9 @@ Conventions
   derivative at exactly 0 is that of the branch the formula's ``x > 0`` test
   selects there, the left one (``kink="left"``, relu'(0) = 0). Frameworks that
   take the right derivative match the variant ``kink="right"``. The parameter
-  changes nothing but the derivative at 0.
+  changes nothing but the derivative at 0. Where a formula saturates on both sides
+  (relu6, hard_sigmoid, hard_swish) the outer branches own both kinks
+  (``kink="outer"``: relu6'(6) = 0); ``"inner"``, ``"left"``, ``"right"`` are the variants.
 * Limits at ±inf are taken where the formula would read inf*0
   (swish(-inf) = gelu(-inf) = 0). Frameworks that evaluate the product in IEEE
   arithmetic (nan there) match the variant ``at_inf="ieee"``.
@@ -443,3 +445,65 @@ def celu(x, alpha=1.0):
 @float64
 def celu_vjp(x, cotangent, alpha=1.0):
     return np.where(x > 0, cotangent, cotangent * np.exp(np.minimum(x, 0) / alpha))
+
+
+# relu6 / hard_sigmoid / hard_swish: two kinks -----------------------------------------
+
+
+def _middle(x, low, high, kink):
+    """Where the sloped middle branch's derivative applies, with ``kink`` choosing who owns x = low, high.
+
+    kink="outer" (the spec's): the outer branches own both kinks, so a saturated unit's
+    derivative at its edge is the outer one (relu6'(0) = relu6'(6) = 0); "inner": the middle
+    branch owns both; "left"/"right": at each kink the branch on that side.
+    """
+    owned = {"outer": (x > low, x < high), "inner": (x >= low, x <= high),
+             "left": (x > low, x <= high), "right": (x >= low, x < high)}
+    if kink not in owned:
+        raise ValueError(f"kink must be one of {', '.join(owned)}, got {kink!r}")
+    above_low, below_high = owned[kink]
+    return above_low & below_high
+
+
+@float64
+def relu6(x):
+    """relu6(x) = min(max(x, 0), 6) (Krizhevsky 2010; MobileNet's capped relu).
+
+    relu6'(x) = 1 for 0 < x < 6, else 0 (kink="outer": 0 at both kinks; see ``_middle``).
+    """
+    return np.minimum(np.maximum(x, 0), 6)
+
+
+@float64
+def relu6_vjp(x, cotangent, *, kink="outer"):
+    return np.where(_middle(x, 0, 6, kink), cotangent, 0.0)
+
+
+@float64
+def hard_sigmoid(x):
+    """hard_sigmoid(x) = relu6(x + 3) / 6 = min(max(x/6 + 1/2, 0), 1) (Howard et al. 2019, MobileNetV3).
+
+    hard_sigmoid'(x) = 1/6 for −3 < x < 3, else 0 (kink="outer"), applied as g / 6. (Keras 2's
+    hard sigmoid, clip(0.2x + 0.5, 0, 1), is another function, not a rounding of this one.)
+    """
+    return relu6.__wrapped__(x + 3) / 6
+
+
+@float64
+def hard_sigmoid_vjp(x, cotangent, *, kink="outer"):
+    return np.where(_middle(x, -3, 3, kink), cotangent / 6, 0.0)
+
+
+@float64
+def hard_swish(x, *, at_inf="limit"):
+    """hard_swish(x) = x·relu6(x + 3)/6 (Howard et al. 2019), with hard_swish(−inf) = 0 (at_inf="ieee": −inf·0 = nan).
+
+    hard_swish'(x) = (2x + 3)/6 for −3 < x < 3, 0 below, 1 above (kink="outer": 0 at −3, 1 at 3).
+    """
+    return _limit_at_minus_inf(x, x * hard_sigmoid.__wrapped__(x), at_inf)
+
+
+@float64
+def hard_swish_vjp(x, cotangent, *, kink="outer"):
+    outer = np.where(x > 0, cotangent, 0.0)
+    return np.where(_middle(x, -3, 3, kink), cotangent * ((2 * x + 3) / 6), outer)

@@ -27,4 +27,7 @@ class Activations:
         "softsign": bind(nn.soft_sign),
         "mish": bind(nn.mish),
         "celu": bind(nn.celu),
+        "relu6": bind(nn.relu6),
+        "hard_sigmoid": bind(nn.hard_sigmoid),
+        "hard_swish": bind(nn.hard_swish),
     }

@@ -23,4 +23,7 @@ class Activations:
         "softsign": spec_binding(A.softsign),
         "mish": spec_binding(A.mish),
         "celu": spec_binding(A.celu),
+        "relu6": spec_binding(A.relu6),
+        "hard_sigmoid": spec_binding(A.hard_sigmoid),
+        "hard_swish": spec_binding(A.hard_swish),
     }

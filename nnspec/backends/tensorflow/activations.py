@@ -27,4 +27,7 @@ class Activations:
         "softsign": bind(A.softsign),
         "mish": bind(A.mish),
         "celu": bind(A.celu),
+        "relu6": bind(A.relu6),
+        "hard_sigmoid": bind(A.hard_sigmoid),
+        "hard_swish": bind(A.hard_silu),
     }

@@ -25,4 +25,7 @@ class Activations:
         "softsign": bind(F.softsign),
         "mish": bind(F.mish),
         "celu": bind(F.celu),
+        "relu6": bind(F.relu6),
+        "hard_sigmoid": bind(F.hardsigmoid),
+        "hard_swish": bind(F.hardswish),
     }

@@ -59,11 +59,12 @@ class OpEntry:
     gradient_floor: Callable[[S.Example], np.ndarray] = cotangent_floor
     checks: tuple[str, ...] = ("values", "defaults")  # names in conformance.checkers.CHECKERS
     weights: tuple[str, ...] = ()  # names of the inputs that are layer weights (the layout check)
+    kinks: tuple[float, ...] = ()  # where an elementwise op switches branch besides 0: drawn exactly, a share of values
 
     def example(self, dtype: str):
         if self.inputs is not None:
             return self.inputs(dtype, self.params)
-        return S.elementwise(dtype, self.params, self.min_ndim)
+        return S.elementwise(dtype, self.params, self.min_ndim, self.kinks)
 
     @property
     def formula(self) -> str:

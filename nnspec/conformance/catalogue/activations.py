@@ -51,6 +51,11 @@ ONE_PRODUCT = Tolerance(1, "one rounded product α·x (exact in a float32 interm
 LIBM = Tolerance(4, "vectorised exp/tanh/erf/log1p are within a few ULP; the composite adds a rounding or two")
 BACKWARD = Tolerance(8, "a backward formula composes 3-5 rounded operations", floor=None)
 DIVISION = Tolerance(2, "1 + |x| and one division, each rounded once")
+SHIFT_DIVIDE = Tolerance(2, "x + 3 (exact near −3, by Sterbenz) and one division by 6, each rounded once")
+SHIFT_DIVIDE_PRODUCT = Tolerance(3, "x + 3, a division by 6 and the product with x, each rounded once")
+HARD_SWISH_BACKWARD = Tolerance(
+    3, "g·(2x + 3)/6 or g·(x/3 + 1/2): three rounded operations; in ULPs of max(|vjp|, |g|), "
+    "since x/3 + 1/2 cancels near x = −3/2")
 def _shift_rounding(example):
     """|x − m|/2 ULPs: x − m rounded in the working dtype, magnified by e^{x−m} (m the row max)."""
     x, axis = example.inputs[0].astype(np.float64), example.params["axis"]
@@ -83,6 +88,7 @@ REDUCTION_BACKWARD = Tolerance(
 LOG_REDUCTION = Tolerance(8, "x−m−log Σe: accurate to absolute (not relative) error near 0, hence floor 1", floor=1.0)
 
 KINK = {"kink": ("right",)}
+TWO_KINKS = {"kink": ("inner", "left", "right")}
 AT_INF = {"at_inf": ("ieee",)}
 
 ROWS = [
@@ -127,4 +133,16 @@ ROWS = [
     ),
     OpEntry("mish", "activations", A.mish, A.mish_vjp, LIBM, BACKWARD, variants=AT_INF),
     OpEntry("celu", "activations", A.celu, A.celu_vjp, LIBM, BACKWARD, params={"alpha": S.slope(0.1, 3.0, (1.0,))}),
+    OpEntry(
+        "relu6", "activations", A.relu6, A.relu6_vjp, EXACT, EXACT, variants=TWO_KINKS, kinks=(6.0,),
+        properties=(Property("range", _within(0, 6), "relu6 caps at 0 and 6"),),
+    ),
+    OpEntry(
+        "hard_sigmoid", "activations", A.hard_sigmoid, A.hard_sigmoid_vjp, SHIFT_DIVIDE, SHIFT_DIVIDE,
+        variants=TWO_KINKS, kinks=(-3.0, 3.0), properties=(Property("range", _within(0, 1), "a probability"),),
+    ),
+    OpEntry(
+        "hard_swish", "activations", A.hard_swish, A.hard_swish_vjp, SHIFT_DIVIDE_PRODUCT, HARD_SWISH_BACKWARD,
+        variants={**TWO_KINKS, **AT_INF}, kinks=(-3.0, 3.0, -1.5),
+    ),
 ]
