@@ -157,7 +157,8 @@ def test_builtin_native_defaults_read_through_bindings(name):
 def test_every_activation_is_bound(name):
     pytest.importorskip("keras" if name == "tensorflow" else name)
     backend = load_backend(name)
-    for op in (e.op for e in CATALOGUE.values() if e.family == "activations"):
+    # an activation with a learned weight (prelu) is a layer in Keras and flax: a method, not a binding
+    for op in (e.op for e in CATALOGUE.values() if e.family == "activations" and e.inputs is None):
         assert backend.binding(op) is not None, op
         assert native_for(backend, op, CATALOGUE[op].forward) is not None, op
 

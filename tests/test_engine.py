@@ -90,6 +90,13 @@ def test_keras2_hard_sigmoid_fails_without_a_variant():
     assert run(NumpyBackend(), "hard_sigmoid")["forward"]["status"] == "pass"
 
 
+def test_a_slope_gradient_averaged_instead_of_summed_fails():
+    records = run(W.MeanSlopePrelu(), "prelu")
+    assert records["forward"]["status"] == "pass"
+    assert records["gradient"]["status"] == "fail" and records["gradient"]["matches_variant"] is None
+    assert run(NumpyBackend(), "prelu")["gradient"]["status"] == "pass"
+
+
 def test_wrong_gradient_fails():
     records = run(W.WrongSigmoidGradient(), "sigmoid")
     assert records["forward"]["status"] == "pass"

@@ -760,3 +760,58 @@ def test_wrapped_formula_keeps_float32(f, vjp, params):
     g = np.array([1.0, -2.0, 0.5, 3.0, -1.0], dtype=np.float32)
     assert f.__wrapped__(x, **params).dtype == np.float32
     assert vjp.__wrapped__(x, g, **params).dtype == np.float32
+
+
+# prelu: a slope per channel ------------------------------------------------------------------
+
+
+@ORACLE_SETTINGS
+@given(data=st.data(), shape=st.sampled_from([(1, 1), (2, 3), (2, 3, 4), (2, 2, 3, 3)]), shared=st.booleans())
+def test_prelu_is_leaky_relu_with_each_channels_slope(data, shape, shared):
+    """Element by element: x if x > 0 else a_c·x, c the element's index on axis 1 (one a for all when shared);
+    the product of two float64 is correctly rounded, so the float64 product is the exact reference rounded."""
+    values = st.floats(-1e3, 1e3)
+    x = np.array(data.draw(st.lists(values, min_size=math.prod(shape), max_size=math.prod(shape)))).reshape(shape)
+    weight = np.array(data.draw(st.lists(st.floats(0, 1), min_size=1 if shared else shape[1],
+                                         max_size=1 if shared else shape[1])))
+    y = A.prelu(x, weight)
+    for index in np.ndindex(shape):
+        a = weight[0 if shared else index[1]]
+        exact = mpmath.mpf(x[index]) if x[index] > 0 else mpmath.mpf(a) * mpmath.mpf(x[index])
+        assert_ulps(float(y[index]), exact, what=f"prelu at {index}")
+
+
+@ORACLE_SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), shape=st.sampled_from([(2, 3), (2, 3, 4), (3, 2, 2, 2)]), shared=st.booleans())
+def test_prelu_vjp_matches_central_differences(seed, shape, shared):
+    """∂x and each ∂a_c against central differences of the spec's own forward (prelu is linear in a, so the
+    quotient is exact up to the rounding of the sums); inputs kept off the kink at 0."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.1, 3, shape) * rng.choice([-1, 1], shape)
+    weight = rng.uniform(0, 1, 1 if shared else shape[1])
+    g = rng.standard_normal(shape)
+    dx, dw = A.prelu_vjp(x, weight, g)
+    h = 1e-6
+    for c in range(weight.size):
+        up, down = weight.copy(), weight.copy()
+        up[c] += h
+        down[c] -= h
+        slope = np.sum(g * (A.prelu(x, up) - A.prelu(x, down))) / (up[c] - down[c])
+        assert abs(dw[c] - slope) <= 1e-8 * max(1.0, float(np.sum(np.abs(g * x)))), (c, dw[c], slope)
+    for index in [(0,) * len(shape), tuple(s - 1 for s in shape)]:
+        step = np.zeros(shape)
+        step[index] = h
+        slope = np.sum(g * (A.prelu(x + step, weight) - A.prelu(x - step, weight))) / (2 * h)
+        assert abs(dx[index] - slope) <= 1e-8 * max(1.0, abs(slope)), (index, dx[index], slope)
+
+
+@pytest.mark.parametrize("kink, expected", [("left", 0.25 * -2.0), ("right", -2.0), ("zero", 0.0)])
+def test_prelu_kink_at_zero(kink, expected):
+    """Docstring convention at x = ±0: a (left, the default), 1 (right), 0 (zero: relu(x) − a·relu(−x)); the
+    slope's gradient takes nothing from x = 0 under any of them."""
+    x, weight, g = np.array([[0.0, -0.0]]), np.array([0.25]), np.array([[-2.0, -2.0]])
+    dx, dw = A.prelu_vjp(x, weight, g, kink=kink)
+    np.testing.assert_array_equal(dx, [[expected, expected]])
+    np.testing.assert_array_equal(dw, [0.0])
+    if kink == "left":
+        np.testing.assert_array_equal(A.prelu_vjp(x, weight, g)[0], dx)

@@ -105,6 +105,19 @@ class Keras2HardSigmoid(NumpyBackend):
         return np.clip(0.2 * x.astype(np.float64) + 0.5, 0, 1).astype(x.dtype)
 
 
+class MeanSlopePrelu(NumpyBackend):
+    """prelu whose slope gradient is the mean of g·x over a channel instead of its sum."""
+
+    name = "mean-slope-prelu"
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        gradients = super().vjp(op, inputs, cotangent, params, wrt)
+        if op == "prelu":
+            x, weight = inputs
+            return gradients[0], (gradients[1] / (x.size // weight.shape[0])).astype(weight.dtype)
+        return gradients
+
+
 class WrongSigmoidGradient(NumpyBackend):
     """sigmoid whose VJP forgets the (1 − σ) factor."""
 

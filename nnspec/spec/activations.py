@@ -507,3 +507,36 @@ def hard_swish(x, *, at_inf="limit"):
 def hard_swish_vjp(x, cotangent, *, kink="outer"):
     outer = np.where(x > 0, cotangent, 0.0)
     return np.where(_middle(x, -3, 3, kink), cotangent * ((2 * x + 3) / 6), outer)
+
+
+# prelu: a slope that is a weight -----------------------------------------------------------
+
+
+def _channel_slope(x, weight):
+    """``weight`` laid along x's channel axis 1 (shape (C,)), or one slope for all elements (shape (1,))."""
+    shape = [1] * x.ndim
+    shape[1] = weight.shape[0]
+    return weight.reshape(shape)
+
+
+@float64
+def prelu(x, weight):
+    """prelu(x) = x if x > 0 else a_c·x (He et al. 2015), a = ``weight``: one learned slope per channel
+    (x's axis 1, ``weight`` of shape (C,)) or one shared by all (shape (1,)); x is (N, C, ...).
+
+    ∂/∂x = 1 if x > 0 else a_c (kink="left": a_c at 0; "right": 1; "zero": 0, as relu(x) − a·relu(−x)
+    differentiates there); ∂/∂a_c = Σ g·x over channel c's elements with x ≤ 0.
+    """
+    return np.where(x > 0, x, _channel_slope(x, weight) * x)
+
+
+@float64
+def prelu_vjp(x, weight, cotangent, *, kink="left"):
+    slope = _channel_slope(x, weight)
+    at_zero = {"left": cotangent * slope, "right": cotangent, "zero": 0.0 * cotangent}
+    if kink not in at_zero:
+        raise ValueError(f"kink must be one of {', '.join(at_zero)}, got {kink!r}")
+    dx = np.where(x == 0, at_zero[kink], np.where(x > 0, cotangent, cotangent * slope))
+    slope_terms = np.where(x > 0, 0.0, cotangent * x)  # at x = 0 the term is 0 whichever branch owns it
+    axes = tuple(i for i in range(x.ndim) if i != 1 or weight.shape[0] == 1)
+    return dx, slope_terms.sum(axis=axes).reshape(weight.shape)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import flax.linen
 import jax
 
+from ..base import Unsupported
 from ..binding import bind
 
 GELU_APPROXIMATE = {"none": False, "tanh": True}  # spec vocabulary -> jax.nn.gelu's bool (and back, for its default)
@@ -31,3 +33,9 @@ class Activations:
         "hard_sigmoid": bind(nn.hard_sigmoid),
         "hard_swish": bind(nn.hard_swish),
     }
+
+    def prelu(self, x, weight):
+        if weight.shape[0] != 1:  # jax.nn has no prelu; flax's module learns one scalar slope
+            raise Unsupported("flax.linen.PReLU learns one slope for all channels, not one per channel")
+        module = flax.linen.PReLU(param_dtype=x.dtype)
+        return module.apply({"params": {"negative_slope": weight.reshape(())}}, x)

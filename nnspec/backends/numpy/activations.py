@@ -26,4 +26,5 @@ class Activations:
         "relu6": spec_binding(A.relu6),
         "hard_sigmoid": spec_binding(A.hard_sigmoid),
         "hard_swish": spec_binding(A.hard_swish),
+        "prelu": spec_binding(A.prelu),
     }

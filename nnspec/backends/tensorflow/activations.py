@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from ..binding import bind
 
@@ -31,3 +32,12 @@ class Activations:
         "hard_sigmoid": bind(A.hard_sigmoid),
         "hard_swish": bind(A.hard_silu),
     }
+
+    def prelu(self, x, weight):
+        # keras.layers.PReLU learns a slope per element unless axes are shared: all but the channel axis
+        # (or all of them, for one slope), so that its alpha holds the spec's weight.
+        shared = list(range(2 if weight.shape[0] > 1 else 1, len(x.shape)))
+        layer = keras.layers.PReLU(shared_axes=shared or None, dtype=x.dtype.name)
+        layer.build(tuple(x.shape))
+        y, _ = layer.stateless_call([tf.reshape(weight, layer.alpha.shape)], [], x)  # (outputs, state)
+        return y

@@ -28,4 +28,5 @@ class Activations:
         "relu6": bind(F.relu6),
         "hard_sigmoid": bind(F.hardsigmoid),
         "hard_swish": bind(F.hardswish),
+        "prelu": bind(F.prelu),
     }

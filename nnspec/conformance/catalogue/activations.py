@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
 from ...spec import activations as A
 from .. import strategies as S
@@ -87,6 +88,40 @@ REDUCTION_BACKWARD = Tolerance(
 )
 LOG_REDUCTION = Tolerance(8, "x−m−log Σe: accurate to absolute (not relative) error near 0, hence floor 1", floor=1.0)
 
+# prelu: x is (N, C, ...) with its slope a weight, one per channel or one for all; moderate values (its
+# slope gradient is a sum, which the whole float range would only overflow), with the kink 0 and ±1.
+PRELU_SHAPES = [(1, 1), (2, 3), (2, 3, 4), (2, 2, 3, 3)]
+PRELU_VALUES = S.mix(S.Uniform(-10.0, 10.0), S.Values((0.0, -0.0, 1.0, -1.0)))
+PRELU_SLOPES = S.mix(S.Uniform(0.0, 1.0), S.Values((0.25, 0.0)))  # 0.25: He et al.'s (and torch's) initial slope
+
+
+def prelu_examples(dtype, params):
+    @st.composite
+    def example(draw):
+        shape = draw(st.sampled_from(PRELU_SHAPES))
+        x = draw(S.mixed_arrays(PRELU_VALUES, shape, dtype, sparse=1.0))
+        weight = draw(S.mixed_arrays(PRELU_SLOPES, (draw(st.sampled_from((shape[1], 1))),), dtype))
+        return S.Example([x, weight], draw(S.cotangents(dtype, shape)), {})
+
+    return example()
+
+
+def _prelu_gradient_floor(example):
+    """|g| for ∂x; Σ|g·x| over the summed elements (x ≤ 0) for each slope."""
+    x, weight = (a.astype(np.float64) for a in example.inputs)
+    g = np.abs(example.cotangent.astype(np.float64))
+    return g, -A.prelu_vjp(np.minimum(x, 0.0), weight, g)[1]  # Σ|g|·min(x, 0) = −Σ|g·x| over x ≤ 0
+
+
+def _prelu_terms(example):
+    x, weight = example.inputs
+    return x.size // weight.shape[0]
+
+
+PRELU_BACKWARD = Tolerance(
+    1, "∂x: one product g·a; ∂a: a sum of K products g·x, within K·u of Σ|g·x| (Higham 2002, §3.1): "
+    "+K ULPs of that floor, K the elements sharing one slope", extra=_prelu_terms)
+
 KINK = {"kink": ("right",)}
 TWO_KINKS = {"kink": ("inner", "left", "right")}
 AT_INF = {"at_inf": ("ieee",)}
@@ -144,5 +179,9 @@ ROWS = [
     OpEntry(
         "hard_swish", "activations", A.hard_swish, A.hard_swish_vjp, SHIFT_DIVIDE_PRODUCT, HARD_SWISH_BACKWARD,
         variants={**TWO_KINKS, **AT_INF}, kinks=(-3.0, 3.0, -1.5),
+    ),
+    OpEntry(
+        "prelu", "activations", A.prelu, A.prelu_vjp, ONE_PRODUCT, PRELU_BACKWARD, variants={"kink": ("right", "zero")},
+        inputs=prelu_examples, wrt=(0, 1), gradient_floor=_prelu_gradient_floor,
     ),
 ]
