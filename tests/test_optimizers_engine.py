@@ -64,6 +64,14 @@ def test_momentum_scaling_its_buffer_by_lr_is_matched_once_the_rate_changes():
     assert len(set(example.inputs[2].tolist())) > 1  # only a changing learning rate tells them apart
 
 
+def test_decoupled_weight_decay_is_matched_and_shows_only_with_a_decay():
+    record = trajectory(W.KerasStyleWeightDecay(), "momentum", budget="standard")
+    assert record["status"] == "fail"
+    assert record["matches_variant"] == "momentum(weight_decay_mode='decoupled')"
+    example = decode_example(record["counterexamples"][0])
+    assert example.params["weight_decay"] > 0  # λ = 0 cannot tell coupled from decoupled
+
+
 def test_a_slow_drift_fails_late_and_is_cut_to_a_short_failing_sequence():
     record = trajectory(W.DriftingSgd(), "sgd", budget="standard")
     assert record["status"] == "fail" and record["matches_variant"] is None

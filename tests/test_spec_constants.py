@@ -47,6 +47,7 @@ TEXTBOOK = {
     "softsign": {}, "mish": {},  # Misra 2019: no parameter
     "celu": {"alpha": 1.0},  # Barron 2017, α = 1 (where celu is elu)
     "relu6": {}, "hard_sigmoid": {}, "hard_swish": {},  # Howard et al. 2019: relu6(x + 3)/6, no parameter
+    "prelu": {},  # He et al. 2015: the slope is a learned weight (an input), not a parameter
     # Losses: "mean" is every framework's default reduction; label smoothing (Szegedy et al.
     # 2016) is off unless asked for.
     "mse": {"reduction": "mean"},
@@ -66,11 +67,13 @@ TEXTBOOK = {
     "l1_penalty": {"lam": 0.01},  # Keras' L1 regularizer
     "l2_penalty": {"lam": 0.01},  # Keras' L2 regularizer (no ½)
     # Optimizers.
-    "sgd": {"lr": 0.01},  # no textbook default; Keras' SGD
-    "momentum": {"lr": 0.01, "momentum": 0.9},  # μ = 0.9, Sutskever et al. 2013
-    "nesterov": {"lr": 0.01, "momentum": 0.9},
-    "adagrad": {"lr": 0.01, "initial_accumulator": 0.0, "eps": 1e-10},  # Duchi et al. 2011; lr, ε as torch
-    "rmsprop": {"lr": 0.001, "rho": 0.9, "eps": 1e-8, "centered": False, "momentum": 0.0},  # Hinton 2012, 6e
+    # Weight decay (L2, coupled) is off unless asked for: λ = 0 on every optimizer that takes it.
+    "sgd": {"lr": 0.01, "weight_decay": 0.0},  # no textbook default; Keras' SGD
+    "momentum": {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.0},  # μ = 0.9, Sutskever et al. 2013
+    "nesterov": {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.0},
+    "adagrad": {"lr": 0.01, "initial_accumulator": 0.0, "eps": 1e-10, "weight_decay": 0.0},  # Duchi 2011; as torch
+    "rmsprop": {"lr": 0.001, "rho": 0.9, "eps": 1e-8, "centered": False, "momentum": 0.0,
+                "weight_decay": 0.0},  # Hinton 2012, 6e
     # Kingma & Ba 2015, Algorithm 1: α = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
     "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False, "weight_decay": 0.0},
     # Loshchilov & Hutter 2019 on Adam's defaults; λ = 0.01 as torch AdamW.
@@ -119,6 +122,7 @@ FORMULATION = {
     "swish": {"at_inf": "limit"}, "gelu": {"at_inf": "limit"},  # x·σ(x) → 0 at −∞, not nan
     "softsign": {"at_inf": "limit"}, "mish": {"at_inf": "limit"},  # ±1 at ±∞ (not inf/inf), 0 at −∞ (not −∞·0)
     # saturating on both sides: the outer branch owns each kink (relu6'(6) = 0), as a saturated unit's is 0
+    "prelu": {"kink": "left"},  # as relu: the x ≤ 0 branch's slope a at 0
     "relu6": {"kink": "outer"}, "hard_sigmoid": {"kink": "outer"}, "hard_swish": {"kink": "outer", "at_inf": "limit"},
     "mae": {"kink": "zero", "feature_mean": False}, "mse": {"feature_mean": False}, "huber": {"feature_mean": False},
     "binary_cross_entropy": {"log_floor": None, "clip_epsilon": None, "zero_weight": "limit",
@@ -134,10 +138,12 @@ FORMULATION = {
     "dice": {"smoothing": "both"},
     "triplet": {"difference_eps": 0.0, "squared_eps": 0.0, "kink": "left", "zero_distance": "zero"},
     "l1_penalty": {"kink": "zero"},
-    "sgd": {"lr_dtype": None}, "momentum": {"lr_in_buffer": False, "lr_dtype": None},
-    "nesterov": {"formulation": "reformulated", "lr_in_buffer": False, "lr_dtype": None},  # Bengio et al. 2013
-    "adagrad": {"eps_placement": "outside", "lr_dtype": None},
-    "rmsprop": {"eps_placement": "outside", "lr_in_buffer": False, "lr_dtype": None},
+    "sgd": {"weight_decay_mode": "coupled", "lr_dtype": None},
+    "momentum": {"weight_decay_mode": "coupled", "lr_in_buffer": False, "lr_dtype": None},
+    "nesterov": {"formulation": "reformulated", "weight_decay_mode": "coupled", "lr_in_buffer": False,
+                 "lr_dtype": None},  # Bengio et al. 2013
+    "adagrad": {"eps_placement": "outside", "weight_decay_mode": "coupled", "lr_dtype": None},
+    "rmsprop": {"eps_placement": "outside", "weight_decay_mode": "coupled", "lr_in_buffer": False, "lr_dtype": None},
     "adam": {"eps_placement": "outside", "amsgrad_max": "raw", "weight_decay_mode": "coupled", "lr_dtype": None},
     "adamw": {"eps_placement": "outside", "weight_decay_mode": "decoupled", "lr_dtype": None},
     "adamax": {"eps_placement": "outside", "lr_dtype": None},

@@ -43,14 +43,14 @@ class RmspropEpsInside(NumpyBackend):
 
     name = "rmsprop-eps-inside"
 
-    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum):
+    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum, weight_decay):
         return in_dtype(O.rmsprop, params, grads, lr=lr, rho=rho, eps=eps, centered=centered, momentum=momentum,
-                        eps_placement="inside")
+                        weight_decay=weight_decay, eps_placement="inside")
 
 
-def _momentum_scaled_buffer(params, grad, state, step, lr, momentum):
-    """v ← μv + lr·g, w ← w − v: written out here, not taken from the spec's variant."""
-    v = momentum * state["v"] + O.learning_rate(lr, step) * grad
+def _momentum_scaled_buffer(params, grad, state, step, lr, momentum, weight_decay):
+    """v ← μv + lr·(g + λw), w ← w − v: written out here, not taken from the spec's variant."""
+    v = momentum * state["v"] + O.learning_rate(lr, step) * (grad + weight_decay * params)
     return params - v, {"v": v}
 
 
@@ -59,8 +59,9 @@ class MomentumLrInBuffer(NumpyBackend):
 
     name = "momentum-lr-in-buffer"
 
-    def momentum(self, params, grads, lr, momentum):
-        return O.trajectory(O.momentum_init, _momentum_scaled_buffer, params, grads, lr, {"momentum": momentum})
+    def momentum(self, params, grads, lr, momentum, weight_decay):
+        return O.trajectory(O.momentum_init, _momentum_scaled_buffer, params, grads, lr,
+                            {"momentum": momentum, "weight_decay": weight_decay})
 
 
 class DriftingSgd(NumpyBackend):
@@ -68,9 +69,26 @@ class DriftingSgd(NumpyBackend):
 
     name = "drifting-sgd"
 
-    def sgd(self, params, grads, lr):
+    def sgd(self, params, grads, lr, weight_decay):
         creeping = np.asarray(lr, dtype=np.float64) * (1 + 1e-6) ** np.arange(1, len(grads) + 1)
-        return in_dtype(O.sgd, params, grads, lr=creeping.astype(params.dtype))
+        return in_dtype(O.sgd, params, grads, lr=creeping.astype(params.dtype), weight_decay=weight_decay)
+
+
+class KerasStyleWeightDecay(NumpyBackend):
+    """momentum whose weight decay shrinks w by lr·λ·w before the step instead of adding λw to g (as every
+    Keras 3 optimizer's weight_decay does): written out here, not taken from the spec's variant."""
+
+    name = "keras-style-weight-decay"
+
+    def momentum(self, params, grads, lr, momentum, weight_decay):
+        def update(params, grad, state, step, lr, momentum, weight_decay):
+            rate = O.learning_rate(lr, step)
+            params = params - rate * weight_decay * params
+            v = momentum * state["v"] + grad
+            return params - rate * v, {"v": v}
+
+        return O.trajectory(O.momentum_init, update, params, grads, lr, {"momentum": momentum,
+                                                                          "weight_decay": weight_decay})
 
 
 class RaisingNadam(NumpyBackend):

@@ -33,10 +33,12 @@ differences, each with its reference:
   (Bengio et al. 2013, the form torch, Keras and optax use), or "lookahead", Sutskever
   et al. 2013: v = μv − lr·∇f(w + μv), w += v, the supplied gradient being the one the
   caller evaluated at the look-ahead point w + μv.
-* ``weight_decay_mode``: "coupled", λw added to the gradient (L2; torch Adam);
-  "decoupled", w −= lr·λ·w before the update (Loshchilov & Hutter 2019 as torch,
-  Keras and optax implement it); "decoupled_unscaled", w −= λ·w (the paper's own form,
-  where λ is not multiplied by the learning rate).
+* ``weight_decay_mode``: "coupled", λw added to the gradient (L2; torch's optimizers and
+  optax's ``add_decayed_weights`` before the optimizer); "decoupled", w −= lr·λ·w before
+  the update (Loshchilov & Hutter 2019 as torch AdamW, optax adamw and *every* Keras 3
+  optimizer's ``weight_decay`` implement it); "decoupled_unscaled", w −= λ·w (the paper's
+  own form, where λ is not multiplied by the learning rate). SGD, momentum, Nesterov,
+  Adagrad, RMSprop and Adam take λ = ``weight_decay`` (default 0: none), coupled.
 * ``amsgrad_max``: AMSGrad keeps the maximum of the "raw" second moments and
   bias-corrects it with the current step (torch, Keras), or the maximum of the
   "corrected" ones (optax).
@@ -88,6 +90,17 @@ def trajectory(init, update, params, grads, lr, hyper: dict, init_args: dict | N
     return np.stack(steps) if steps else np.zeros((0, *params.shape), dtype)
 
 
+def _weight_decayed(params, grad, rate, weight_decay, weight_decay_mode):
+    """(w, g) after weight decay λ: coupled g + λw, decoupled w − lr·λ·w, decoupled_unscaled w − λ·w."""
+    if weight_decay_mode == "coupled":
+        return params, grad + weight_decay * params
+    if weight_decay_mode == "decoupled":
+        return params - rate * weight_decay * params, grad
+    if weight_decay_mode == "decoupled_unscaled":
+        return params - weight_decay * params, grad
+    raise ValueError(f"unknown weight_decay_mode {weight_decay_mode!r}")
+
+
 def _zeros(params, *names):
     return {name: np.zeros_like(params) for name in names}
 
@@ -108,18 +121,21 @@ def sgd_init(params):
     return {}
 
 
-def sgd_update(params, grad, state, step, lr, *, lr_dtype=None):
+def sgd_update(params, grad, state, step, lr, weight_decay=0.0, *, weight_decay_mode="coupled", lr_dtype=None):
     """w ← w − lr·g."""
-    return params - learning_rate(lr, step, lr_dtype) * grad, state
+    rate = learning_rate(lr, step, lr_dtype)
+    params, grad = _weight_decayed(params, grad, rate, weight_decay, weight_decay_mode)
+    return params - rate * grad, state
 
 
 @float64
-def sgd(params, grads, lr=0.01, *, lr_dtype=None):
-    """Plain gradient descent: w ← w − lr·g.
+def sgd(params, grads, lr=0.01, weight_decay=0.0, *, weight_decay_mode="coupled", lr_dtype=None):
+    """Plain gradient descent: w ← w − lr·g, g ← g + λw first (L2, λ = ``weight_decay``, default 0).
 
     lr: learning rate (no textbook default; 0.01 as Keras).
     """
-    return trajectory(sgd_init, sgd_update, params, grads, lr, {"lr_dtype": lr_dtype})
+    hyper = {"weight_decay": weight_decay, "weight_decay_mode": weight_decay_mode, "lr_dtype": lr_dtype}
+    return trajectory(sgd_init, sgd_update, params, grads, lr, hyper)
 
 
 # momentum -------------------------------------------------------------------------------
@@ -129,9 +145,11 @@ def momentum_init(params):
     return _zeros(params, "v")
 
 
-def momentum_update(params, grad, state, step, lr, momentum=0.9, *, lr_in_buffer=False, lr_dtype=None):
+def momentum_update(params, grad, state, step, lr, momentum=0.9, weight_decay=0.0, *, weight_decay_mode="coupled",
+                    lr_in_buffer=False, lr_dtype=None):
     """v ← μv + g, w ← w − lr·v   (lr_in_buffer: v ← μv + lr·g, w ← w − v)."""
     rate = learning_rate(lr, step, lr_dtype)
+    params, grad = _weight_decayed(params, grad, rate, weight_decay, weight_decay_mode)
     if lr_in_buffer:
         v = momentum * state["v"] + rate * grad
         return params - v, {"v": v}
@@ -140,12 +158,14 @@ def momentum_update(params, grad, state, step, lr, momentum=0.9, *, lr_in_buffer
 
 
 @float64
-def momentum(params, grads, lr=0.01, momentum=0.9, *, lr_in_buffer=False, lr_dtype=None):
-    """Heavy-ball momentum (Polyak 1964): v ← μv + g, w ← w − lr·v, v₀ = 0.
+def momentum(params, grads, lr=0.01, momentum=0.9, weight_decay=0.0, *, weight_decay_mode="coupled",
+             lr_in_buffer=False, lr_dtype=None):
+    """Heavy-ball momentum (Polyak 1964): v ← μv + g, w ← w − lr·v, v₀ = 0; g ← g + λw first (L2).
 
-    μ = ``momentum`` (0.9, Sutskever et al. 2013). lr_in_buffer: v ← μv + lr·g, w ← w − v.
+    μ = ``momentum`` (0.9, Sutskever et al. 2013), λ = ``weight_decay`` (0). lr_in_buffer: v ← μv + lr·g, w ← w − v.
     """
-    hyper = {"momentum": momentum, "lr_in_buffer": lr_in_buffer, "lr_dtype": lr_dtype}
+    hyper = {"momentum": momentum, "weight_decay": weight_decay, "weight_decay_mode": weight_decay_mode,
+             "lr_in_buffer": lr_in_buffer, "lr_dtype": lr_dtype}
     return trajectory(momentum_init, momentum_update, params, grads, lr, hyper)
 
 
@@ -156,10 +176,11 @@ def nesterov_init(params):
     return _zeros(params, "v")
 
 
-def nesterov_update(params, grad, state, step, lr, momentum=0.9, *, formulation="reformulated",
-                    lr_in_buffer=False, lr_dtype=None):
+def nesterov_update(params, grad, state, step, lr, momentum=0.9, weight_decay=0.0, *, formulation="reformulated",
+                    weight_decay_mode="coupled", lr_in_buffer=False, lr_dtype=None):
     """v ← μv + g, w ← w − lr·(g + μv)   (see ``nesterov`` for the variants)."""
     rate = learning_rate(lr, step, lr_dtype)
+    params, grad = _weight_decayed(params, grad, rate, weight_decay, weight_decay_mode)
     if formulation == "lookahead":
         v = momentum * state["v"] - rate * grad
         return params + v, {"v": v}
@@ -173,14 +194,16 @@ def nesterov_update(params, grad, state, step, lr, momentum=0.9, *, formulation=
 
 
 @float64
-def nesterov(params, grads, lr=0.01, momentum=0.9, *, formulation="reformulated", lr_in_buffer=False,
-             lr_dtype=None):
-    """Nesterov momentum, reformulated (Bengio et al. 2013): v ← μv + g, w ← w − lr·(g + μv).
+def nesterov(params, grads, lr=0.01, momentum=0.9, weight_decay=0.0, *, formulation="reformulated",
+             weight_decay_mode="coupled", lr_in_buffer=False, lr_dtype=None):
+    """Nesterov momentum, reformulated (Bengio et al. 2013): v ← μv + g, w ← w − lr·(g + μv); g ← g + λw first.
 
     formulation="lookahead" (Sutskever et al. 2013): v ← μv − lr·g, w ← w + v, g being the
     gradient at the look-ahead point w + μv. lr_in_buffer: v ← μv + lr·g, w ← w − (lr·g + μv).
+    λ = ``weight_decay`` (0), coupled (L2).
     """
-    hyper = {"momentum": momentum, "formulation": formulation, "lr_in_buffer": lr_in_buffer, "lr_dtype": lr_dtype}
+    hyper = {"momentum": momentum, "weight_decay": weight_decay, "formulation": formulation,
+             "weight_decay_mode": weight_decay_mode, "lr_in_buffer": lr_in_buffer, "lr_dtype": lr_dtype}
     return trajectory(nesterov_init, nesterov_update, params, grads, lr, hyper)
 
 
@@ -191,22 +214,26 @@ def adagrad_init(params, initial_accumulator=0.0):
     return {"sum": np.full_like(params, initial_accumulator)}
 
 
-def adagrad_update(params, grad, state, step, lr, eps=1e-10, *, eps_placement="outside", lr_dtype=None):
+def adagrad_update(params, grad, state, step, lr, eps=1e-10, weight_decay=0.0, *, eps_placement="outside",
+                   weight_decay_mode="coupled", lr_dtype=None):
     """s ← s + g², w ← w − lr·g/(√s + ε)."""
+    rate = learning_rate(lr, step, lr_dtype)
+    params, grad = _weight_decayed(params, grad, rate, weight_decay, weight_decay_mode)
     total = state["sum"] + grad * grad
-    return params - learning_rate(lr, step, lr_dtype) * grad / _denominator(total, eps, eps_placement), {"sum": total}
+    return params - rate * grad / _denominator(total, eps, eps_placement), {"sum": total}
 
 
 @float64
-def adagrad(params, grads, lr=0.01, initial_accumulator=0.0, eps=1e-10, *, eps_placement="outside", lr_dtype=None):
-    """AdaGrad (Duchi et al. 2011): s ← s + g², w ← w − lr·g/(√s + ε), s₀ = ``initial_accumulator``.
+def adagrad(params, grads, lr=0.01, initial_accumulator=0.0, eps=1e-10, weight_decay=0.0, *, eps_placement="outside",
+            weight_decay_mode="coupled", lr_dtype=None):
+    """AdaGrad (Duchi et al. 2011): s ← s + g², w ← w − lr·g/(√s + ε), s₀ = ``initial_accumulator``; g ← g + λw first.
 
-    Defaults: lr 0.01, s₀ = 0 (the sum of squared gradients starts empty), ε = 1e-10.
+    Defaults: lr 0.01, s₀ = 0 (the sum of squared gradients starts empty), ε = 1e-10, λ = 0.
     eps_placement="inside": w ← w − lr·g/√(s + ε).
     """
-    return trajectory(adagrad_init, adagrad_update, params, grads, lr,
-                      {"eps": eps, "eps_placement": eps_placement, "lr_dtype": lr_dtype},
-                      {"initial_accumulator": initial_accumulator})
+    hyper = {"eps": eps, "weight_decay": weight_decay, "eps_placement": eps_placement,
+             "weight_decay_mode": weight_decay_mode, "lr_dtype": lr_dtype}
+    return trajectory(adagrad_init, adagrad_update, params, grads, lr, hyper, {"initial_accumulator": initial_accumulator})
 
 
 # rmsprop --------------------------------------------------------------------------------
@@ -216,10 +243,11 @@ def rmsprop_init(params):
     return _zeros(params, "v", "mean", "buffer")
 
 
-def rmsprop_update(params, grad, state, step, lr, rho=0.9, eps=1e-8, centered=False, momentum=0.0, *,
-                   eps_placement="outside", lr_in_buffer=False, lr_dtype=None):
+def rmsprop_update(params, grad, state, step, lr, rho=0.9, eps=1e-8, centered=False, momentum=0.0, weight_decay=0.0,
+                   *, eps_placement="outside", weight_decay_mode="coupled", lr_in_buffer=False, lr_dtype=None):
     """v ← ρv + (1−ρ)g²; d = v (centered: v − ḡ², ḡ ← ρḡ + (1−ρ)g); w ← w − lr·g/(√d + ε)."""
     rate = learning_rate(lr, step, lr_dtype)
+    params, grad = _weight_decayed(params, grad, rate, weight_decay, weight_decay_mode)
     v = rho * state["v"] + (1 - rho) * (grad * grad)
     mean = rho * state["mean"] + (1 - rho) * grad if centered else state["mean"]
     scaled = grad / _denominator(v - mean * mean if centered else v, eps, eps_placement)
@@ -267,16 +295,18 @@ def rmsprop_condition(params, grads, rho=0.9, eps=1e-8, centered=False, *, unit=
 
 
 @float64
-def rmsprop(params, grads, lr=0.001, rho=0.9, eps=1e-8, centered=False, momentum=0.0, *,
-            eps_placement="outside", lr_in_buffer=False, lr_dtype=None):
+def rmsprop(params, grads, lr=0.001, rho=0.9, eps=1e-8, centered=False, momentum=0.0, weight_decay=0.0, *,
+            eps_placement="outside", weight_decay_mode="coupled", lr_in_buffer=False, lr_dtype=None):
     """RMSprop (Hinton 2012, lecture 6e): v ← ρv + (1−ρ)g², w ← w − lr·g/(√v + ε), v₀ = 0.
 
     centered (Graves 2013): ḡ ← ρḡ + (1−ρ)g and √(v − ḡ²) in place of √v.
     momentum μ > 0: b ← μb + g/(√v + ε), w ← w − lr·b (lr_in_buffer: b ← μb + lr·g/(√v + ε), w ← w − b).
-    Defaults: lr 0.001, ρ 0.9 (Hinton), ε 1e-8. eps_placement="inside": √(v + ε).
+    Defaults: lr 0.001, ρ 0.9 (Hinton), ε 1e-8. eps_placement="inside": √(v + ε). g ← g + λw first
+    (L2, λ = ``weight_decay``, default 0).
     """
-    hyper = {"rho": rho, "eps": eps, "centered": centered, "momentum": momentum, "eps_placement": eps_placement,
-             "lr_in_buffer": lr_in_buffer, "lr_dtype": lr_dtype}
+    hyper = {"rho": rho, "eps": eps, "centered": centered, "momentum": momentum, "weight_decay": weight_decay,
+             "eps_placement": eps_placement, "weight_decay_mode": weight_decay_mode, "lr_in_buffer": lr_in_buffer,
+             "lr_dtype": lr_dtype}
     return trajectory(rmsprop_init, rmsprop_update, params, grads, lr, hyper)
 
 
@@ -291,14 +321,7 @@ def adam_update(params, grad, state, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
                 eps_placement="outside", amsgrad_max="raw", weight_decay_mode="coupled", lr_dtype=None):
     """m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr·m̂/(√v̂ + ε), m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ)."""
     rate = learning_rate(lr, step, lr_dtype)
-    if weight_decay_mode == "coupled":
-        grad = grad + weight_decay * params
-    elif weight_decay_mode == "decoupled":
-        params = params - rate * weight_decay * params
-    elif weight_decay_mode == "decoupled_unscaled":
-        params = params - weight_decay * params
-    else:
-        raise ValueError(f"unknown weight_decay_mode {weight_decay_mode!r}")
+    params, grad = _weight_decayed(params, grad, rate, weight_decay, weight_decay_mode)
     m = beta1 * state["m"] + (1 - beta1) * grad
     v = beta2 * state["v"] + (1 - beta2) * (grad * grad)
     correction1, correction2 = 1 - beta1**step, 1 - beta2**step

@@ -73,6 +73,11 @@ def _steps(optimizer, params, grads):
     return jnp.stack(trajectory)
 
 
+def _l2(optimizer, weight_decay):
+    """``optimizer`` with L2 weight decay λ: optax's way is ``add_decayed_weights`` (g + λw) chained before it."""
+    return optax.chain(optax.add_decayed_weights(weight_decay), optimizer) if weight_decay else optimizer
+
+
 def _rates(schedule, steps, dtype):
     """The schedule's value at counts 0..steps−1, cast to ``dtype``."""
     return jnp.stack([jnp.asarray(schedule(jnp.asarray(t, jnp.int32))) for t in range(int(steps))]).astype(dtype)
@@ -107,36 +112,36 @@ class Optimizers:
     # optimizers -------------------------------------------------------------------------
 
     @trajectory
-    def sgd(self, params, grads, lr):
-        return _steps(optax.sgd(_learning_rate(lr), momentum=None), params, grads)
+    def sgd(self, params, grads, lr, weight_decay):
+        return _steps(_l2(optax.sgd(_learning_rate(lr), momentum=None), weight_decay), params, grads)
 
     @trajectory
-    def momentum(self, params, grads, lr, momentum):
-        return _steps(optax.sgd(_learning_rate(lr), momentum=momentum, nesterov=False), params, grads)
+    def momentum(self, params, grads, lr, momentum, weight_decay):
+        optimizer = optax.sgd(_learning_rate(lr), momentum=momentum, nesterov=False)
+        return _steps(_l2(optimizer, weight_decay), params, grads)
 
     @trajectory
-    def nesterov(self, params, grads, lr, momentum):
-        return _steps(optax.sgd(_learning_rate(lr), momentum=momentum, nesterov=True), params, grads)
+    def nesterov(self, params, grads, lr, momentum, weight_decay):
+        optimizer = optax.sgd(_learning_rate(lr), momentum=momentum, nesterov=True)
+        return _steps(_l2(optimizer, weight_decay), params, grads)
 
     @trajectory
-    def adagrad(self, params, grads, lr, initial_accumulator, eps):
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay):
         optimizer = optax.adagrad(_learning_rate(lr), initial_accumulator_value=initial_accumulator,
                                   eps=eps)
-        return _steps(optimizer, params, grads)
+        return _steps(_l2(optimizer, weight_decay), params, grads)
 
     @trajectory
-    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum):
+    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum, weight_decay):
         optimizer = optax.rmsprop(_learning_rate(lr), decay=rho, eps=eps, initial_scale=0.0,
                                   centered=centered, momentum=momentum or None)
-        return _steps(optimizer, params, grads)
+        return _steps(_l2(optimizer, weight_decay), params, grads)
 
     @trajectory
     def adam(self, params, grads, lr, beta1, beta2, eps, amsgrad, weight_decay):
         make = optax.amsgrad if amsgrad else optax.adam
         optimizer = make(_learning_rate(lr), b1=beta1, b2=beta2, eps=eps)
-        if weight_decay:  # optax.adam has no L2 term: optax's way is to add λw to the gradient first
-            optimizer = optax.chain(optax.add_decayed_weights(weight_decay), optimizer)
-        return _steps(optimizer, params, grads)
+        return _steps(_l2(optimizer, weight_decay), params, grads)
 
     @trajectory
     def adamw(self, params, grads, lr, beta1, beta2, eps, weight_decay):

@@ -26,20 +26,22 @@ def _each_in_dtype(formula, *arrays, **params):
 class Optimizers:
     # optimizers -------------------------------------------------------------------------
 
-    def sgd(self, params, grads, lr):
-        return in_dtype(O.sgd, params, grads, lr=lr)
+    def sgd(self, params, grads, lr, weight_decay):
+        return in_dtype(O.sgd, params, grads, lr=lr, weight_decay=weight_decay)
 
-    def momentum(self, params, grads, lr, momentum):
-        return in_dtype(O.momentum, params, grads, lr=lr, momentum=momentum)
+    def momentum(self, params, grads, lr, momentum, weight_decay):
+        return in_dtype(O.momentum, params, grads, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
-    def nesterov(self, params, grads, lr, momentum):
-        return in_dtype(O.nesterov, params, grads, lr=lr, momentum=momentum)
+    def nesterov(self, params, grads, lr, momentum, weight_decay):
+        return in_dtype(O.nesterov, params, grads, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
-    def adagrad(self, params, grads, lr, initial_accumulator, eps):
-        return in_dtype(O.adagrad, params, grads, lr=lr, initial_accumulator=initial_accumulator, eps=eps)
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay):
+        return in_dtype(O.adagrad, params, grads, lr=lr, initial_accumulator=initial_accumulator, eps=eps,
+                        weight_decay=weight_decay)
 
-    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum):
-        return in_dtype(O.rmsprop, params, grads, lr=lr, rho=rho, eps=eps, centered=centered, momentum=momentum)
+    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum, weight_decay):
+        return in_dtype(O.rmsprop, params, grads, lr=lr, rho=rho, eps=eps, centered=centered, momentum=momentum,
+                        weight_decay=weight_decay)
 
     def adam(self, params, grads, lr, beta1, beta2, eps, amsgrad, weight_decay):
         return in_dtype(O.adam, params, grads, lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad,

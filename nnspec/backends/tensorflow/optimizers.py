@@ -108,20 +108,27 @@ def _rates(schedule, steps, dtype):
     return tf.cast(tf.stack([schedule(tf.constant(t, tf.int64)) for t in range(int(steps))]), dtype)
 
 
+def _no_decay(value):
+    """Keras' weight_decay=None (no decay) in the spec's vocabulary, λ = 0."""
+    return 0.0 if value is None else value
+
+
 class Optimizers:
     NATIVE_DEFAULTS = {
-        "sgd": {"lr": (SGD, "learning_rate", same)},
-        "momentum": {"lr": (SGD, "learning_rate", same), "momentum": (SGD, "momentum", same)},
-        "nesterov": {"lr": (SGD, "learning_rate", same), "momentum": (SGD, "momentum", same)},
+        "sgd": {"lr": (SGD, "learning_rate", same), "weight_decay": (SGD, "weight_decay", _no_decay)},
+        "momentum": {"lr": (SGD, "learning_rate", same), "momentum": (SGD, "momentum", same),
+                     "weight_decay": (SGD, "weight_decay", _no_decay)},
+        "nesterov": {"lr": (SGD, "learning_rate", same), "momentum": (SGD, "momentum", same),
+                     "weight_decay": (SGD, "weight_decay", _no_decay)},
         "adagrad": {"lr": (Adagrad, "learning_rate", same),
                     "initial_accumulator": (Adagrad, "initial_accumulator_value", same),
-                    "eps": (Adagrad, "epsilon", same)},
+                    "eps": (Adagrad, "epsilon", same), "weight_decay": (Adagrad, "weight_decay", _no_decay)},
         "rmsprop": {"lr": (RMSprop, "learning_rate", same), "rho": (RMSprop, "rho", same),
                     "eps": (RMSprop, "epsilon", same), "centered": (RMSprop, "centered", same),
-                    "momentum": (RMSprop, "momentum", same)},
+                    "momentum": (RMSprop, "momentum", same), "weight_decay": (RMSprop, "weight_decay", _no_decay)},
         "adam": {"lr": (Adam, "learning_rate", same), "beta1": (Adam, "beta_1", same), "beta2": (Adam, "beta_2", same),
                  "eps": (Adam, "epsilon", same), "amsgrad": (Adam, "amsgrad", same),
-                 "weight_decay": (Adam, "weight_decay", lambda v: 0.0 if v is None else v)},
+                 "weight_decay": (Adam, "weight_decay", _no_decay)},
         "adamw": {"lr": (AdamW, "learning_rate", same), "beta1": (AdamW, "beta_1", same),
                   "beta2": (AdamW, "beta_2", same), "eps": (AdamW, "epsilon", same),
                   "weight_decay": (AdamW, "weight_decay", same)},
@@ -138,22 +145,26 @@ class Optimizers:
 
     # optimizers -------------------------------------------------------------------------
 
-    def sgd(self, params, grads, lr):
-        return _steps(lambda rate: SGD(learning_rate=rate, momentum=0.0, nesterov=False), params, grads, lr)
+    # λ = 0 is passed as Keras' own spelling of no decay, weight_decay=None.
+    def sgd(self, params, grads, lr, weight_decay):
+        return _steps(lambda rate: SGD(learning_rate=rate, momentum=0.0, nesterov=False,
+                                       weight_decay=weight_decay or None), params, grads, lr)
 
-    def momentum(self, params, grads, lr, momentum):
-        return _steps(lambda rate: SGD(learning_rate=rate, momentum=momentum, nesterov=False), params, grads, lr)
+    def momentum(self, params, grads, lr, momentum, weight_decay):
+        return _steps(lambda rate: SGD(learning_rate=rate, momentum=momentum, nesterov=False,
+                                       weight_decay=weight_decay or None), params, grads, lr)
 
-    def nesterov(self, params, grads, lr, momentum):
-        return _steps(lambda rate: SGD(learning_rate=rate, momentum=momentum, nesterov=True), params, grads, lr)
+    def nesterov(self, params, grads, lr, momentum, weight_decay):
+        return _steps(lambda rate: SGD(learning_rate=rate, momentum=momentum, nesterov=True,
+                                       weight_decay=weight_decay or None), params, grads, lr)
 
-    def adagrad(self, params, grads, lr, initial_accumulator, eps):
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay):
         return _steps(lambda rate: Adagrad(learning_rate=rate, initial_accumulator_value=initial_accumulator,
-                                           epsilon=eps), params, grads, lr)
+                                           epsilon=eps, weight_decay=weight_decay or None), params, grads, lr)
 
-    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum):
+    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum, weight_decay):
         return _steps(lambda rate: RMSprop(learning_rate=rate, rho=rho, momentum=momentum, epsilon=eps,
-                                           centered=centered), params, grads, lr)
+                                           centered=centered, weight_decay=weight_decay or None), params, grads, lr)
 
     def adam(self, params, grads, lr, beta1, beta2, eps, amsgrad, weight_decay):
         return _steps(lambda rate: Adam(learning_rate=rate, beta_1=beta1, beta_2=beta2, epsilon=eps, amsgrad=amsgrad,

@@ -52,13 +52,16 @@ def _rates(lr, steps, make_scheduler):
 
 class Optimizers:
     NATIVE_DEFAULTS = {
-        "sgd": {"lr": (SGD, "lr", same)},
-        "momentum": {"lr": (SGD, "lr", same), "momentum": (SGD, "momentum", same)},
-        "nesterov": {"lr": (SGD, "lr", same), "momentum": (SGD, "momentum", same)},
+        "sgd": {"lr": (SGD, "lr", same), "weight_decay": (SGD, "weight_decay", same)},
+        "momentum": {"lr": (SGD, "lr", same), "momentum": (SGD, "momentum", same),
+                     "weight_decay": (SGD, "weight_decay", same)},
+        "nesterov": {"lr": (SGD, "lr", same), "momentum": (SGD, "momentum", same),
+                     "weight_decay": (SGD, "weight_decay", same)},
         "adagrad": {"lr": (Adagrad, "lr", same), "initial_accumulator": (Adagrad, "initial_accumulator_value", same),
-                    "eps": (Adagrad, "eps", same)},
+                    "eps": (Adagrad, "eps", same), "weight_decay": (Adagrad, "weight_decay", same)},
         "rmsprop": {"lr": (RMSprop, "lr", same), "rho": (RMSprop, "alpha", same), "eps": (RMSprop, "eps", same),
-                    "centered": (RMSprop, "centered", same), "momentum": (RMSprop, "momentum", same)},
+                    "centered": (RMSprop, "centered", same), "momentum": (RMSprop, "momentum", same),
+                    "weight_decay": (RMSprop, "weight_decay", same)},
         "adam": {"lr": (Adam, "lr", same), "beta1": (Adam, "betas", _beta(0)), "beta2": (Adam, "betas", _beta(1)),
                  "eps": (Adam, "eps", same), "amsgrad": (Adam, "amsgrad", same),
                  "weight_decay": (Adam, "weight_decay", same)},
@@ -78,20 +81,24 @@ class Optimizers:
 
     # optimizers -------------------------------------------------------------------------
 
-    def sgd(self, params, grads, lr):
-        return _steps(SGD, params, grads, lr, momentum=0.0)
+    def sgd(self, params, grads, lr, weight_decay):
+        return _steps(SGD, params, grads, lr, momentum=0.0, weight_decay=weight_decay)
 
-    def momentum(self, params, grads, lr, momentum):
-        return _steps(SGD, params, grads, lr, momentum=momentum, dampening=0.0, nesterov=False)
+    def momentum(self, params, grads, lr, momentum, weight_decay):
+        return _steps(SGD, params, grads, lr, momentum=momentum, dampening=0.0, nesterov=False,
+                      weight_decay=weight_decay)
 
-    def nesterov(self, params, grads, lr, momentum):
-        return _steps(SGD, params, grads, lr, momentum=momentum, dampening=0.0, nesterov=True)
+    def nesterov(self, params, grads, lr, momentum, weight_decay):
+        return _steps(SGD, params, grads, lr, momentum=momentum, dampening=0.0, nesterov=True,
+                      weight_decay=weight_decay)
 
-    def adagrad(self, params, grads, lr, initial_accumulator, eps):
-        return _steps(Adagrad, params, grads, lr, lr_decay=0.0, initial_accumulator_value=initial_accumulator, eps=eps)
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay):
+        return _steps(Adagrad, params, grads, lr, lr_decay=0.0, initial_accumulator_value=initial_accumulator, eps=eps,
+                      weight_decay=weight_decay)
 
-    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum):
-        return _steps(RMSprop, params, grads, lr, alpha=rho, eps=eps, centered=centered, momentum=momentum)
+    def rmsprop(self, params, grads, lr, rho, eps, centered, momentum, weight_decay):
+        return _steps(RMSprop, params, grads, lr, alpha=rho, eps=eps, centered=centered, momentum=momentum,
+                      weight_decay=weight_decay)
 
     def adam(self, params, grads, lr, beta1, beta2, eps, amsgrad, weight_decay):
         return _steps(Adam, params, grads, lr, betas=(beta1, beta2), eps=eps, amsgrad=amsgrad,

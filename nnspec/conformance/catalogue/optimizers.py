@@ -164,20 +164,22 @@ def optimizer(op, forward, tolerance, params, variants=None):
                    variants={**(variants or {}), **LR}, inputs=trajectory_example, checks=("trajectory", "defaults"))
 
 
+L2 = {"weight_decay": WEIGHT_DECAY}  # λ, coupled by default: which frameworks decouple it is the finding
+DECOUPLED = {"weight_decay_mode": ("decoupled", "decoupled_unscaled")}
+
 OPTIMIZERS = [
-    optimizer("sgd", O.sgd, ONE_STEP, {}),
-    optimizer("momentum", O.momentum, MOMENTUM_STEP, {"momentum": MOMENTUM}, {"lr_in_buffer": (True,)}),
-    optimizer("nesterov", O.nesterov, NESTEROV_STEP, {"momentum": NESTEROV},
-              {"lr_in_buffer": (True,), "formulation": ("lookahead",)}),
-    optimizer("adagrad", O.adagrad, ADAPTIVE_STEP, {"initial_accumulator": ACCUMULATOR, "eps": EPS},
-              {"eps_placement": ("inside",)}),
+    optimizer("sgd", O.sgd, ONE_STEP, L2, DECOUPLED),
+    optimizer("momentum", O.momentum, MOMENTUM_STEP, {"momentum": MOMENTUM, **L2}, {"lr_in_buffer": (True,), **DECOUPLED}),
+    optimizer("nesterov", O.nesterov, NESTEROV_STEP, {"momentum": NESTEROV, **L2},
+              {"lr_in_buffer": (True,), "formulation": ("lookahead",), **DECOUPLED}),
+    optimizer("adagrad", O.adagrad, ADAPTIVE_STEP, {"initial_accumulator": ACCUMULATOR, "eps": EPS, **L2},
+              {"eps_placement": ("inside",), **DECOUPLED}),
     optimizer("rmsprop", O.rmsprop, ADAPTIVE_STEP,
-              {"rho": RHO, "eps": EPS, "centered": FLAG, "momentum": MOMENTUM},
-              {"eps_placement": ("inside",), "lr_in_buffer": (True,)}),
+              {"rho": RHO, "eps": EPS, "centered": FLAG, "momentum": MOMENTUM, **L2},
+              {"eps_placement": ("inside",), "lr_in_buffer": (True,), **DECOUPLED}),
     optimizer("adam", O.adam, ADAM_STEP,
-              {"beta1": BETA1, "beta2": BETA2, "eps": EPS, "amsgrad": FLAG, "weight_decay": WEIGHT_DECAY},
-              {"eps_placement": ("raw", "inside"), "amsgrad_max": ("corrected",),
-               "weight_decay_mode": ("decoupled", "decoupled_unscaled")}),
+              {"beta1": BETA1, "beta2": BETA2, "eps": EPS, "amsgrad": FLAG, **L2},
+              {"eps_placement": ("raw", "inside"), "amsgrad_max": ("corrected",), **DECOUPLED}),
     optimizer("adamw", O.adamw, ADAM_STEP,
               {"beta1": BETA1, "beta2": BETA2, "eps": EPS, "weight_decay": WEIGHT_DECAY},
               {"eps_placement": ("raw", "inside"), "weight_decay_mode": ("decoupled_unscaled", "coupled")}),
