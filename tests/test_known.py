@@ -76,3 +76,14 @@ def test_a_missing_known_source_is_a_usage_error(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "--known" in proc.stderr and "missing.json" in proc.stderr
+
+
+def test_a_parameter_added_since_is_replayed_at_its_spec_default():
+    """sgd gained weight_decay after reports recorded its counterexamples without it: they replay with λ = 0
+    (what they measured), the learning rate staying an input."""
+    from nnspec.conformance.known import _fitting
+
+    old = Example([np.array([1.0, 2.0]), np.array([[0.5, -0.5]]), np.array([0.1])], None, {})
+    example = _fitting(CATALOGUE["sgd"], "float64", encode_example(old))
+    assert example is not None and example.params == {"weight_decay": 0.0}
+    assert len(example.inputs) == 3

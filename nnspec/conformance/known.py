@@ -11,7 +11,8 @@ framework is a good question for the others). They are judged like any other exa
 failure among them is a counterexample the search then tries to simplify.
 
 Only examples that still fit the catalogue are replayed: arrays in the dtype under test that
-the spec's forward still accepts, with the row's parameter names. A capped counterexample (only
+the spec's forward still accepts, with the row's parameter names (a parameter added since takes
+its spec default, as the example was measured before it existed). A capped counterexample (only
 a slice stored) or one that no longer decodes is skipped.
 """
 
@@ -84,6 +85,13 @@ def _fitting(entry, dtype: str, data: dict):
         return None
     if not set(example.params) <= set(inspect.signature(entry.forward).parameters):
         return None
+    # A parameter the row gained since the example was recorded: it was measured at the spec's default
+    # (the behaviour before the parameter existed, e.g. weight_decay = 0), which is what it replays with.
+    # The inputs fill the forward's leading parameters (an optimizer's lr among them); the rest are parameters.
+    signature = list(inspect.signature(entry.forward).parameters.values())[len(example.inputs):]
+    missing = {p.name: p.default for p in signature if p.kind is not p.KEYWORD_ONLY and p.name in entry.params
+               and p.name not in example.params and p.default is not p.empty}
+    example.params = {**example.params, **missing}
     try:  # the spec's own verdict on whether the example still means something
         with np.errstate(all="ignore"):
             entry.forward(*example.inputs, **example.params)
