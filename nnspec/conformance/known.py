@@ -85,13 +85,7 @@ def _fitting(entry, dtype: str, data: dict):
         return None
     if not set(example.params) <= set(inspect.signature(entry.forward).parameters):
         return None
-    # A parameter the row gained since the example was recorded: it was measured at the spec's default
-    # (the behaviour before the parameter existed, e.g. weight_decay = 0), which is what it replays with.
-    # The inputs fill the forward's leading parameters (an optimizer's lr among them); the rest are parameters.
-    signature = list(inspect.signature(entry.forward).parameters.values())[len(example.inputs):]
-    missing = {p.name: p.default for p in signature if p.kind is not p.KEYWORD_ONLY and p.name in entry.params
-               and p.name not in example.params and p.default is not p.empty}
-    example.params = {**example.params, **missing}
+    example = entry.completed(example)  # a parameter the row gained since: at its spec default
     try:  # the spec's own verdict on whether the example still means something
         with np.errstate(all="ignore"):
             entry.forward(*example.inputs, **example.params)

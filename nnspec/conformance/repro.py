@@ -148,7 +148,7 @@ def examples_of(record: dict) -> list:
     """The recorded counterexamples, decoded (a malformed one is a clear error)."""
     data = record.get("counterexamples") or ([record["counterexample"]] if record.get("counterexample") else [])
     try:
-        return [decode_example(d) for d in data]
+        return [CATALOGUE[record["op"]].completed(decode_example(d)) for d in data]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         why = f"{type(exc).__name__}: {exc}"
         raise ValueError(f"record {record['id']!r} has a malformed counterexample ({why})") from None

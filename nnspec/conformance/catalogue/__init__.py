@@ -66,6 +66,16 @@ class OpEntry:
             return self.inputs(dtype, self.params)
         return S.elementwise(dtype, self.params, self.min_ndim, self.kinks)
 
+    def completed(self, example: S.Example) -> S.Example:
+        """``example`` with each row parameter it lacks at the spec's default: an example recorded before the
+        row gained the parameter was measured at that default (weight_decay = 0: no decay). The inputs fill
+        the forward's leading parameters (an optimizer's lr among them); the rest are parameters."""
+        rest = list(inspect.signature(self.forward).parameters.values())[len(example.inputs):]
+        missing = {p.name: p.default for p in rest if p.kind is not p.KEYWORD_ONLY and p.name in self.params
+                   and p.name not in example.params and p.default is not p.empty}
+        example.params = {**example.params, **missing}
+        return example
+
     @property
     def formula(self) -> str:
         return inspect.getdoc(self.forward).split("\n\n")[0]
