@@ -71,7 +71,7 @@ TEXTBOOK = {
     "sgd": {"lr": 0.01, "weight_decay": 0.0},  # no textbook default; Keras' SGD
     "momentum": {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.0},  # μ = 0.9, Sutskever et al. 2013
     "nesterov": {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.0},
-    "adagrad": {"lr": 0.01, "initial_accumulator": 0.0, "eps": 1e-10, "weight_decay": 0.0},  # Duchi 2011; as torch
+    "adagrad": {"lr": 0.01, "initial_accumulator": 0.0, "eps": 1e-10, "weight_decay": 0.0, "lr_decay": 0.0},  # Duchi 2011; as torch
     "rmsprop": {"lr": 0.001, "rho": 0.9, "eps": 1e-8, "centered": False, "momentum": 0.0,
                 "weight_decay": 0.0},  # Hinton 2012, 6e
     # Kingma & Ba 2015, Algorithm 1: α = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
