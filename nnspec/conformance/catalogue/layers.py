@@ -101,7 +101,8 @@ CONVTS = [
     ConvT(1, 1, 2, 2, 1, 1, 1),
     ConvT(2, 3, 3, 4, 2, 3, 3, stride=(2, 2), output_padding=(1, 0)),  # the decoder's upsampling by 2
     ConvT(2, 2, 3, 3, 3, 3, 3, stride=(2, 2), padding="same"),  # total pad 1: the odd cell after
-    ConvT(1, 4, 3, 3, 4, 3, 2, stride=(2, 1), padding=((1, 1), (0, 1)), output_padding=(1, 0), groups=2),
+    ConvT(1, 2, 3, 3, 3, 3, 2, stride=(2, 1), padding=((1, 1), (0, 1)), output_padding=(1, 0)),  # explicit, asymmetric
+    ConvT(1, 4, 3, 3, 4, 2, 2, stride=(2, 2), padding=((1, 0), (0, 0)), groups=2),
     ConvT(1, 2, 3, 4, 2, 2, 2, padding="same"),  # stride 1, even kernel: odd total pad
     ConvT(1, 2, 2, 3, 2, 3, 3, stride=(2, 2), dilation=(2, 2)),
     ConvT(1, 2, 3, 3, 4, 4, 4, stride=(2, 2), padding="same"),  # even kernel, stride 2: pads (1, 1)
