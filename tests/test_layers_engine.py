@@ -84,3 +84,10 @@ def test_a_transpose_kernel_with_in_and_out_swapped_fails_forward_and_layout():
     assert records["forward"]["status"] in ("fail", "error") and records["forward"]["matches_variant"] is None
     record = layout(W.SwappedTransposeKernel(), "conv2d_transpose")
     assert record["status"] == "fail" and record["message"].startswith("w:")
+
+
+def test_torch_fed_a_reversed_conv1d_kernel_fails_forward_and_gradient_as_the_kernel_flip():
+    records = values(W.TorchFlippedConv1d(), "conv1d", "float32")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail"
+        assert records[check]["matches_variant"] == "conv1d(kernel_flip=True)"

@@ -116,3 +116,13 @@ class SwappedTransposeKernel(NumpyBackend):
         if op != "conv2d_transpose":
             return super().from_native_layout(op, native, params)
         return {name: w.copy() for name, w in native.items()}  # forgets to swap back
+
+
+class TorchFlippedConv1d(TorchBackend):
+    """torch's F.conv1d fed the kernel reversed (a port from a convolving routine): its autograd gradients are
+    those of the flipped kernel, so forward and gradient fail as the kernel_flip variant."""
+
+    name = "torch-flipped-conv1d"
+
+    def conv1d(self, x, w, b, stride, padding, dilation, groups):
+        return super().conv1d(x, w.flip(-1), b, stride, padding, dilation, groups)
