@@ -55,10 +55,11 @@ the window (``count_include_pad=False``, TensorFlow's "SAME") or the whole windo
 VJPs
 ----
 ``<op>_vjp(*inputs, cotangent, **params)`` is the gradient of ⟨cotangent, y⟩ with respect to
-every array input, in input order (x, w, b), in float64. conv2d_transpose is linear in x with the
-adjoint conv2d: its x-gradient is conv2d(g, w, 0) and its w-gradient conv2d's w-gradient with x as cotangent. The max pool's gradient goes to
-the first maximum of each window in row-major order (``ties="first"``); ``ties="spread"``
-divides it equally among tied maxima (what a reduce-max VJP such as jnp.max's does).
+every array input, in input order (x, w, b), in float64. conv2d_transpose is linear in x with
+the adjoint conv2d: its x-gradient is conv2d(g, w, 0), its w-gradient conv2d's w-gradient at input g
+and cotangent x. The max pool's gradient goes to the first maximum of each window in row-major
+order (``ties="first"``); ``ties="spread"`` divides it equally among tied maxima (what a reduce-max
+VJP such as jnp.max's does).
 """
 
 from __future__ import annotations
@@ -194,6 +195,11 @@ def _flipped(w, kernel_flip):
     return w[(..., *[slice(None, None, -1)] * (w.ndim - 2))] if kernel_flip else w
 
 
+# the formulas themselves, in their inputs' dtype: the ops below are conv2d's, and the NumPy baseline runs them
+# in the dtype under test
+_conv2d, _conv2d_vjp = conv2d.__wrapped__, conv2d_vjp.__wrapped__
+
+
 # conv1d ------------------------------------------------------------------------------------------
 
 
@@ -208,7 +214,7 @@ def conv1d(x, w, b, stride=1, padding="valid", dilation=1, groups=1, *, same_odd
     """y[n, o, i] = b[o] + Σ_{c,p} x_pad[n, g·Cg + c, i·s + p·d]·w[o, c, p].
 
     NCW input, OIW kernel (O, C/groups, K), cross-correlation; padding "valid", "same" or (before, after)."""
-    y = conv2d(x[:, :, None, :], _flipped(w, kernel_flip)[:, :, None, :], b, **_as_2d(stride, padding, dilation),
+    y = _conv2d(x[:, :, None, :], _flipped(w, kernel_flip)[:, :, None, :], b, **_as_2d(stride, padding, dilation),
                groups=groups, same_odd_pad=same_odd_pad)
     return y[:, :, 0, :]
 
@@ -217,7 +223,7 @@ def conv1d(x, w, b, stride=1, padding="valid", dilation=1, groups=1, *, same_odd
 def conv1d_vjp(x, w, b, cotangent, stride=1, padding="valid", dilation=1, groups=1, *, same_odd_pad="after",
                kernel_flip=False):
     """conv2d's (dx, dw, db) of the one-row image; dw flipped back with the kernel."""
-    dx, dw, db = conv2d_vjp(x[:, :, None, :], _flipped(w, kernel_flip)[:, :, None, :], b, cotangent[:, :, None, :],
+    dx, dw, db = _conv2d_vjp(x[:, :, None, :], _flipped(w, kernel_flip)[:, :, None, :], b, cotangent[:, :, None, :],
                             **_as_2d(stride, padding, dilation), groups=groups, same_odd_pad=same_odd_pad)
     return dx[:, :, 0, :], _flipped(dw[:, :, 0, :], kernel_flip), db
 
@@ -257,8 +263,9 @@ def conv2d_transpose(x, w, b, stride=(1, 1), padding="valid", output_padding=(0,
     x (N, C_in, H, W), kernel as torch stores it (C_in, C_out/groups, KH, KW); every x[n, c, i, j] adds
     x·w[c, o, p, q] at z_pad[n, g·(C_out/groups) + o, i·sh + p·dh, j·sw + q·dw] (the pads then cropped)."""
     z_shape, conv = _transpose_geometry(x, w, stride, padding, output_padding, dilation, groups)
-    z = np.zeros(z_shape)
-    dz, _, _ = conv2d_vjp(z, _flipped(w, kernel_flip), np.zeros(w.shape[0]), x, **conv, same_odd_pad=same_odd_pad)
+    z = np.zeros(z_shape, dtype=x.dtype)
+    dz, _, _ = _conv2d_vjp(z, _flipped(w, kernel_flip), np.zeros(w.shape[0], dtype=w.dtype), x, **conv,
+                           same_odd_pad=same_odd_pad)
     return dz + b[:, None, None]
 
 
@@ -267,9 +274,9 @@ def conv2d_transpose_vjp(x, w, b, cotangent, stride=(1, 1), padding="valid", out
                          groups=1, *, same_odd_pad="after", kernel_flip=False):
     """(dx, dw, db) = (conv2d(g, w, 0), conv2d's w-gradient at input g and cotangent x, Σ g over n, i, j)."""
     _, conv = _transpose_geometry(x, w, stride, padding, output_padding, dilation, groups)
-    kernel = _flipped(w, kernel_flip)
-    dx = conv2d(cotangent, kernel, np.zeros(w.shape[0]), **conv, same_odd_pad=same_odd_pad)
-    _, dw, _ = conv2d_vjp(cotangent, kernel, np.zeros(w.shape[0]), x, **conv, same_odd_pad=same_odd_pad)
+    kernel, zero = _flipped(w, kernel_flip), np.zeros(w.shape[0], dtype=w.dtype)
+    dx = _conv2d(cotangent, kernel, zero, **conv, same_odd_pad=same_odd_pad)
+    _, dw, _ = _conv2d_vjp(cotangent, kernel, zero, x, **conv, same_odd_pad=same_odd_pad)
     return dx, _flipped(dw, kernel_flip), cotangent.sum(axis=(0, 2, 3))
 
 
