@@ -111,6 +111,10 @@ TEXTBOOK = {
     # by their window (torch stride=None, Keras strides=None); TF's 'SAME' average counts only input cells.
     "dense": {},
     "conv2d": {"stride": (1, 1), "padding": "valid", "dilation": (1, 1), "groups": 1},
+    "conv1d": {"stride": 1, "padding": "valid", "dilation": 1, "groups": 1},  # torch F.conv1d, Keras Conv1D
+    # torch F.conv_transpose2d: no pads, no output padding (Keras' None is its own size rule; the spec names it)
+    "conv2d_transpose": {"stride": (1, 1), "padding": "valid", "output_padding": (0, 0), "dilation": (1, 1),
+                         "groups": 1},
     "max_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid"},
     "avg_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid", "count_include_pad": False},
     "global_avg_pool2d": {}, "global_max_pool2d": {}, "flatten": {},
@@ -163,6 +167,9 @@ FORMULATION = {
     "layer_norm": {"epsilon_at": "inside_sqrt"},  # Ba et al. 2016: √(σ² + ε)
     "transformer_block": {"mask_means": "attend"},
     "conv2d": {"same_odd_pad": "after"},  # TensorFlow's 'SAME': the odd pad cell at the bottom/right
+    # cross-correlation, as every deep-learning framework; the transpose is conv2d's exact adjoint in x
+    "conv1d": {"same_odd_pad": "after", "kernel_flip": False},
+    "conv2d_transpose": {"same_odd_pad": "after", "kernel_flip": False},
     "max_pool2d": {"ties": "first"}, "global_max_pool2d": {"ties": "first"},  # the first maximum, row-major
     "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
 }  # fmt: skip
@@ -170,7 +177,8 @@ FORMULATION = {
 # Spec functions that serve an op without its name as their prefix.
 HELPERS = {"normalize": "layer_norm", "attention_weights": "scaled_dot_product_attention",
            "allowed_keys": "scaled_dot_product_attention", "transformer_block": "layer_norm",
-           "same_pads": "conv2d", "pads": "conv2d"}
+           "same_pads": "conv2d", "pads": "conv2d",
+           "transpose_output_size": "conv2d_transpose"}
 
 
 def same(a, b) -> bool:
