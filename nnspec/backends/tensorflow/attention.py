@@ -260,3 +260,16 @@ class Attention:
         else:
             return super().from_native_layout(op, native, params)
         return {name: self.to_numpy(ops.convert_to_tensor(value)) for name, value in weights.items()}
+
+    # RMS normalization (its own block, merged into the family's defaults). Keras 3 has no rotary embedding (it
+    # is keras_hub's RotaryEmbedding layer, not Keras'): rotary_embedding is unsupported here. ---------------------
+
+    NATIVE_DEFAULTS = {
+        **NATIVE_DEFAULTS,
+        # epsilon=None is keras.config.epsilon() (1e-7), read when the op runs; the layer's own default is 1e-6
+        "rms_norm": {"epsilon": (ops.rms_normalization, "epsilon",
+                                 lambda value: keras.config.epsilon() if value is None else value)},
+    }
+
+    def rms_norm(self, x, weight, epsilon):
+        return ops.rms_normalization(x, scale=weight, axis=-1, epsilon=epsilon)
