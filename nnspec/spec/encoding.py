@@ -114,7 +114,7 @@ def rotary_embedding(x, positions, base=10000.0, pairs="interleaved"):
     tokens' positions (real numbers: scaled or offset positions included), θ_i = base^{−2i/d},
     i = 0 … d/2 − 1, base = 10000 (Su et al. 2021, RoFormer, section 3.2.2). Which coordinates pair:
     ``pairs="interleaved"``, (x_{2i}, x_{2i+1}), is the paper's (its block-diagonal rotation
-    R^d_{Θ,m} of 2×2 blocks; GPT-J, Mesh-TensorFlow, the ONNX op's ``interleaved=1``); ``pairs="half"``,
+    R^d_{Θ,m} of 2×2 blocks; GPT-J, the ONNX op's ``interleaved=1``); ``pairs="half"``,
     (x_i, x_{i+d/2}), is GPT-NeoX's "rotate half" (Llama in HF transformers, the ONNX op's
     default). Read as complex numbers z_i = a + ib, RoPE is z_i·e^{imθ_i}: it preserves
     every pair's norm, and ⟨RoPE(q, m), RoPE(k, n)⟩ depends on m − n only.
