@@ -81,3 +81,35 @@ def test_layout_round_trips_are_exact_and_inexact_ones_fail():
     swapped = layout(W.swapped_layout())
     assert swapped["status"] == "fail" and swapped["message"].split(":")[0] in ("w_q", "w_k"), swapped
     assert np.all([a.shape for a in decode_example(swapped["counterexamples"][0]).inputs[:2]])
+
+
+# RMS norm and rotary embeddings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["rms_norm", "rotary_embedding"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_baseline_passes_rms_norm_and_rotary(op, dtype):
+    for record in run(NumpyBackend(), op, dtype).values():
+        assert record["status"] == "pass", (op, record)
+
+
+def test_epsilon_outside_the_root_of_rms_norm_is_named():
+    records = run(W.RmsEpsilonOutsideSqrt(), "rms_norm")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail"
+        assert records[check]["matches_variant"] == "rms_norm(epsilon_at='outside_sqrt')", records[check]
+
+
+def test_rms_norm_over_the_wrong_axis_fails_without_a_variant():
+    forward = run(W.RmsOverTheWrongAxis(), "rms_norm")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None, forward
+    assert decode_example(forward["counterexamples"][0]).inputs[0].ndim >= 2  # one row cannot tell the axes apart
+
+
+def test_half_split_rotary_where_the_spec_says_interleaved_is_named():
+    records = run(W.HalfSplitRotary(), "rotary_embedding")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail"
+        assert records[check]["matches_variant"] == "rotary_embedding(pairs='half')", records[check]
+    example = decode_example(records["forward"]["counterexamples"][0])
+    assert example.params["pairs"] == "interleaved" and example.inputs[0].shape[-1] > 2  # d = 2: one pair, same

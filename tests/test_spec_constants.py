@@ -107,6 +107,10 @@ TEXTBOOK = {
     "layer_norm": {"epsilon": 1e-5, "affine": True},  # ε = 1e-5 as the docstring states (torch LayerNorm)
     "transformer_block": {"num_heads": REQUIRED, "use_mask": False, "norm_first": False, "epsilon": 1e-5,
                           "dropout": 0.0},
+    # RMS norm: ε = 1e-6 inside the root as T5 (Raffel et al. 2020, T5LayerNorm) and Llama state it; Zhang &
+    # Sennrich 2019's eq. 4 has no ε. Rotary: θ_i = 10000^{−2i/d} and the paper's interleaved pairs (Su et al. 2021).
+    "rms_norm": {"epsilon": 1e-6},
+    "rotary_embedding": {"base": 10000.0, "pairs": "interleaved"},
     # Layers: torch's and Keras' Conv2D: stride 1, no padding ('valid'), no dilation, one group; pools stride
     # by their window (torch stride=None, Keras strides=None); TF's 'SAME' average counts only input cells.
     "dense": {},
@@ -166,6 +170,7 @@ FORMULATION = {
     "sinusoidal_positional_encoding": {"layout": "interleaved"},  # Vaswani et al.: sin at 2i, cos at 2i + 1
     "layer_norm": {"epsilon_at": "inside_sqrt"},  # Ba et al. 2016: √(σ² + ε)
     "transformer_block": {"mask_means": "attend"},
+    "rms_norm": {"epsilon_at": "inside_sqrt"},  # T5, Llama: x/√(mean(x²) + ε)
     "conv2d": {"same_odd_pad": "after"},  # TensorFlow's 'SAME': the odd pad cell at the bottom/right
     # cross-correlation, as every deep-learning framework; the transpose is conv2d's exact adjoint in x
     "conv1d": {"same_odd_pad": "after", "kernel_flip": False},
@@ -350,6 +355,13 @@ def _change_default(monkeypatch, f, name, value):
      "reduce_on_plateau"),  # same value, another type
     ("optimizers", "adam", "eps_placement", "inside", test_the_spec_formulation_is_the_pinned_one, "adam"),
     ("optimizers", "nadam", "momentum_decay", 1.0, test_the_spec_formulation_is_the_pinned_one, "nadam"),
+    ("normalization", "rms_norm", "epsilon", 1e-5, test_catalogue_defaults_are_the_textbook_ones, "rms_norm"),
+    ("normalization", "rms_norm", "epsilon_at", "outside_sqrt", test_the_spec_formulation_is_the_pinned_one,
+     "rms_norm"),
+    ("encoding", "rotary_embedding", "base", 500000.0, test_catalogue_defaults_are_the_textbook_ones,
+     "rotary_embedding"),
+    ("encoding", "rotary_embedding", "pairs", "half", test_catalogue_defaults_are_the_textbook_ones,
+     "rotary_embedding"),
 ])  # fmt: skip
 def test_a_changed_default_fails(monkeypatch, module, function, name, value, check, argument):
     _change_default(monkeypatch, getattr(importlib.import_module(f"nnspec.spec.{module}"), function), name, value)
@@ -360,6 +372,7 @@ def test_a_changed_default_fails(monkeypatch, module, function, name, value, che
 @pytest.mark.parametrize("module, function, name, value", [
     ("optimizers", "adam_update", "eps", 1e-7), ("normalization", "layer_norm_vjp", "epsilon", 1e-6),
     ("normalization", "normalize", "epsilon_at", "outside_sqrt"), ("attention", "transformer_block", "epsilon", 1e-6),
+    ("normalization", "rms_norm_vjp", "epsilon", 1e-5), ("encoding", "rotary_embedding_vjp", "pairs", "half"),
 ])  # fmt: skip
 def test_a_helper_that_drifts_from_its_op_fails(monkeypatch, module, function, name, value):
     f = getattr(importlib.import_module(f"nnspec.spec.{module}"), function)

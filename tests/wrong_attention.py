@@ -150,3 +150,43 @@ def swapped_layout():
             return weights
 
     return SwappedLayout()
+
+
+class RmsEpsilonOutsideSqrt(_Changed):
+    """RMS norm dividing by √mean(x²) + ε (Zhang & Sennrich's code) where the spec says √(mean(x²) + ε)."""
+
+    name = "rms-epsilon-outside-sqrt"
+    op, backward = "rms_norm", N.rms_norm_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "epsilon_at": "outside_sqrt"}
+
+    def rms_norm(self, x, weight, epsilon):
+        return in_dtype(N.rms_norm, x, weight, epsilon=epsilon, epsilon_at="outside_sqrt")
+
+
+class RmsOverTheWrongAxis(_Changed):
+    """RMS norm taking mean(x²) over the first axis instead of the last (no variant reproduces it)."""
+
+    name = "rms-wrong-axis"
+    op, backward = "rms_norm", N.rms_norm_vjp
+
+    def rms_norm(self, x, weight, epsilon):
+        moved = np.moveaxis(x, 0, -1)
+        if moved.shape[-1] != weight.shape[0]:  # a square matrix would let the weight broadcast: keep the shape
+            scale = in_dtype(N.rms_norm, moved, np.ones(moved.shape[-1], x.dtype), epsilon=epsilon)
+            return np.moveaxis(scale, -1, 0) * weight
+        return np.moveaxis(in_dtype(N.rms_norm, moved, weight, epsilon=epsilon), -1, 0)
+
+
+class HalfSplitRotary(_Changed):
+    """Rotary embedding rotating (x_i, x_{i+d/2}) (GPT-NeoX's rotate-half) whatever pairing it is asked for."""
+
+    name = "half-split-rotary"
+    op, backward = "rotary_embedding", E.rotary_embedding_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "pairs": "half"}
+
+    def rotary_embedding(self, x, positions, base, pairs):
+        return in_dtype(E.rotary_embedding, x, positions, base=base, pairs="half")

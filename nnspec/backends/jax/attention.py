@@ -210,3 +210,12 @@ class Attention:
         else:
             return super().from_native_layout(op, native, params)
         return {name: self.to_numpy(array) for name, array in weights.items()}
+
+    # RMS normalization (its own block, merged into the family's defaults). Neither JAX nor flax (linen, nnx) has
+    # a rotary embedding: rotary_embedding is unsupported here. -----------------------------------------------------
+
+    NATIVE_DEFAULTS = {**NATIVE_DEFAULTS, "rms_norm": {"epsilon": (nn.RMSNorm, "epsilon", same)}}
+
+    def rms_norm(self, x, weight, epsilon):
+        module = nn.RMSNorm(epsilon=epsilon, dtype=x.dtype, param_dtype=x.dtype)
+        return module.apply({"params": {"scale": weight}}, x)

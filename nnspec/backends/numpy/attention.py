@@ -30,3 +30,11 @@ class Attention:
         return in_dtype(A.transformer_block, x, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, ln1_weight, ln1_bias, w_1,
                         b_1, w_2, b_2, ln2_weight, ln2_bias, mask, num_heads=num_heads, use_mask=use_mask,
                         norm_first=norm_first, epsilon=epsilon, dropout=dropout)
+
+    # RMS normalization and rotary position embeddings ------------------------------------------------------------
+
+    def rms_norm(self, x, weight, epsilon):
+        return in_dtype(N.rms_norm, x, weight, epsilon=epsilon)
+
+    def rotary_embedding(self, x, positions, base, pairs):
+        return in_dtype(E.rotary_embedding, x, positions, base=base, pairs=pairs)

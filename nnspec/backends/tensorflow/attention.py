@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from ..base import composed, same
+from ..binding import bind
 
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
 BLOCK_WEIGHTS = PROJECTIONS + ("ln1_weight", "ln1_bias", "w_1", "b_1", "w_2", "b_2", "ln2_weight", "ln2_bias")
@@ -260,3 +261,12 @@ class Attention:
         else:
             return super().from_native_layout(op, native, params)
         return {name: self.to_numpy(ops.convert_to_tensor(value)) for name, value in weights.items()}
+
+    # RMS normalization (its own block). Keras 3 has no rotary embedding (it is keras_hub's RotaryEmbedding layer,
+    # not Keras'): rotary_embedding is unsupported here. ------------------------------------------------------------
+
+    BINDINGS = {  # x, weight -> rms_normalization(x, scale, axis=-1, epsilon=...): one native call
+        # epsilon=None is keras.config.epsilon(), read when the op runs; the RMSNormalization layer's default is 1e-6
+        "rms_norm": bind(ops.rms_normalization,
+                         to_spec={"epsilon": lambda value: keras.config.epsilon() if value is None else value}),
+    }

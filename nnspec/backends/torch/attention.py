@@ -1,4 +1,5 @@
-"""Torch adapter, attention: F.scaled_dot_product_attention, MultiheadAttention, layer_norm, TransformerEncoderLayer.
+"""Torch adapter, attention: F.scaled_dot_product_attention, MultiheadAttention, layer_norm, TransformerEncoderLayer,
+F.rms_norm and torch.onnx.ops.rotary_embedding.
 
 Layers run through ``torch.func.functional_call`` with the spec's weights mapped into
 the module's own parameters, so autograd reaches every spec weight.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
+from torch.onnx import ops as onnx_ops
 
 from ..base import composed, same
 
@@ -38,6 +40,15 @@ MHA_FORWARD = torch.nn.MultiheadAttention.forward
 ENCODER = torch.nn.TransformerEncoderLayer
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
 BLOCK_WEIGHTS = PROJECTIONS + ("ln1_weight", "ln1_bias", "w_1", "b_1", "w_2", "b_2", "ln2_weight", "ln2_bias")
+
+# RMS norm: F.rms_norm's eps=None is "torch.finfo(x.dtype).eps" of the dtype it computes in: float64's for
+# float64, float32's (1.19e-7) for float32 and for float16/bfloat16, which it computes in float32.
+#
+# Rotary: torch's one rotary op is torch.onnx.ops.rotary_embedding, the ONNX RotaryEmbedding operator (opset 23)
+# run eagerly. It rotates; the cos and sin of the angles are its inputs (``cos_cache``, ``sin_cache``), which the
+# ONNX operator leaves to its caller: the adapter builds them (composed), the rotation is torch's. Its layout is
+# (B, H, L, d) (the spec's (B, L, H, d)); ``interleaved`` defaults to False, the half-split pairs.
+ROTARY_PAIRS = {"interleaved": True, "half": False}  # spec pairs -> the ONNX op's ``interleaved``
 
 
 def causal_keys(queries, keys, device):
@@ -212,3 +223,27 @@ class Attention:
         else:
             return super().from_native_layout(op, native, params)
         return {name: self.to_numpy(tensor.contiguous()) for name, tensor in weights.items()}
+
+
+    # RMS normalization and rotary position embeddings (their own block, merged into the family's defaults) --------
+
+    NATIVE_DEFAULTS = {
+        **NATIVE_DEFAULTS,
+        "rms_norm": {"epsilon": (F.rms_norm, "eps", same)},
+        "rotary_embedding": {"pairs": (onnx_ops.rotary_embedding, "interleaved",
+                                       {native: spec for spec, native in ROTARY_PAIRS.items()}.__getitem__)},
+    }
+
+    def rms_norm(self, x, weight, epsilon):
+        return F.rms_norm(x, x.shape[-1:], weight, eps=epsilon)
+
+    @composed
+    def rotary_embedding(self, x, positions, base, pairs):
+        """The caches as Llama's ports build them: angles in float32 at least, cos and sin cast to x's dtype."""
+        half, work = x.shape[-1] // 2, torch.promote_types(x.dtype, torch.float32)
+        frequencies = torch.pow(torch.tensor(base, dtype=work, device=x.device),
+                                -(2 * torch.arange(half, device=x.device)).to(work) / (2 * half))
+        angles = (positions.to(work)[:, None] * frequencies).expand(x.shape[0], -1, -1)  # (B, L, d/2)
+        out = onnx_ops.rotary_embedding(x.transpose(1, 2), torch.cos(angles).to(x.dtype),
+                                        torch.sin(angles).to(x.dtype), interleaved=ROTARY_PAIRS[pairs])
+        return out.transpose(1, 2)

@@ -439,3 +439,90 @@ ROWS = [
                  "w_2", "b_2", "ln2_weight", "ln2_bias"),
     ),
 ]
+
+
+# RMS normalization and rotary position embeddings ----------------------------------------------------------------
+
+RMS_SHAPES = [(1,), (3,), (2, 5), (2, 3, 7), (8, 256)]
+RMS_SCALES = {"float16": (1e-2, 1.0, 10.0), "bfloat16": (1e-3, 1.0, 1e3), "float32": (1e-3, 1.0, 1e3),
+              "float64": (1e-3, 1.0, 1e6)}
+
+
+@st.composite
+def rms_norm_examples(draw, dtype, params):
+    shape = draw(st.sampled_from(RMS_SHAPES))
+    scale = draw(st.sampled_from(RMS_SCALES[dtype]))
+    one_sign = draw(st.booleans())  # rows of mixed signs in [−s, s], and rows of one sign in [0, s]
+    x = dense(draw, dtype, shape, scale / 2, scale / 2) if one_sign else dense(draw, dtype, shape, scale)
+    # ε beside mean(x²) from negligible to dominant: the two placements of ε differ most where it is not negligible
+    drawn = {"epsilon": draw(epsilons(dtype, (1e-6, 1e-5, 1e-3, 0.1)))}
+    return S.Example([x, dense(draw, dtype, shape[-1:], 1.0, offset=1.0)], dense(draw, dtype, shape), drawn)
+
+
+def _rms_parts(example):
+    x, weight = _f64(*example.inputs)
+    x_hat, inverse, _ = N._rms_scaled(x, example.params["epsilon"], example.params.get("epsilon_at", "inside_sqrt"))
+    return x, weight, x_hat, inverse
+
+
+def _rms_norm_floor(example):
+    """|γ|: x̂ is accurate relatively (a sum of squares does not cancel), and |x̂| is of order 1 beside it."""
+    _, weight, _, _ = _rms_parts(example)
+    return np.broadcast_to(np.abs(weight), example.inputs[0].shape)
+
+
+def _rms_norm_gradient_floor(example):
+    x, weight, x_hat, inverse = _rms_parts(example)
+    g = np.abs(example.cotangent.astype(np.float64))
+    d_hat = g * np.abs(weight)
+    d_x = inverse * (d_hat + np.abs(x_hat) * np.mean(d_hat * (1 + np.abs(x_hat)), axis=-1, keepdims=True))
+    return d_x, np.sum((g * (1 + np.abs(x_hat))).reshape(-1, x.shape[-1]), axis=0)
+
+
+# (B, L, H, d): one pair; a few tokens and heads; Llama-like widths
+ROTARY_SCENARIOS = [(1, 1, 1, 2), (2, 3, 2, 4), (1, 16, 4, 8), (2, 64, 2, 32), (1, 128, 4, 64)]
+ROTARY_BASES = (10000.0, 500000.0)  # RoFormer's; Llama 3's
+
+
+@st.composite
+def rotary_examples(draw, dtype, params):
+    b, l, h, d = draw(st.sampled_from(ROTARY_SCENARIOS))
+    x = dense(draw, dtype, (b, l, h, d), draw(st.sampled_from([1.0, 100.0])))
+    offset = draw(st.sampled_from([0.0, 3.0, 100.0]))  # the first token's position (a cached prefix before it)
+    positions = (offset + np.arange(l, dtype=np.float64)).astype(S.np_dtype(dtype))  # exact in every dtype drawn
+    drawn = {"base": draw(st.sampled_from(ROTARY_BASES)), "pairs": draw(st.sampled_from(E.ROTARY_PAIRS))}
+    return S.Example([x, positions], dense(draw, dtype, (b, l, h, d)), drawn)
+
+
+def _rotary_magnitudes(example, values):
+    """(|a| + |b|)(1 + |mθ_i|) for both members of every pair (a, b) of ``values``, in the example's pairing:
+    the rotation is accurate to the pair's size, and the angle mθ_i only to ε|mθ_i|."""
+    values, positions = _f64(values, example.inputs[1])
+    pairs = example.params["pairs"]
+    first, second = E._rotary_pairs(np.abs(values), pairs)
+    half = values.shape[-1] // 2
+    angles = np.abs(positions)[..., None, None] * np.power(example.params["base"], -2 * np.arange(half) / (2 * half))
+    size = (first + second) * (1 + angles)
+    return E._rotary_join(size, size, pairs)
+
+
+ROWS += [
+    OpEntry(
+        "rms_norm", "attention", N.rms_norm, N.rms_norm_vjp,
+        Tolerance(8, "a mean of squares (no cancellation), a root and a product: in ULPs of max(|y|, |γ|)",
+                  floor=_rms_norm_floor),
+        Tolerance(16, "a row mean and a product per element: in ULPs of their magnitudes"),
+        params={"epsilon": lambda dtype, inputs: epsilons(dtype, (1e-6, 1e-5, 1e-3, 0.1))},
+        variants={"epsilon_at": ("outside_sqrt",)}, inputs=rms_norm_examples, wrt=(0, 1),
+        gradient_floor=_rms_norm_gradient_floor, checks=("values", "defaults"),
+    ),
+    OpEntry(
+        "rotary_embedding", "attention", E.rotary_embedding, E.rotary_embedding_vjp,
+        Tolerance(8, "m·θ_i, its cos and sin, and a 2×2 rotation: in ULPs of (|a| + |b|)(1 + |mθ_i|)",
+                  floor=lambda example: _rotary_magnitudes(example, example.inputs[0])),
+        Tolerance(8, "the inverse rotation of the cotangent: in ULPs of (|g_a| + |g_b|)(1 + |mθ_i|)"),
+        params={"base": S.choice(*ROTARY_BASES), "pairs": S.choice(*E.ROTARY_PAIRS)},
+        variants={"pairs": ("half",)}, inputs=rotary_examples, wrt=(0,),
+        gradient_floor=lambda example: _rotary_magnitudes(example, example.cotangent), checks=("values", "defaults"),
+    ),
+]
