@@ -43,8 +43,10 @@ class ScaleByDk(_Changed):
             params["scale"] = 1.0 / inputs[0].shape[-1]
         return inputs, params
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
-        params = {"use_mask": use_mask, "scale": scale, "causal": causal, "dropout": dropout}
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        params = {"use_mask": use_mask, "scale": scale, "causal": causal, "dropout": dropout, "softcap": softcap,
+                  "causal_offset": causal_offset, "alibi": alibi}
         inputs, params = self.change([query, key, value, mask], params)
         return in_dtype(A.scaled_dot_product_attention, *inputs, **params)
 
@@ -60,10 +62,11 @@ class InvertedMask(_Changed):
             inputs[3] = ~inputs[3]
         return inputs, params
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
         inputs, _ = self.change([query, key, value, mask], {})
         return in_dtype(A.scaled_dot_product_attention, *inputs, use_mask=use_mask, scale=scale, causal=causal,
-                        dropout=dropout)
+                        dropout=dropout, softcap=softcap, causal_offset=causal_offset, alibi=alibi)
 
 
 class ZeroedMaskedRows(_Changed):
@@ -75,9 +78,58 @@ class ZeroedMaskedRows(_Changed):
     def change(self, inputs, params):
         return inputs, {**params, "all_masked": "zeros"}
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
         return in_dtype(A.scaled_dot_product_attention, query, key, value, mask, use_mask=use_mask, scale=scale,
-                        causal=causal, dropout=dropout, all_masked="zeros")
+                        causal=causal, dropout=dropout, softcap=softcap, causal_offset=causal_offset, alibi=alibi,
+                        all_masked="zeros")
+
+
+class NoCacheOffset(_Changed):
+    """Scaled dot-product attention that ignores the key/value-cache offset: query i sees keys j ≤ i."""
+
+    name = "no-cache-offset"
+    op, backward = "scaled_dot_product_attention", A.scaled_dot_product_attention_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "causal_offset": 0}
+
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        params = {"use_mask": use_mask, "scale": scale, "causal": causal, "dropout": dropout, "softcap": softcap,
+                  "causal_offset": causal_offset, "alibi": alibi}
+        inputs, params = self.change([query, key, value, mask], params)
+        return in_dtype(A.scaled_dot_product_attention, *inputs, **params)
+
+
+def tiled(x, heads):
+    """(…, K, S, d) -> (…, H, S, d) by tiling: query head h gets kv head h mod K (the wrong grouping)."""
+    return np.tile(x, (1,) * (x.ndim - 3) + (heads // x.shape[-3], 1, 1))
+
+
+class TiledKvHeads(_Changed):
+    """Grouped-query attention whose key/value heads are tiled (kv head h mod K) instead of repeat-interleaved."""
+
+    name = "tiled-kv-heads"
+    op, backward = "scaled_dot_product_attention", A.scaled_dot_product_attention_vjp
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op != self.op:
+            return super().vjp(op, inputs, cotangent, params, wrt)
+        query, key, value, mask = inputs
+        heads, kv_heads = query.shape[-3], key.shape[-3]
+        gradients = in_dtype(A.scaled_dot_product_attention_vjp, query, tiled(key, heads), tiled(value, heads), mask,
+                             cotangent, **params)
+        untile = lambda d: d.reshape(*d.shape[:-3], heads // kv_heads, kv_heads, *d.shape[-2:]).sum(axis=-4)  # noqa: E731
+        gradients = (gradients[0], untile(gradients[1]), untile(gradients[2]))
+        return tuple(gradients[i] for i in wrt)
+
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        heads = query.shape[-3]
+        return in_dtype(A.scaled_dot_product_attention, query, tiled(key, heads), tiled(value, heads), mask,
+                        use_mask=use_mask, scale=scale, causal=causal, dropout=dropout, softcap=softcap,
+                        causal_offset=causal_offset, alibi=alibi)
 
 
 class ConcatenatedEncoding(_Changed):
