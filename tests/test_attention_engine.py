@@ -81,3 +81,40 @@ def test_layout_round_trips_are_exact_and_inexact_ones_fail():
     swapped = layout(W.swapped_layout())
     assert swapped["status"] == "fail" and swapped["message"].split(":")[0] in ("w_q", "w_k"), swapped
     assert np.all([a.shape for a in decode_example(swapped["counterexamples"][0]).inputs[:2]])
+
+
+def test_a_causal_mask_without_the_cache_offset_fails():
+    records = run(W.NoCacheOffset(), "scaled_dot_product_attention")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail", records[check]
+    example = decode_example(records["forward"]["counterexamples"][0])
+    assert example.params["causal_offset"] > 0 and (example.params["causal"] or example.params["alibi"])
+
+
+def test_tiled_instead_of_repeat_interleaved_kv_heads_fails():
+    records = run(W.TiledKvHeads(), "scaled_dot_product_attention")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail" and records[check]["matches_variant"] is None, records[check]
+    query, key = decode_example(records["forward"]["counterexamples"][0]).inputs[:2]
+    assert 1 < key.shape[-3] < query.shape[-3]  # tiling and interleaving agree for K = 1 and K = H
+
+
+def test_the_new_parameters_default_to_the_old_formula():
+    """An example recorded before softcap, causal_offset, alibi and num_kv_heads existed replays at defaults
+    that are the formula it was measured against (OpEntry.completed fills them)."""
+    from nnspec.conformance.strategies import Example
+
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.normal(size=(1, 2, 3, 4)) for _ in range(3))
+    mask = np.ones((1, 1, 1, 1), bool)
+    old = {"use_mask": False, "scale": None, "causal": True, "dropout": 0}
+    entry = CATALOGUE["scaled_dot_product_attention"]
+    example = entry.completed(Example([q, k, v, mask], None, dict(old)))
+    assert {p: example.params[p] for p in ("softcap", "causal_offset", "alibi")} == {
+        "softcap": None, "causal_offset": 0, "alibi": False}
+    logits = q @ np.swapaxes(k, -1, -2) / 2 + np.where(np.tril(np.ones((3, 3), bool)), 0, -np.inf)
+    weights = np.exp(logits - logits.max(-1, keepdims=True))
+    expected = (weights / weights.sum(-1, keepdims=True)) @ v
+    np.testing.assert_allclose(entry.forward(*example.inputs, **example.params), expected, rtol=1e-14)
+    mha = CATALOGUE["multi_head_attention"]
+    assert mha.completed(Example([None] * 12, None, {"num_heads": 2})).params["num_kv_heads"] is None
