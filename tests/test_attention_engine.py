@@ -118,3 +118,16 @@ def test_the_new_parameters_default_to_the_old_formula():
     np.testing.assert_allclose(entry.forward(*example.inputs, **example.params), expected, rtol=1e-14)
     mha = CATALOGUE["multi_head_attention"]
     assert mha.completed(Example([None] * 12, None, {"num_heads": 2})).params["num_kv_heads"] is None
+
+
+def test_tiled_kv_heads_in_multi_head_attention_fail():
+    records = run(W.TiledKvHeadsMHA(), "multi_head_attention")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail" and records[check]["matches_variant"] is None, records[check]
+    params = decode_example(records["forward"]["counterexamples"][0]).params
+    assert 1 < params["num_kv_heads"] < params["num_heads"]
+
+
+def test_the_baseline_passes_grouped_query_multi_head_attention():
+    for record in run(NumpyBackend(), "multi_head_attention").values():
+        assert record["status"] == "pass", record

@@ -202,3 +202,48 @@ def swapped_layout():
             return weights
 
     return SwappedLayout()
+
+
+class TiledKvHeadsMHA(_Changed):
+    """Grouped-query multi-head attention whose key/value heads are tiled (query head h reads kv head h mod K):
+    the spec's multi-head attention on key/value projections widened to H heads by tiling their head columns."""
+
+    name = "tiled-kv-heads-mha"
+    op, backward = "multi_head_attention", A.multi_head_attention_vjp
+
+    @staticmethod
+    def widen(w, heads, kv_heads):
+        """(…, K·d) -> (…, H·d): head column block h is kv block h mod K."""
+        d = w.shape[-1] // kv_heads
+        blocks = [w[..., (h % kv_heads) * d:(h % kv_heads + 1) * d] for h in range(heads)]
+        return np.concatenate(blocks, axis=-1)
+
+    @staticmethod
+    def narrow(dw, heads, kv_heads):
+        """The transpose of widen: each kv block's tiled copies summed."""
+        d = dw.shape[-1] // heads
+        return np.concatenate([sum(dw[..., h * d:(h + 1) * d] for h in range(k, heads, kv_heads))
+                               for k in range(kv_heads)], axis=-1)
+
+    def _widened(self, inputs, params):
+        heads, kv_heads = params["num_heads"], A.kv_heads_of(params["num_heads"], params["num_kv_heads"])
+        inputs = list(inputs)
+        for i in (5, 6, 7, 8):  # w_k, b_k, w_v, b_v
+            inputs[i] = self.widen(inputs[i], heads, kv_heads)
+        return inputs, {**params, "num_kv_heads": None}, heads, kv_heads
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op != self.op:
+            return super().vjp(op, inputs, cotangent, params, wrt)
+        inputs, params, heads, kv_heads = self._widened(inputs, params)
+        gradients = list(in_dtype(A.multi_head_attention_vjp, *inputs, cotangent, **params))
+        for i in (5, 6, 7, 8):
+            gradients[i] = self.narrow(gradients[i], heads, kv_heads)
+        return tuple(gradients[i] for i in wrt)
+
+    def multi_head_attention(self, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads,
+                             use_mask, causal, bias, dropout, num_kv_heads):
+        params = {"num_heads": num_heads, "use_mask": use_mask, "causal": causal, "bias": bias, "dropout": dropout,
+                  "num_kv_heads": num_kv_heads}
+        inputs, params, _, _ = self._widened([query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask], params)
+        return in_dtype(A.multi_head_attention, *inputs, **params)
