@@ -143,7 +143,7 @@ class Attention:
 
     def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
                                      causal_offset, alibi):
-        if softcap:
+        if softcap is not None:  # a float parameter is traced under jit: any cap given is declined, 0 included
             raise Unsupported("jax.nn.dot_product_attention has no logit soft-capping (softcap)")
         if alibi:
             raise Unsupported("jax.nn.dot_product_attention has no ALiBi (alibi=True)")
