@@ -93,9 +93,12 @@ def check_layout(case: Case) -> list[dict]:
         return [make_record(case, "layout", "error", examples=outcome["examples"], message=ended.error,
                             seconds=time.perf_counter() - started)]
     status = "pass" if failure is None else ("error" if failure[1].startswith("raised") else "fail")
+    message = "" if failure is None else failure[1]
+    if declined:
+        message = "; ".join(filter(None, [message, f"{len(declined)} examples unsupported: {declined[0]}"]))
     return [make_record(
         case, "layout", status, examples=outcome["examples"], max_ulp=0.0 if failure is None else None,
-        message="" if failure is None else failure[1],
+        message=message,
         counterexamples=[] if failure is None else [dict(encode_example(failure[0]), message=failure[1])],
         seconds=time.perf_counter() - started,
     )]
