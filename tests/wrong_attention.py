@@ -120,7 +120,9 @@ class TiledKvHeads(_Changed):
         heads, kv_heads = query.shape[-3], key.shape[-3]
         gradients = in_dtype(A.scaled_dot_product_attention_vjp, query, tiled(key, heads), tiled(value, heads), mask,
                              cotangent, **params)
-        untile = lambda d: d.reshape(*d.shape[:-3], heads // kv_heads, kv_heads, *d.shape[-2:]).sum(axis=-4)  # noqa: E731
+        def untile(d):  # the transpose of tiled: copy c of kv head k is head c·K + k
+            return d.reshape(*d.shape[:-3], heads // kv_heads, kv_heads, *d.shape[-2:]).sum(axis=-4)
+
         gradients = (gradients[0], untile(gradients[1]), untile(gradients[2]))
         return tuple(gradients[i] for i in wrt)
 
