@@ -99,10 +99,12 @@ TEXTBOOK = {
     "lstm": {"batch_first": False, "return_sequences": True},
     "gru": {"reset_after": False, "batch_first": False, "return_sequences": True},
     # Attention: Vaswani et al. 2017: scale 1/√d_k (scale=None), biased projections, sinusoids of
-    # base 10000 (section 3.5), post-norm blocks; no dropout in a reference.
-    "scaled_dot_product_attention": {"use_mask": False, "scale": None, "causal": False, "dropout": 0.0},
+    # base 10000 (section 3.5), post-norm blocks; no dropout in a reference. Vaswani's attention has no logit
+    # cap, no key/value cache before the queries, no ALiBi and as many key/value heads as query heads.
+    "scaled_dot_product_attention": {"use_mask": False, "scale": None, "causal": False, "dropout": 0.0,
+                                     "softcap": None, "causal_offset": 0, "alibi": False},
     "multi_head_attention": {"num_heads": REQUIRED, "use_mask": False, "causal": False, "bias": True,
-                             "dropout": 0.0},
+                             "dropout": 0.0, "num_kv_heads": None},
     "sinusoidal_positional_encoding": {"d_model": REQUIRED, "base": 10000.0},
     "layer_norm": {"epsilon": 1e-5, "affine": True},  # ε = 1e-5 as the docstring states (torch LayerNorm)
     "transformer_block": {"num_heads": REQUIRED, "use_mask": False, "norm_first": False, "epsilon": 1e-5,
@@ -181,8 +183,8 @@ FORMULATION = {
 
 # Spec functions that serve an op without its name as their prefix.
 HELPERS = {"normalize": "layer_norm", "attention_weights": "scaled_dot_product_attention",
-           "allowed_keys": "scaled_dot_product_attention", "transformer_block": "layer_norm",
-           "same_pads": "conv2d", "pads": "conv2d",
+           "allowed_keys": "scaled_dot_product_attention", "query_offset": "scaled_dot_product_attention",
+           "transformer_block": "layer_norm", "same_pads": "conv2d", "pads": "conv2d",
            "transpose_output_size": "conv2d_transpose"}
 
 

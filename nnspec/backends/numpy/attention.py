@@ -10,14 +10,16 @@ from .formulas import in_dtype
 
 class Attention:
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
         return in_dtype(A.scaled_dot_product_attention, query, key, value, mask, use_mask=use_mask, scale=scale,
-                        causal=causal, dropout=dropout)
+                        causal=causal, dropout=dropout, softcap=softcap, causal_offset=causal_offset, alibi=alibi)
 
     def multi_head_attention(self, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads,
-                             use_mask, causal, bias, dropout):
+                             use_mask, causal, bias, dropout, num_kv_heads):
         return in_dtype(A.multi_head_attention, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask,
-                        num_heads=num_heads, use_mask=use_mask, causal=causal, bias=bias, dropout=dropout)
+                        num_heads=num_heads, use_mask=use_mask, causal=causal, bias=bias, dropout=dropout,
+                        num_kv_heads=num_kv_heads)
 
     def sinusoidal_positional_encoding(self, positions, d_model, base):
         return in_dtype(E.sinusoidal_positional_encoding, positions, d_model=d_model, base=base)
