@@ -244,6 +244,8 @@ class HalfSplitRotary(_Changed):
 
     def rotary_embedding(self, x, positions, base, pairs):
         return in_dtype(E.rotary_embedding, x, positions, base=base, pairs="half")
+
+
 class TiledKvHeadsMHA(_Changed):
     """Grouped-query multi-head attention whose key/value heads are tiled (query head h reads kv head h mod K):
     the spec's multi-head attention on key/value projections widened to H heads by tiling their head columns."""
