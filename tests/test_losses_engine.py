@@ -16,7 +16,7 @@ def run(backend, op, dtype="float64", budget="standard", seed=3):
     return {r["check"]: r for r in records}
 
 
-@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse"])
+@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse", "nll"])
 def test_baseline_passes_what_the_wrong_adapters_break(op):
     for record in run(NumpyBackend(), op).values():
         assert record["status"] == "pass", (op, record)
@@ -41,6 +41,23 @@ def test_a_huber_with_its_branches_swapped_fails_without_a_variant():
 def test_a_sparse_cross_entropy_without_its_last_class_fails():
     forward = run(W.SparseWithoutLastClass(), "sparse_categorical_cross_entropy")["forward"]
     assert forward["status"] == "fail" and forward["matches_variant"] is None
+
+
+def test_a_weighted_mean_over_the_rows_is_caught_and_named():
+    records = run(W.WeightedMeanOverRows(), "nll")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail", records[check]
+        assert records[check]["matches_variant"] == "nll(mean_divisor='kept')"
+        example = decode_example(records[check]["counterexamples"][0])
+        assert example.params["reduction"] == "mean" and example.params["class_weight"] is not None
+
+
+def test_ignored_rows_summed_but_not_counted_are_caught():
+    forward = run(W.IgnoredRowsStillSummed(), "sparse_categorical_cross_entropy")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None
+    example = decode_example(forward["counterexamples"][0])
+    labels, ignored = example.inputs[1], example.params["ignore_index"]
+    assert ignored is not None and np.any(labels == ignored) and example.params["reduction"] in ("mean", "sum")
 
 
 def test_a_parameter_value_the_backend_lacks_skips_those_examples_only():
