@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import wrong_losses as W
 
 from nnspec.backends.numpy import NumpyBackend
 from nnspec.conformance.catalogue import CATALOGUE
-from nnspec.conformance.engine import Case, check_values, decode_example
+from hypothesis import given, settings
+
+from nnspec.conformance.engine import Case, check_values, decode_example, encode_example
 
 
 def run(backend, op, dtype="float64", budget="standard", seed=3):
@@ -58,6 +62,27 @@ def test_ignored_rows_summed_but_not_counted_are_caught():
     example = decode_example(forward["counterexamples"][0])
     labels, ignored = example.inputs[1], example.params["ignore_index"]
     assert ignored is not None and np.any(labels == ignored) and example.params["reduction"] in ("mean", "sum")
+
+
+@pytest.mark.parametrize("op", ["nll", "sparse_categorical_cross_entropy"])
+def test_class_weights_and_ignored_labels_are_drawn_where_they_matter(op):
+    """The ignored label hits labels in the batch, every row of a batch is ignored, weights of 0 appear;
+    and a weighted example's class weights survive the record's JSON as the tuple drawn."""
+    seen = {"hit": 0, "all ignored": 0, "zero weight": 0, "plain": 0}
+
+    @settings(max_examples=300, derandomize=True, database=None, deadline=None)
+    @given(CATALOGUE[op].example("float32"))
+    def draw(example):
+        labels, params = example.inputs[1], example.params
+        ignored, weights = params["ignore_index"], params["class_weight"]
+        seen["hit"] += ignored is not None and bool(np.any(labels == ignored))
+        seen["all ignored"] += ignored is not None and bool(np.all(labels == ignored))
+        seen["zero weight"] += weights is not None and 0.0 in weights
+        seen["plain"] += ignored is None and weights is None
+        assert decode_example(json.loads(json.dumps(encode_example(example)))).params == params
+
+    draw()
+    assert all(count >= 10 for count in seen.values()), seen
 
 
 def test_a_parameter_value_the_backend_lacks_skips_those_examples_only():

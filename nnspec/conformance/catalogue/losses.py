@@ -414,6 +414,11 @@ def _class_row_gradient_floor(example):
     return (np.broadcast_to(g, prediction.shape[:-1]) * mass)[..., None] * np.ones(prediction.shape)
 
 
+def _weighted_rounding(example):
+    """1 ULP more where a class weight or an ignored label makes the gradient w_y·g/Σw: one product more."""
+    return 0 if L._plain(example.params.get("class_weight"), example.params.get("ignore_index")) else 1
+
+
 def _element_floor(example):
     """1 per element: a binary cross-entropy term, accurate to absolute error where it is near 0."""
     return _reduced(np.ones(example.inputs[0].shape), example.params["reduction"])
@@ -523,8 +528,8 @@ ROWS = [
             inputs=class_loss_example(_sparse), gradient_floor=_class_row_gradient_floor),
     OpEntry("nll", "losses", L.nll, L.nll_vjp,
             Tolerance(4, "a negated element (times its class weight), or their rounded sum (over the weights')"),
-            Tolerance(2, "the cotangent (over the divisor for the mean), times the class weight, negated, at one "
-                         "index per row"),
+            Tolerance(1, "the cotangent (over n for the mean), negated, at one index per row; one more rounding "
+                         "where a class weight multiplies it", extra=_weighted_rounding),
             params={"reduction": REDUCTION, **CLASS_PARAMS}, variants=WEIGHTED_MEAN,
             inputs=class_loss_example(_nll), gradient_floor=_class_row_gradient_floor),
     OpEntry("kl_divergence", "losses", L.kl_divergence, L.kl_divergence_vjp,
