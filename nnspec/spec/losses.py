@@ -17,6 +17,9 @@ Conventions
   kl_divergence, dice, triplet) one per row, summed over the last axis. ``reduction``
   is ``"none"`` (those terms), ``"sum"`` or ``"mean"`` (their sum, their average).
 * 0·log 0 = 0: a term whose weight (target) is 0 contributes 0, whatever the log.
+* Class weights and ignored labels (``class_weight``, ``ignore_index``: sparse CE and nll):
+  a row's loss is −Σ_c w_c·t_c·log p_c, 0 where its label is ignored; "mean" is the weighted
+  mean, divided by Σ w_y over the kept rows (torch's documented divisor), nan where that is 0.
 * Label smoothing (``label_smoothing`` = ε, default 0) replaces the target t by
   t(1 − ε) + ε/2 (binary losses) or t(1 − ε) + ε/C (C classes).
 * Keeping log(0) finite. The default is the textbook formula (a loss of +inf at a
@@ -37,7 +40,10 @@ Conventions
   - ``feature_mean`` (Keras): an elementwise loss's per-sample value is the mean over the
     last axis, so "sum" and "none" differ;
   - ``elementwise`` (torch's kl_div): "none" returns the terms t·log(t/p) unsummed;
-  - ``difference_eps`` (torch), ``squared_eps`` (optax): triplet distances kept off 0.
+  - ``difference_eps`` (torch), ``squared_eps`` (optax): triplet distances kept off 0;
+  - ``mean_divisor`` (Keras: "kept", optax's where= then jnp.mean: "samples"), ``empty_mean="zero"``
+    (Keras): how a class-weighted or ignoring "mean" divides, see the notes above
+    ``sparse_categorical_cross_entropy``.
 
   A framework's constants live in its own dtype (Keras' 1 − 1e-7 is 1 in float16), so
   those variants round them to the dtype the prediction arrived in, which ``@_spec``
