@@ -398,6 +398,21 @@ def test_an_all_ignored_batch_has_a_nan_mean_and_no_gradient():
     np.testing.assert_array_equal(np.isnan(probabilities_vjp), [[False, True, False], [False, True, False]])
 
 
+def test_a_zero_class_weight_at_a_zero_probability_is_zero_and_nan_under_ieee():
+    """w_y = 0 at p_y = 0: the term 0·log 0 is 0 (the limit); zero_weight="ieee" makes it nan, as torch's
+    nll_loss of log p does; an ignored row is no term at all, nan only in the ieee gradient (0/0 through log)."""
+    p, labels = np.array([[0.0, 1.0], [0.5, 0.5]]), np.array([0, 1])
+    weighted = {"class_weight": (0.0, 1.0), "reduction": "sum"}
+    assert L.sparse_categorical_cross_entropy(p, labels, **weighted) == pytest.approx(math.log(2), rel=1e-15)
+    assert np.isnan(L.sparse_categorical_cross_entropy(p, labels, **weighted, zero_weight="ieee"))
+    ignored = {"ignore_index": 0, "reduction": "sum"}
+    assert L.sparse_categorical_cross_entropy(p, labels, **ignored, zero_weight="ieee") == pytest.approx(math.log(2))
+    gradient = L.sparse_categorical_cross_entropy_vjp(p, labels, np.float64(1.0), **ignored, zero_weight="ieee")
+    np.testing.assert_array_equal(np.isnan(gradient), [[True, False], [False, False]])
+    np.testing.assert_array_equal(L.sparse_categorical_cross_entropy_vjp(p, labels, np.float64(1.0), **ignored),
+                                  [[0.0, 0.0], [0.0, -2.0]])
+
+
 @given(data=st.data(), reduction=st.sampled_from(REDUCTIONS))
 @SETTINGS
 def test_the_defaults_and_neutral_values_are_the_unweighted_loss(data, reduction):

@@ -524,17 +524,21 @@ def sparse_categorical_cross_entropy(prediction, labels, from_logits=False, redu
     Gradients as for ``categorical_cross_entropy`` and its logits form, with the weighted
     target; the variants (Keras, probabilities only) are ``clip_epsilon`` and
     ``renormalise="after_clip"``, ``zero_weight="ieee"`` (0/0 = nan in the gradient off the
-    label where p = 0: log then nll), and ``mean_divisor``, ``empty_mean`` (see the notes).
+    label where p = 0: log then nll; a class weight of 0 times log 0 = nan in the forward,
+    as torch's nll_loss of log p), and ``mean_divisor``, ``empty_mean`` (see the notes).
     """
-    t = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
+    smoothed = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
     plain = _plain(class_weight, ignore_index)
-    if not plain:
-        t = _weighted_targets(t, labels, class_weight, ignore_index)
+    t = smoothed if plain else _weighted_targets(smoothed, labels, class_weight, ignore_index)
     if from_logits:
         losses = _cross_entropy_of_logits(prediction, t)
     else:
         p, _ = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
-        losses = -np.sum(_times(t, np.log(p)), axis=-1)
+        terms = _times(t, np.log(p))
+        if zero_weight == "ieee":  # a class weight of 0 times log 0 is nan; absent terms and ignored rows stay 0
+            absent = (smoothed == 0) | ~_kept(labels, ignore_index)[..., None]
+            terms = np.where(absent, 0, t * np.log(p))
+        losses = -np.sum(terms, axis=-1)
     if plain:
         return _reduce(losses, reduction)
     divisor = _divisor(labels, class_weight, ignore_index, prediction.dtype, mean_divisor)
@@ -547,7 +551,8 @@ def sparse_categorical_cross_entropy_vjp(prediction, labels, cotangent, from_log
                                          clip_epsilon=None, renormalise=False, zero_weight="limit",
                                          mean_divisor="weight_sum", empty_mean="nan", dtype=None):
     smoothed = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
-    if _plain(class_weight, ignore_index):
+    plain = _plain(class_weight, ignore_index)
+    if plain:
         t, g = smoothed, _rows(cotangent, reduction, prediction)
     else:
         t = _weighted_targets(smoothed, labels, class_weight, ignore_index)
@@ -557,8 +562,11 @@ def sparse_categorical_cross_entropy_vjp(prediction, labels, cotangent, from_log
         return _cross_entropy_of_logits_vjp(prediction, t, g)
     p, backward = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
     pulled = _pull(g, -_over(t, p, zero_weight), zero_weight)
-    if zero_weight == "limit":  # a class absent from the smoothed target is no term of the loss: 0, even for a nan g
-        pulled = np.where(smoothed == 0, 0, pulled)
+    if not plain:
+        # A class absent from the smoothed target, or an ignored row, is no term of the loss: the cotangent
+        # reaching its log p is 0 even where g is nan (an empty mean), so its gradient is 0 (ieee: 0/p).
+        absent = (smoothed == 0) | ~_kept(labels, ignore_index)[..., None]
+        pulled = np.where(absent, -_over(np.zeros_like(p), p, zero_weight), pulled)
     return backward(pulled)
 
 

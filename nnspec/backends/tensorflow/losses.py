@@ -121,7 +121,8 @@ class Losses:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_index,
                                                           axis=-1, reduction=REDUCTION[reduction],
                                                           dtype=_dtype(prediction))
-        return loss(labels, prediction, sample_weight=_per_sample_class_weight(class_weight, labels, _dtype(prediction)))
+        weights = _per_sample_class_weight(class_weight, labels, _dtype(prediction))
+        return loss(labels, prediction, sample_weight=weights)
 
     @composed
     def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):

@@ -37,9 +37,9 @@ def _class_weight(class_weight, like):
     return None if class_weight is None else torch.tensor(class_weight, dtype=like.dtype, device=like.device)
 
 
-def _ignored(ignore_index):
-    """torch's ignore_index: the spec's, or torch's own default (read from the signature) for None."""
-    return native_default_of(F.cross_entropy, "ignore_index") if ignore_index is None else ignore_index
+def _ignored(ignore_index, loss):
+    """torch's ignore_index: the spec's, or ``loss``'s own default (read from its signature) for None."""
+    return native_default_of(loss, "ignore_index") if ignore_index is None else ignore_index
 
 
 def _smooth_binary(target, label_smoothing):
@@ -102,18 +102,20 @@ class Losses:
 
     def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
                                          class_weight, ignore_index):
-        weight, ignored = _class_weight(class_weight, prediction), _ignored(ignore_index)
+        weight = _class_weight(class_weight, prediction)
         if from_logits:
+            ignored = _ignored(ignore_index, F.cross_entropy)
             return F.cross_entropy(prediction, labels, weight=weight, ignore_index=ignored, reduction=reduction,
                                    label_smoothing=label_smoothing)
         if label_smoothing != 0:
             raise Unsupported("torch smooths labels in cross_entropy (logits) only, not in nll_loss")
         # torch's way for probabilities
-        return F.nll_loss(torch.log(prediction), labels, weight=weight, ignore_index=ignored, reduction=reduction)
+        return F.nll_loss(torch.log(prediction), labels, weight=weight, ignore_index=_ignored(ignore_index, F.nll_loss),
+                          reduction=reduction)
 
     def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):
         return F.nll_loss(log_probabilities, labels, weight=_class_weight(class_weight, log_probabilities),
-                          ignore_index=_ignored(ignore_index), reduction=reduction)
+                          ignore_index=_ignored(ignore_index, F.nll_loss), reduction=reduction)
 
     def kl_divergence(self, prediction, target, reduction):
         return F.kl_div(torch.log(prediction), target, reduction=KL_REDUCTION[reduction], log_target=False)
