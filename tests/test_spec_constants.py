@@ -57,8 +57,11 @@ TEXTBOOK = {
     "binary_cross_entropy_with_logits": {"reduction": "mean", "label_smoothing": 0.0},
     "categorical_cross_entropy": {"reduction": "mean", "label_smoothing": 0.0},
     "categorical_cross_entropy_with_logits": {"reduction": "mean", "label_smoothing": 0.0},
-    "sparse_categorical_cross_entropy": {"from_logits": False, "reduction": "mean", "label_smoothing": 0.0},
-    "nll": {"reduction": "mean"},
+    # class_weight None: unweighted (torch's weight=None, Keras' sample_weight=None); ignore_index None: no label
+    # ignored (Keras' ignore_class=None; torch's −100 is no class, so ignores nothing in labels in [0, C))
+    "sparse_categorical_cross_entropy": {"from_logits": False, "reduction": "mean", "label_smoothing": 0.0,
+                                         "class_weight": None, "ignore_index": None},
+    "nll": {"reduction": "mean", "class_weight": None, "ignore_index": None},
     "kl_divergence": {"reduction": "mean"},
     # Lin et al. 2017, section 5.1: γ = 2, α = 0.25 worked best.
     "focal": {"alpha": 0.25, "gamma": 2.0, "from_logits": False, "reduction": "mean", "label_smoothing": 0.0},
@@ -140,8 +143,11 @@ FORMULATION = {
     "binary_cross_entropy_with_logits": {"smoothed_target": "exact", "feature_mean": False, "dtype": None},
     "categorical_cross_entropy": {"clip_epsilon": None, "renormalise": False, "zero_weight": "limit", "dtype": None},
     "categorical_cross_entropy_with_logits": {"normalised_targets": False},
+    # the weighted mean divides by Σ w_{y_i} over the kept rows, as torch's CrossEntropyLoss/NLLLoss document;
+    # an empty one (divisor 0) is 0/0 = nan, as torch returns
     "sparse_categorical_cross_entropy": {"clip_epsilon": None, "renormalise": False, "zero_weight": "limit",
-                                         "dtype": None},
+                                         "mean_divisor": "weight_sum", "empty_mean": "nan", "dtype": None},
+    "nll": {"mean_divisor": "weight_sum", "empty_mean": "nan"},
     "kl_divergence": {"clip_epsilon": None, "elementwise": False, "zero_weight": "limit", "dtype": None},
     "focal": {"one_minus_pt": "exact", "log_floor": None, "clip_epsilon": None, "zero_weight": "limit",
               "smoothed_target": "exact", "feature_mean": False, "dtype": None},
