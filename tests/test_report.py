@@ -608,7 +608,7 @@ def test_two_runs_at_the_same_seed_differ_only_in_runs_json(tmp_path):
             build_report(tmp_path / name, tmp_path / "out")
         texts.append(((tmp_path / "out" / "conformance.json").read_bytes(), (tmp_path / "out" / "runs.json").read_text()))
     assert texts[0][0] == texts[1][0]
-    assert b'"status": "fail"' in texts[0][0]  # numpy's float32 gelu deviates: the file holds a counterexample
+    assert b'"status":"fail"' in texts[0][0]  # numpy's float32 gelu deviates: the file holds a counterexample
     assert json.loads(texts[0][1])["runs"][0]["run_id"] != json.loads(texts[1][1])["runs"][0]["run_id"]
 
 
@@ -729,3 +729,27 @@ def test_an_unwritable_out_directory_is_a_clear_error(results, tmp_path, capsys)
     finally:
         out.chmod(0o700)
     assert code == 2 and "cannot write" in err
+
+
+def test_a_full_runs_status_file_stays_under_its_byte_bound():
+    """The committed report (a full run of every backend), written again by this status writer, fits MAX_BYTES:
+    conformance.json is committed and diffed, and its bytes are mostly the failing entries' counterexamples."""
+    from pathlib import Path
+
+    from nnspec.report.status import MAX_BYTES, _tolerances, dumps, entry
+
+    committed = json.loads((Path(__file__).parents[1] / "reports" / "conformance.json").read_text(encoding="utf-8"))
+    tolerances = committed["tolerances"]
+    records = [{**{f"tolerance_{k}": v for k, v in tolerances.get(f"{e['op']}/{e['check']}", {}).items()},
+                **e, "id": record_id(e)} for e in committed["records"]]
+    assert len(records) > 2000 and sum(1 for r in records if r.get("counterexamples")) > 300  # a full run's
+    entries = [entry(r, "reports/conformance.json", "results") for r in records]
+    rewritten = {**committed, "records": entries, "tolerances": _tolerances(entries)}
+    assert len(dumps(rewritten).encode()) <= MAX_BYTES
+    # what replay needs is kept: every uncapped example decodes, the failing entries keep their messages
+    from nnspec.conformance.engine import decode_example
+
+    for e in entries:
+        for example in e.get("counterexamples", []) if not e.get("counterexample_capped") else []:
+            decode_example(example)
+        assert e["status"] != "fail" or e.get("message")
