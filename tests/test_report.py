@@ -414,6 +414,23 @@ def test_speed_chart_is_inline_svg_without_namespace_urls(built):
     pytest.importorskip("matplotlib")
     html = built["html"]
     assert html.count("<svg") == 1 and "<?xml" not in html and "<!DOCTYPE svg" not in html
+    assert html.count('<g id="ytick_') >= 2  # the y axis has values
+
+
+def test_speed_chart_labels_its_y_axis_over_many_decades():
+    """A full run's panel (15 ops, 4 backends, rates over six decades) once drew no y tick at all: LogLocator's
+    automatic count, with subs 2 and 5, on an axes its title makes short."""
+    pytest.importorskip("matplotlib")
+    from nnspec.report.chart import speed_chart_svg
+
+    ops = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "swish", "gelu", "softmax", "log_softmax", "softplus",
+           "elu", "selu", "softsign", "mish", "celu"]  # rotated labels this long leave the axes short
+    backends = ["numpy", "jax", "tensorflow", "torch"]
+    benchmarks = [{"op": op, "mode": "eager", "device": "cpu", "dtype": "float32", "backend": b, "elements": 10**6,
+                   "elements_per_s": 1.2e7 * 10 ** ((i * 4 + j) % 6) * (1.5 if i == 0 and j == 0 else 1.0)}
+                  for i, op in enumerate(ops) for j, b in enumerate(backends)]
+    svg = speed_chart_svg({"benchmarks": benchmarks, "dtypes": ["float32"], "ops": ops})
+    assert svg.count('<g id="ytick_') >= 6  # a tick per decade, 10 M/s to 10 T/s
 
 
 def test_report_builds_without_matplotlib(results, monkeypatch):
