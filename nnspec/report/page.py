@@ -63,7 +63,9 @@ def summary(report: dict, columns: list[dict]) -> dict:
     statuses = [s for s in DISPLAY_STATUSES if any(c[s] for c in counts.values())]
     rows = [{**c, "counts": [counts[(c["backend"], c["device"])][s] for s in statuses],
              "total": sum(counts[(c["backend"], c["device"])].values())} for c in columns]
-    return {"statuses": [{"status": s, "symbol": SYMBOL[s], "label": LABEL[s]} for s in statuses], "rows": rows}
+    words = {"notrun": "not run", "skip": "skipped"}
+    return {"statuses": [{"status": s, "symbol": SYMBOL[s], "label": LABEL[s], "word": words.get(s, s)} for s in statuses],
+            "rows": rows}
 
 
 def deviation_groups(deviations: list[dict]) -> list[dict]:
