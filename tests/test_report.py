@@ -776,3 +776,60 @@ def test_a_full_runs_status_file_stays_under_its_byte_bound():
         for example in e.get("counterexamples", []) if not e.get("counterexample_capped") else []:
             decode_example(example)
         assert e["status"] != "fail" or e.get("message")
+
+
+def committed_results(tmp_path):
+    """A results directory rebuilt from the committed reports/ (a full run of every backend): each run's
+    environment, its entries as check lines, its default lines, a finished line; and its benchmarks."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[1] / "reports"
+    status = json.loads((root / "conformance.json").read_text(encoding="utf-8"))
+    runs = json.loads((root / "runs.json").read_text(encoding="utf-8"))
+    environment_fields = ("run_id", "backend", "backend_ref", "backend_version", "device", "python", "platform",
+                          "machine", "processor", "numpy", "numerics", "budget", "seed", "selection", "nnspec_version",
+                          "started", "argv")
+    for run in runs["runs"]:
+        lines = [{"kind": "environment", **{k: run[k] for k in environment_fields if k in run}}]
+        for e in status["records"]:
+            if (e["backend"], e["device"]) == (run["backend"], run["device"]):
+                stated = status["tolerances"].get(f"{e['op']}/{e['check']}", {})
+                line = {"kind": "check", **{f"tolerance_{k}": v for k, v in stated.items()}, **e, "id": record_id(e),
+                        "family": status["families"].get(e["op"]), "run_id": run["run_id"], **(e.get("non_finite") or {})}
+                line.pop("non_finite", None)
+                lines.append(line)
+        lines += [{"kind": "default", **d, "run_id": run["run_id"]} for d in status["defaults"] if d["backend"] == run["backend"]]
+        lines.append({"kind": "finished", "run_id": run["run_id"], "seconds": run.get("wall_s") or 1.0})
+        write_jsonl(tmp_path / f"{run['backend']}-{run['device']}-full.jsonl", lines)
+    return runs
+
+
+def test_the_full_reports_page_fits_its_byte_bound(tmp_path):
+    """index.html of a full run stays under 1.5 MB (it was 2 MB with a popup of markup per cell and a card per
+    deviation written out in full): cells' popups are one JSON block, deviations grouped by cause."""
+    runs = committed_results(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = merge(tmp_path)
+    report["benchmarks"], report["bench_files"] = runs["benchmarks"], runs["bench_files"]
+    assert len(report["records"]) > 2000
+    html = render_html(report)
+    assert len(html.encode()) <= 1_500_000
+    groups = html.count('<details class="group')
+    assert 0 < groups < html.count('<section class="deviation')  # some causes hold several records
+
+
+def test_speed_rows_say_when_their_bytes_are_in_cache():
+    from nnspec.report.bench import cache_bytes
+    from nnspec.report.speed import cache_resident
+
+    assert cache_bytes({"l3_cache_size": 33554432}) == 32 * MIB
+    assert cache_bytes({"l3_cache_size": "32768 KB"}) == 32 * MIB and cache_bytes({"l2_cache_size": "1 MiB"}) == MIB
+    assert cache_bytes({}) is None and cache_bytes({"l3_cache_size": "lots"}) is None
+    small = {"device": "cpu", "bytes": 8000, "bandwidth_fraction": 0.5}
+    assert cache_resident(small, 32 * MIB) == "in cache: 8 000 B fit in the 32 MiB cache"
+    assert cache_resident({**small, "bytes": 64 * MIB}, 32 * MIB) == ""
+    # no cache size named: only moving bytes faster than the run's memcpy gives it away
+    assert cache_resident(small, None) == "" and cache_resident({**small, "bandwidth_fraction": 2.9}, None) == (
+        "in cache: faster than memcpy")
+    assert cache_resident({**small, "device": "cuda:0", "bandwidth_fraction": 2.9}, None) == ""

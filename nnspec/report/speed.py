@@ -7,6 +7,11 @@ from .format import fmt_count, fmt_fraction, fmt_rate, fmt_ratio, fmt_seconds, f
 from .merge import device_key
 
 
+def _bytes(count: float) -> str:
+    text = fmt_count(count)  # "8 000", "32 Mi"
+    return text + ("B" if text.endswith("i") else " B")
+
+
 def cache_resident(entry: dict, cache: int | None) -> str:
     """Why an entry's bytes are served from cache, or "": they fit in the machine's cache (when the benchmark file
     names its size), else (no size known) they move faster than the same run's memcpy, which only a cache does."""
@@ -14,7 +19,7 @@ def cache_resident(entry: dict, cache: int | None) -> str:
     if str(entry.get("device", "cpu")).split(":")[0] != "cpu":
         return ""
     if cache and size is not None:
-        return f"in cache: {fmt_count(size)} B fit in the {fmt_count(cache)} B cache" if size <= cache else ""
+        return f"in cache: {_bytes(size)} fit in the {_bytes(cache)} cache" if size <= cache else ""
     if fraction is not None and fraction > 1:
         return "in cache: faster than memcpy"
     return ""
