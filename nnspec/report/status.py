@@ -30,7 +30,8 @@ The schema of conformance.json is ``conformance.schema.json`` in this package. I
 * Written compactly (no space after ``,`` or ``:``), one entry a line; the file stays under
   ``MAX_BYTES`` for a full run (tests/test_report.py holds the committed report to it).
 * Error fields keep ``SIGNIFICANT`` significant digits (the results files keep every bit).
-* Error fields (``max_ulp``, ``max_abs``, ``max_rel``, ``first_step_ulp``) are JSON numbers.
+* Error fields (``max_ulp``, ``max_abs``, ``max_rel``, ``first_step_ulp``) are JSON numbers
+  (a whole one written as an integer: ``0``, not ``0.0``).
   A non-finite one is null and named in the entry's ``non_finite`` object with one of the
   strings "inf", "-inf", "nan" (``{"max_ulp": "inf"}``). Elsewhere those strings appear only
   as values: counterexample values are float.hex strings (``float.hex(inf) == "inf"``), and a
@@ -40,7 +41,8 @@ The schema of conformance.json is ``conformance.schema.json`` in this package. I
   ``reason`` why the bound is what it is.
 * ``counterexamples``: each failing kind's example, inputs, cotangent, params, message, with
   exact values (float.hex, the mantissa's trailing zeros dropped); an example's ``message``
-  is left out where it is the entry's own ``message``. An array of more than ``MAX_VALUES`` values is capped: dtype, shape, size,
+  is left out where it is the entry's own ``message``, its ``cotangent`` where null and its
+  ``params`` where empty. An array of more than ``MAX_VALUES`` values is capped: dtype, shape, size,
   ``capped: true``, a ``summary`` (finite min and max, counts of nan and ±inf) and the
   ``slice`` of up to ``2 * WINDOW + 1`` values (C order) centred on the worst element: the
   index the example's message names ("at index (0, 3, 5)", clipped to this array's shape),
@@ -105,6 +107,11 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _short_number(number: float) -> int | float:
+    """A whole error as an int (0, not 0.0: most entries' three errors are 0): the same JSON number, fewer bytes."""
+    return int(number) if number == int(number) and abs(number) < 2**53 else number
 
 
 def _non_finite_name(number: float) -> str:
@@ -200,11 +207,13 @@ def cap_example(example: Any) -> tuple[Any, bool]:
     return capped, any_capped
 
 
-def _without_repeated_message(example: Any, message: Any) -> Any:
-    """A counterexample whose message is its entry's (the common case: the first failing kind's) leaves it out."""
-    if isinstance(example, dict) and message and example.get("message") == message:
-        return {k: v for k, v in example.items() if k != "message"}
-    return example
+def _compact_example(example: Any, message: Any) -> Any:
+    """A counterexample without what it would only repeat: its message where that is its entry's (the common
+    case: the first failing kind's), a null cotangent, empty params (absent reads back as none)."""
+    if not isinstance(example, dict):
+        return example
+    return {k: v for k, v in example.items()
+            if not ((k == "message" and message and v == message) or (k in ("cotangent", "params") and _absent(v)))}
 
 
 def _counterexamples(record: dict) -> list:
@@ -240,13 +249,13 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
         if number is not None and not math.isfinite(number):
             non_finite[name] = _non_finite_name(number)
             number = None
-        data[name] = None if number is None else (number if isinstance(record[name], int) else
-                                                  float(f"{number:.{SIGNIFICANT}g}"))
+        data[name] = None if number is None else _short_number(number if isinstance(record[name], int) else
+                                                               float(f"{number:.{SIGNIFICANT}g}"))
     data["non_finite"] = non_finite
     data["tolerance"], rule = _tolerance(record.get("tolerance"))
     data["tolerance_rule"] = record.get("tolerance_rule") or rule  # stated by the record, or (older results) in its prose
     examples = [cap_example(e) for e in _counterexamples(record)]
-    data["counterexamples"] = [_without_repeated_message(e, record.get("message")) for e, _ in examples]
+    data["counterexamples"] = [_compact_example(e, record.get("message")) for e, _ in examples]
     data["counterexample_capped"] = any(was for _, was in examples)
     if record.get("repro"):
         data["repro"] = (repro_command(record["id"], results=results_dir) if data["counterexample_capped"]
