@@ -16,7 +16,8 @@ porting.md        per framework pair, the native settings to pass and what still
 Modules: ``merge`` reads and merges, ``status`` writes the status file, ``bench`` reads
 benchmarks and derives speeds, ``matrix`` and ``speed`` shape tables, ``format`` writes
 values, ``chart`` draws the optional SVG speed chart, ``markdown`` and ``html`` render
-through ``templates/``.
+through ``templates/`` (``page``: what only the HTML page shows: filters, the per-backend
+summary, deviations grouped by cause, the cells' popups as one JSON block).
 """
 
 from __future__ import annotations

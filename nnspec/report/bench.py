@@ -99,6 +99,23 @@ def _entry(bench: dict, default_backend: str, default_device: str, path: Path) -
     return entry
 
 
+def cache_bytes(cpu: dict) -> int | None:
+    """The largest CPU cache py-cpuinfo names (l3, else l2), in bytes: 33554432, "32768 KB", "32 MiB"; None if none."""
+    units = {"": 1, "b": 1, "kb": 1024, "kib": 1024, "mb": 1 << 20, "mib": 1 << 20, "gb": 1 << 30, "gib": 1 << 30}
+    for name in ("l3_cache_size", "l2_cache_size"):
+        value = cpu.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return int(value)
+        if isinstance(value, str):
+            number, _, unit = value.strip().partition(" ")
+            try:
+                if unit.strip().lower() in units and float(number) > 0:
+                    return int(float(number) * units[unit.strip().lower()])
+            except ValueError:
+                continue
+    return None
+
+
 def read_bench_file(path: Path) -> dict | None:
     """One benchmark file: {"file", "backend", "device", "timestamp", "machine", "commit", "entries"}."""
     try:
@@ -129,6 +146,7 @@ def read_bench_file(path: Path) -> dict | None:
             "node": machine.get("node"),
             "processor": cpu.get("brand_raw") or machine.get("processor"),
             "python": machine.get("python_version"),
+            "cache_bytes": cache_bytes(cpu),
         },
         "commit": {"id": commit.get("id"), "dirty": commit.get("dirty")},
         "quick": section.get("quick"),

@@ -85,7 +85,10 @@ def speed_chart_svg(report: dict) -> str | None:
                     ax.set_ylim(10 ** math.floor(math.log10(min(rates))), 10 ** math.ceil(math.log10(max(rates) * 1.3)))
                 ax.set_xticks(range(len(panel["ops"])), panel["ops"], rotation=30, ha="right")
                 ax.set_yscale("log")
-                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                # Every decade labelled, whatever the axes' height: LogLocator's automatic tick count, with
+                # subs 2 and 5, left a short panel (a title above it) with no y tick at all.
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0,), numticks=32))
+                ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0), numticks=32))
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt_rate(value)))
                 ax.yaxis.set_minor_formatter(NullFormatter())
                 ax.set_ylabel("elements/s")

@@ -56,6 +56,7 @@ def detail(record: dict, index: int, started: dict | None = None) -> dict:
     """One check record as a renderer shows it."""
     status = display_status(record)
     started = started or {}
+    shown = (record.get("counterexamples") or [record.get("counterexample")])[0]  # the example a card shows
     return {
         "anchor": f"rec-{index}",
         "id": record.get("id"),
@@ -71,6 +72,7 @@ def detail(record: dict, index: int, started: dict | None = None) -> dict:
         "display": status,
         "symbol": SYMBOL[status],
         "max_ulp": fmt_number(record.get("max_ulp")),
+        "max_ulp_value": record.get("max_ulp"),
         "max_abs": fmt_number(record.get("max_abs")),
         "max_rel": fmt_number(record.get("max_rel")),
         "tolerance": " ".join(filter(None, [fmt_tolerance(record.get("tolerance")), record.get("tolerance_rule")])),
@@ -78,7 +80,8 @@ def detail(record: dict, index: int, started: dict | None = None) -> dict:
         "examples": fmt_number(record.get("examples")),
         "message": str(record.get("message") or ""),
         "variant": fmt_variant(record.get("matches_variant"), str(record.get("op") or "")),
-        "counterexample": counterexample_items((record.get("counterexamples") or [record.get("counterexample")])[0]),
+        "counterexample": counterexample_items(shown),
+        "example_message": str(shown.get("message") or "") if isinstance(shown, dict) else "",
         "repro": str(record.get("repro") or ""),
         "counterexample_capped": bool(record.get("counterexample_capped")),
         "composed": bool(record.get("composed")),

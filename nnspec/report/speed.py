@@ -7,10 +7,29 @@ from .format import fmt_count, fmt_fraction, fmt_rate, fmt_ratio, fmt_seconds, f
 from .merge import device_key
 
 
-def row(entry: dict) -> dict:
-    """A benchmark entry with its numbers written out."""
+def _bytes(count: float) -> str:
+    text = fmt_count(count)  # "8 000", "32 Mi"
+    return text + ("B" if text.endswith("i") else " B")
+
+
+def cache_resident(entry: dict, cache: int | None) -> str:
+    """Why an entry's bytes are served from cache, or "": they fit in the machine's cache (when the benchmark file
+    names its size), else (no size known) they move faster than the same run's memcpy, which only a cache does."""
+    size, fraction = to_float(entry.get("bytes")), to_float(entry.get("bandwidth_fraction"))
+    if str(entry.get("device", "cpu")).split(":")[0] != "cpu":
+        return ""
+    if cache and size is not None:
+        return f"in cache: {_bytes(size)} fit in the {_bytes(cache)} cache" if size <= cache else ""
+    if fraction is not None and fraction > 1:
+        return "in cache: faster than memcpy"
+    return ""
+
+
+def row(entry: dict, cache: int | None = None) -> dict:
+    """A benchmark entry with its numbers written out; ``cache`` the machine's cache size in bytes, if known."""
     ratio = to_float(entry.get("ratio_to_fastest"))
     return {
+        "cache_resident": cache_resident(entry, cache),
         **entry,
         "elements_text": fmt_count(entry.get("elements")),
         "bytes_text": fmt_count(entry.get("bytes")),
@@ -27,12 +46,13 @@ def row(entry: dict) -> dict:
 def tables(report: dict) -> list[dict]:
     """One table per device: {"device", "rows"}; ``first`` marks the first row of each (op, dtype, elements)."""
     entries = [e for e in report["benchmarks"] if e["op"] != MEMCPY]
+    caches = {f.get("file"): (f.get("machine") or {}).get("cache_bytes") for f in report.get("bench_files") or []}
     result = []
     for device in sorted({e["device"] for e in entries}, key=device_key):
         rows, previous = [], None
         for entry in (e for e in entries if e["device"] == device):
             group = (entry["op"], entry["dtype"], entry["elements"])
-            rows.append({**row(entry), "first": group != previous})
+            rows.append({**row(entry, caches.get(entry.get("file"))), "first": group != previous})
             previous = group
         result.append({"device": device, "rows": rows})
     return result

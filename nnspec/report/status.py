@@ -21,14 +21,17 @@ runs.json         the run-to-run churn: each run (run id, file, start time, wall
 The schema of conformance.json is ``conformance.schema.json`` in this package. Its encodings:
 
 * A field that is null, empty or false is left out (an entry without ``matches_variant``
-  matches no variant). What the file states once is not repeated per entry:
+  matches no variant), and so is ``unsupported_examples`` when it is 0. What the file states once is not repeated per entry:
   ``tolerance_rule`` and ``tolerance_reason`` are in ``tolerances["op/check"]``
   (an entry keeps its own only where they differ); each op's family is in ``families``; an
   entry's ``id`` is ``backend/device/dtype/op/check`` (``record_id``), stated only where it is not;
   the case's seed derives from the environment's ``seed``, op and dtype.
 * A ``not run`` entry's message says "its run" where the report names the run (runs.json does).
+* Written compactly (no space after ``,`` or ``:``), one entry a line; the file stays under
+  ``MAX_BYTES`` for a full run (tests/test_report.py holds the committed report to it).
 * Error fields keep ``SIGNIFICANT`` significant digits (the results files keep every bit).
-* Error fields (``max_ulp``, ``max_abs``, ``max_rel``, ``first_step_ulp``) are JSON numbers.
+* Error fields (``max_ulp``, ``max_abs``, ``max_rel``, ``first_step_ulp``) are JSON numbers
+  (a whole one written as an integer: ``0``, not ``0.0``).
   A non-finite one is null and named in the entry's ``non_finite`` object with one of the
   strings "inf", "-inf", "nan" (``{"max_ulp": "inf"}``). Elsewhere those strings appear only
   as values: counterexample values are float.hex strings (``float.hex(inf) == "inf"``), and a
@@ -37,7 +40,9 @@ The schema of conformance.json is ``conformance.schema.json`` in this package. I
   not a bound per element ("a step, summed over the steps ...", "of 1e-06×peak"); its
   ``reason`` why the bound is what it is.
 * ``counterexamples``: each failing kind's example, inputs, cotangent, params, message, with
-  exact values (float.hex, the mantissa's trailing zeros dropped). An array of more than ``MAX_VALUES`` values is capped: dtype, shape, size,
+  exact values (float.hex, the mantissa's trailing zeros dropped); an example's ``message``
+  is left out where it is the entry's own ``message``, its ``cotangent`` where null and its
+  ``params`` where empty. An array of more than ``MAX_VALUES`` values is capped: dtype, shape, size,
   ``capped: true``, a ``summary`` (finite min and max, counts of nan and ±inf) and the
   ``slice`` of up to ``2 * WINDOW + 1`` values (C order) centred on the worst element: the
   index the example's message names ("at index (0, 3, 5)", clipped to this array's shape),
@@ -60,6 +65,7 @@ from ..conformance.results import NOT_RUN, _jsonable
 SCHEMA_VERSION = 2
 SCHEMA = Path(__file__).with_name("conformance.schema.json")  # the JSON schema of conformance.json
 MAX_VALUES = 64  # an array of at most this many values is stored in full
+MAX_BYTES = 1_000_000  # the bound on a full run's conformance.json: it is committed and diffed
 WINDOW = 8  # values on each side of the worst element in a capped array's slice
 
 #: The fields of an entry, in the order it is written; a record's other fields (run_id,
@@ -101,6 +107,11 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _short_number(number: float) -> int | float:
+    """A whole error as an int (0, not 0.0: most entries' three errors are 0): the same JSON number, fewer bytes."""
+    return int(number) if number == int(number) and abs(number) < 2**53 else number
 
 
 def _non_finite_name(number: float) -> str:
@@ -155,7 +166,7 @@ def cap_array(array: Any, index: tuple[int, ...] | None) -> tuple[Any, bool]:
     """(the array as stored in conformance.json, whether it was capped); see the module docstring."""
     values = array.get("values") if isinstance(array, dict) else None
     if not isinstance(values, list):
-        return array, False
+        return array, bool(isinstance(array, dict) and array.get("capped"))  # one capped already stays capped
     values = [short_hex(v) for v in values]
     if len(values) <= MAX_VALUES:
         return {**array, "values": values}, False
@@ -196,6 +207,15 @@ def cap_example(example: Any) -> tuple[Any, bool]:
     return capped, any_capped
 
 
+def _compact_example(example: Any, message: Any) -> Any:
+    """A counterexample without what it would only repeat: its message where that is its entry's (the common
+    case: the first failing kind's), a null cotangent, empty params (absent reads back as none)."""
+    if not isinstance(example, dict):
+        return example
+    return {k: v for k, v in example.items()
+            if not ((k == "message" and message and v == message) or (k in ("cotangent", "params") and _absent(v)))}
+
+
 def _counterexamples(record: dict) -> list:
     """The record's counterexamples: ``counterexamples`` (one per failing kind), else its one ``counterexample``
     (``counterexample`` repeats ``counterexamples[0]`` when both are there)."""
@@ -229,19 +249,21 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
         if number is not None and not math.isfinite(number):
             non_finite[name] = _non_finite_name(number)
             number = None
-        data[name] = None if number is None else (number if isinstance(record[name], int) else
-                                                  float(f"{number:.{SIGNIFICANT}g}"))
+        data[name] = None if number is None else _short_number(number if isinstance(record[name], int) else
+                                                               float(f"{number:.{SIGNIFICANT}g}"))
     data["non_finite"] = non_finite
     data["tolerance"], rule = _tolerance(record.get("tolerance"))
     data["tolerance_rule"] = record.get("tolerance_rule") or rule  # stated by the record, or (older results) in its prose
     examples = [cap_example(e) for e in _counterexamples(record)]
-    data["counterexamples"] = [e for e, _ in examples]
+    data["counterexamples"] = [_compact_example(e, record.get("message")) for e, _ in examples]
     data["counterexample_capped"] = any(was for _, was in examples)
     if record.get("repro"):
         data["repro"] = (repro_command(record["id"], results=results_dir) if data["counterexample_capped"]
                          else repro_command(record["id"], report=report_path))
     if data.get("id") == derived_id(data):
         del data["id"]  # the key it would repeat
+    if data.get("unsupported_examples") == 0:
+        del data["unsupported_examples"]  # absent is none: most entries have none
     return {name: _jsonable(data[name]) for name in ENTRY_FIELDS if not _absent(data.get(name))}
 
 
@@ -337,7 +359,8 @@ def capped_ids(status: dict) -> set[str]:
 
 
 def _line(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    # No spaces after separators: a tenth of the file's bytes, and an entry is still one line to diff.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def dumps(data: dict) -> str:
