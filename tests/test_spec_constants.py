@@ -114,6 +114,9 @@ TEXTBOOK = {
     "max_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid"},
     "avg_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid", "count_include_pad": False},
     "global_avg_pool2d": {}, "global_max_pool2d": {}, "flatten": {},
+    # Normalization: Ioffe & Szegedy 2015 as torch's BatchNorm2d states it: training, running statistics moved by
+    # momentum 0.1 towards the batch's (torch's convention; Keras' and flax's 0.99 is the old value's weight), ε = 1e-5.
+    "batch_norm": {"training": True, "momentum": 0.1, "epsilon": 1e-5, "affine": True},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.
@@ -165,6 +168,7 @@ FORMULATION = {
     "conv2d": {"same_odd_pad": "after"},  # TensorFlow's 'SAME': the odd pad cell at the bottom/right
     "max_pool2d": {"ties": "first"}, "global_max_pool2d": {"ties": "first"},  # the first maximum, row-major
     "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
+    "batch_norm": {"running_variance": "unbiased"},  # torch: the running variance from σ²·K/(K − 1)
 }  # fmt: skip
 
 # Spec functions that serve an op without its name as their prefix.

@@ -76,3 +76,96 @@ def layer_norm_vjp(x, weight, bias, cotangent, epsilon=1e-5, affine=True, *, eps
     if not affine:
         d_weight, d_bias = np.zeros_like(d_weight), np.zeros_like(d_bias)
     return d_x, d_weight, d_bias
+
+
+# Batch normalization (Ioffe & Szegedy 2015) --------------------------------------------------------------
+#
+# x (N, C) or (N, C, *spatial), channels on axis 1 (NCHW). Statistics are per channel over the
+# N and spatial axes: K = N·∏spatial values each. In training the output is normalized with the
+# batch's mean and *biased* variance, and the running statistics move towards the batch's:
+#
+#     running ← (1 − momentum)·running + momentum·batch         (torch's convention)
+#
+# the running variance with the *unbiased* batch variance σ²·K/(K − 1), as torch does; Keras and
+# flax use the biased σ² there: the variant ``running_variance="biased"``. (Keras' and flax's
+# ``momentum`` is the weight of the *old* value, 1 − the spec's: their adapters translate.)
+# In inference the output is normalized with the running statistics, which stay unchanged.
+
+
+def _rows(x):
+    """x (N, C, ...) as (C, K): one row per channel."""
+    return np.moveaxis(x, 1, 0).reshape(x.shape[1], -1)
+
+
+def _unrows(rows, shape):
+    """The inverse of ``_rows`` for an array of ``shape``."""
+    moved = (shape[1], shape[0], *shape[2:])
+    return np.moveaxis(rows.reshape(moved), 0, 1)
+
+
+def _per_channel(v, ndim):
+    """A (C,) vector shaped to broadcast against (N, C, ...)."""
+    return np.reshape(v, (-1,) + (1,) * (ndim - 2))
+
+
+def _row_mean(rows):
+    """The mean of each row, corrected by mean(x − μ̃) (two passes; the variance is ``normalize``'s, two-pass too,
+    so neither cancels where the mean is large beside the spread)."""
+    mean = np.mean(rows, axis=-1)
+    return mean + np.mean(rows - mean[:, None], axis=-1)
+
+
+@float64
+def batch_norm(x, weight, bias, running_mean, running_var, training=True, momentum=0.1, epsilon=1e-5, affine=True,
+               *, running_variance="unbiased"):
+    """BN(x) = (x − μ)/√(σ² + ε) ⊙ γ + β per channel (axis 1), μ, σ² (biased) over N and spatial axes in training,
+    the running statistics in inference; returns (y, running_mean', running_var').
+
+    Training: running_mean' = (1 − m)·running_mean + m·μ, running_var' = (1 − m)·running_var + m·σ²·K/(K − 1)
+    (m = ``momentum``, K values per channel; ``running_variance="biased"``: m·σ²). Inference: both unchanged.
+    ε = ``epsilon`` (default 1e-5); ``affine=False`` drops γ and β.
+
+    VJP of y (the running statistics are not differentiated), dx̂ = G ⊙ γ, per channel over its K values:
+    training dx = r(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)), r = 1/√(σ² + ε); inference dx = dx̂/√(running_var + ε);
+    dγ = Σ G ⊙ x̂, dβ = Σ G.
+    """
+    if x.shape[0] * int(np.prod(x.shape[2:])) < 2 and training:
+        raise ValueError("batch norm in training needs more than one value per channel")
+    if training:
+        rows = _rows(x)
+        x_hat, _, sigma = normalize(rows, epsilon)
+        x_hat = _unrows(x_hat, x.shape)
+        mean = _row_mean(rows)
+        var = (sigma * sigma)[:, 0]
+        k = rows.shape[1]
+        batch_var = var * k / (k - 1) if running_variance == "unbiased" else var
+        new_mean = (1 - momentum) * running_mean + momentum * mean
+        new_var = (1 - momentum) * running_var + momentum * batch_var
+    else:
+        x_hat = (x - _per_channel(running_mean, x.ndim)) / np.sqrt(_per_channel(running_var, x.ndim) + epsilon)
+        new_mean, new_var = running_mean, running_var
+    y = x_hat * _per_channel(weight, x.ndim) + _per_channel(bias, x.ndim) if affine else x_hat
+    return y, new_mean, new_var
+
+
+@float64
+def batch_norm_vjp(x, weight, bias, running_mean, running_var, cotangent, training=True, momentum=0.1,
+                   epsilon=1e-5, affine=True, *, running_variance="unbiased"):
+    gamma = _per_channel(weight, x.ndim) if affine else 1.0
+    d_hat = cotangent * gamma
+    if training:
+        rows = _rows(x)
+        x_hat_rows, inverse, _ = normalize(rows, epsilon)
+        d_rows = _rows(d_hat)
+        d_x = _unrows(inverse * (d_rows - np.mean(d_rows, axis=-1, keepdims=True)
+                                 - x_hat_rows * np.mean(d_rows * x_hat_rows, axis=-1, keepdims=True)), x.shape)
+        x_hat = _unrows(x_hat_rows, x.shape)
+    else:
+        root = np.sqrt(_per_channel(running_var, x.ndim) + epsilon)
+        x_hat = (x - _per_channel(running_mean, x.ndim)) / root
+        d_x = d_hat / root
+    d_weight = np.sum(_rows(cotangent * x_hat), axis=-1)
+    d_bias = np.sum(_rows(cotangent), axis=-1)
+    if not affine:
+        d_weight, d_bias = np.zeros_like(d_weight), np.zeros_like(d_bias)
+    return d_x, d_weight, d_bias

@@ -1,0 +1,38 @@
+"""Jax adapter, normalization: flax.linen.BatchNorm, applied with its ``batch_stats`` collection mutable.
+
+The module's axis is the spec's channel axis 1 (flax normalizes any feature axis). flax's
+``momentum`` is the weight of the *old* running value (ra = momentum·ra + (1 − momentum)·batch),
+1 − the spec's: translated both ways. ``use_running_average`` is ``not training``. Every other
+field is flax's own default (``use_fast_variance`` included): the adapter returns
+(y, running_mean', running_var') from the updated collection.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+
+from ..binding import same
+
+
+def old_weight(momentum):
+    """The spec's momentum (the batch's weight) as flax's (the old value's), and back."""
+    return 1.0 - momentum
+
+
+class Normalization:
+    NATIVE_DEFAULTS = {
+        "batch_norm": {
+            "momentum": (nn.BatchNorm, "momentum", old_weight),
+            "epsilon": (nn.BatchNorm, "epsilon", same),
+            "affine": (nn.BatchNorm, "use_scale", same),
+        },
+    }
+
+    def batch_norm(self, x, weight, bias, running_mean, running_var, training, momentum, epsilon, affine):
+        module = nn.BatchNorm(use_running_average=not training, axis=1, momentum=old_weight(momentum),
+                              epsilon=epsilon, use_bias=affine, use_scale=affine, dtype=x.dtype,
+                              param_dtype=x.dtype)
+        params = {"scale": weight, "bias": bias} if affine else {}
+        variables = {"params": params, "batch_stats": {"mean": running_mean, "var": running_var}}
+        y, updated = module.apply(variables, x, mutable=["batch_stats"])
+        return y, updated["batch_stats"]["mean"], updated["batch_stats"]["var"]

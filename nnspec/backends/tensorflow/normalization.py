@@ -1,0 +1,46 @@
+"""Tensorflow adapter, normalization: keras.layers.BatchNormalization by ``stateless_call``.
+
+The layer's axis is the spec's channel axis 1 (Keras normalizes any axis; no layout change). Its
+``momentum`` is the weight of the *old* running value (moving = moving·momentum + batch·(1 − momentum)),
+1 − the spec's: translated both ways. ``stateless_call(..., training=True)`` returns the updated
+moving mean and variance, which the adapter returns after y: (y, running_mean', running_var').
+"""
+
+from __future__ import annotations
+
+import keras
+
+from ..binding import same
+
+
+def old_weight(momentum):
+    """The spec's momentum (the batch's weight) as Keras' and flax's (the old value's), and back."""
+    return 1.0 - momentum
+
+
+class Normalization:
+    NATIVE_DEFAULTS = {
+        "batch_norm": {
+            "momentum": (keras.layers.BatchNormalization, "momentum", old_weight),
+            "epsilon": (keras.layers.BatchNormalization, "epsilon", same),
+            "affine": (keras.layers.BatchNormalization, "scale", same),
+        },
+    }
+
+    def batch_norm(self, x, weight, bias, running_mean, running_var, training, momentum, epsilon, affine):
+        layer = self._batch_norm_layer(tuple(x.shape), momentum, epsilon, affine, x.dtype)
+        trainable = [{"gamma": weight, "beta": bias}[v.path.split("/")[-1]] for v in layer.trainable_variables]
+        state = [{"moving_mean": running_mean, "moving_variance": running_var}[v.path.split("/")[-1]]
+                 for v in layer.non_trainable_variables]
+        y, updated = layer.stateless_call(trainable, state, x, training=training)
+        named = {v.path.split("/")[-1]: u for v, u in zip(layer.non_trainable_variables, updated)}
+        return y, named["moving_mean"], named["moving_variance"]
+
+    def _batch_norm_layer(self, shape, momentum, epsilon, affine, dtype):
+        def make():
+            layer = keras.layers.BatchNormalization(axis=1, momentum=old_weight(momentum), epsilon=epsilon,
+                                                    center=affine, scale=affine, dtype=dtype.name)
+            layer.build(shape)
+            return layer
+
+        return self._keras_cache(("batch_norm", shape, momentum, epsilon, affine, dtype.name), make)

@@ -1,0 +1,56 @@
+"""The engine against deliberately wrong normalization adapters: each one is caught, by the check it breaks,
+and the running variance's estimator is named as the variant it is.
+
+The wrong adapters change the NumPy baseline's forward; its gradients stay the spec's VJP formulas."""
+
+from __future__ import annotations
+
+import pytest
+import wrong_normalization as W
+
+from nnspec.backends.numpy import NumpyBackend
+from nnspec.conformance.catalogue import CATALOGUE
+from nnspec.conformance.engine import Case, check_values
+from nnspec.conformance.running_stats import check_running_stats
+
+
+def values(backend, dtype="float64"):
+    return {r["check"]: r for r in check_values(Case(CATALOGUE["batch_norm"], backend, "cpu", dtype, "quick", 0))}
+
+
+def running_stats(backend, dtype="float64"):
+    (record,) = check_running_stats(Case(CATALOGUE["batch_norm"], backend, "cpu", dtype, "quick", 0))
+    return record
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_baseline_passes_what_the_wrong_adapters_break(dtype):
+    records = values(NumpyBackend(), dtype)
+    assert records["forward"]["status"] == "pass", records["forward"]["message"]
+    assert records["gradient"]["status"] == "pass", records["gradient"]["message"]
+    record = running_stats(NumpyBackend(), dtype)
+    assert record["status"] == "pass", record["message"]
+    assert record["steps"] == 4 and record["examples"] > 0
+
+
+def test_an_inverted_momentum_fails_the_running_statistics_as_no_variant():
+    record = running_stats(W.InvertedMomentum())
+    assert record["status"] == "fail" and record["first_failing_step"] == 1
+    assert record["matches_variant"] is None
+    assert values(W.InvertedMomentum())["forward"]["status"] == "fail"  # the training step's state outputs
+
+
+def test_a_biased_running_variance_is_named_as_the_variant():
+    record = running_stats(W.BiasedRunningVariance())
+    assert record["status"] == "fail" and record["first_failing_step"] == 1
+    assert record["matches_variant"] == "batch_norm(running_variance='biased')"
+    forward = values(W.BiasedRunningVariance())["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] == "batch_norm(running_variance='biased')"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_one_pass_variance_cancels_on_large_means_and_is_caught(dtype):
+    """E[x²] − μ² loses the digits the two-pass variance keeps: the examples' large channel means find it."""
+    forward = values(W.OnePassVariance(), dtype)["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None
+    assert running_stats(W.OnePassVariance(), dtype)["status"] == "fail"

@@ -1,0 +1,55 @@
+"""Deliberately wrong normalization adapters: each is one way a batch-norm port breaks, which the engine must catch.
+
+They subclass the NumPy baseline (the spec in the input's dtype) and change one thing: the momentum's
+convention, the running variance's estimator, or the batch variance's formula (one pass).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnspec.backends.numpy import NumpyBackend, in_dtype
+from nnspec.spec import normalization as N
+
+
+class InvertedMomentum(NumpyBackend):
+    """Reads the spec's momentum as Keras' (the old value's weight): running ← m·running + (1 − m)·batch."""
+
+    name = "inverted-momentum"
+
+    def batch_norm(self, x, weight, bias, running_mean, running_var, training, momentum, epsilon, affine):
+        return in_dtype(N.batch_norm, x, weight, bias, running_mean, running_var, training=training,
+                        momentum=1 - momentum, epsilon=epsilon, affine=affine)
+
+
+class BiasedRunningVariance(NumpyBackend):
+    """Moves the running variance towards the biased batch variance σ² (Keras' and flax's), not σ²·K/(K − 1)."""
+
+    name = "biased-running-variance"
+
+    def batch_norm(self, x, weight, bias, running_mean, running_var, training, momentum, epsilon, affine):
+        return in_dtype(N.batch_norm, x, weight, bias, running_mean, running_var, training=training,
+                        momentum=momentum, epsilon=epsilon, affine=affine, running_variance="biased")
+
+
+class OnePassVariance(NumpyBackend):
+    """The batch variance as E[x²] − E[x]² in the input's dtype (the fast one-pass formula), clipped at 0:
+    it cancels where the channel's mean is large beside its spread."""
+
+    name = "one-pass-variance"
+
+    def batch_norm(self, x, weight, bias, running_mean, running_var, training, momentum, epsilon, affine):
+        if not training:
+            return super().batch_norm(x, weight, bias, running_mean, running_var, training, momentum, epsilon,
+                                      affine)
+        axes = (0, *range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        mean = np.mean(x, axis=axes)
+        var = np.maximum(np.mean(x * x, axis=axes) - mean * mean, 0)
+        k = x.size // x.shape[1]
+        y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + x.dtype.type(epsilon))
+        if affine:
+            y = y * weight.reshape(shape) + bias.reshape(shape)
+        m = x.dtype.type(momentum)
+        return (y.astype(x.dtype), ((1 - m) * running_mean + m * mean).astype(x.dtype),
+                ((1 - m) * running_var + m * var * x.dtype.type(k / (k - 1))).astype(x.dtype))
