@@ -54,3 +54,14 @@ def test_a_one_pass_variance_cancels_on_large_means_and_is_caught(dtype):
     forward = values(W.OnePassVariance(), dtype)["forward"]
     assert forward["status"] == "fail" and forward["matches_variant"] is None
     assert running_stats(W.OnePassVariance(), dtype)["status"] == "fail"
+
+
+def test_repro_replays_a_running_stats_counterexample_side_by_side():
+    from nnspec.conformance import repro
+    from nnspec.conformance.engine import decode_example
+
+    record = running_stats(W.BiasedRunningVariance())
+    examples = [decode_example(c) for c in record["counterexamples"]]
+    status, lines = repro.replay_running_stats(CATALOGUE["batch_norm"], W.BiasedRunningVariance(), record, examples)
+    assert status == "fail"
+    assert any("state output 2 per channel" in line for line in lines)

@@ -25,7 +25,7 @@ import numpy as np
 from ..backends import Unsupported
 from .engine import Case, Observed, _accepted, encode_example, make_record, np_dtype
 from .engine import observe as observe_one
-from .measure import Verdict, compare, finfo
+from .measure import Verdict, compare
 from .strategies import Example
 from .trajectory import Judged, _flushed, _matching_variant, _summary, _unsupported_check, per_step_errors, \
     run_search, worst_by_step
@@ -69,6 +69,19 @@ def observe(entry, backend, device, example: Example) -> Observed:
     return Observed(value=(np.stack(states), final.value[0], *carried[2:]))
 
 
+def spec_states(entry, example: Example, params: dict):
+    """The spec's state after each step (steps, outputs, C), on its own state, and the row's floors for it."""
+    xs, carried, _ = _split(example)
+    reference, floors = [], []
+    for x in xs:
+        step = Example([x, *carried], None, {**params, "training": True})
+        _, *state = entry.forward(*step.inputs, **_accepted(entry.forward, step.params))
+        floors.append(np.stack(entry.forward_tol.floor(step)[1:]))
+        carried = [*carried[:2], *state]
+        reference.append(np.stack(state))
+    return np.stack(reference), np.stack(floors)
+
+
 def judge_running_stats(entry, dtype, example: Example, observed: Observed, overrides: dict | None = None) -> Judged:
     if isinstance(observed.value, Exception):
         exc = observed.value
@@ -77,15 +90,7 @@ def judge_running_stats(entry, dtype, example: Example, observed: Observed, over
     states, y_eval, *final_state = observed.value
     xs, carried, x_eval = _split(example)
     params = {**example.params, **overrides}
-    unit = float(finfo(dtype).eps) / 2
-    reference, floors = [], []
-    for x in xs:
-        step = Example([x, *carried], None, {**params, "training": True})
-        y, *state = entry.forward(*step.inputs, **_accepted(entry.forward, step.params))
-        floors.append(np.stack(entry.forward_tol.floor(step)[1:]))
-        carried = [*carried[:2], *state]
-        reference.append(np.stack(state))
-    reference = np.stack(reference)
+    reference, floors = spec_states(entry, example, params)
     if states.shape != reference.shape or states.dtype != dtype:
         return Judged(compare(states, reference, dtype, 0))  # says which: shape or dtype
     start = np.abs(np.stack([c.astype(np.float64) for c in _split(example)[1][2:]]))[None]
