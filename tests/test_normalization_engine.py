@@ -65,3 +65,26 @@ def test_repro_replays_a_running_stats_counterexample_side_by_side():
     status, lines = repro.replay_running_stats(CATALOGUE["batch_norm"], W.BiasedRunningVariance(), record, examples)
     assert status == "fail"
     assert any("state output 2 per channel" in line for line in lines)
+
+
+def l2(backend, dtype="float64"):
+    return {r["check"]: r for r in check_values(Case(CATALOGUE["l2_normalize"], backend, "cpu", dtype, "quick", 0))}
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_the_baseline_l2_normalize_passes(dtype):
+    records = l2(NumpyBackend(), dtype)
+    assert records["forward"]["status"] == "pass", records["forward"]["message"]
+    assert records["gradient"]["status"] == "pass", records["gradient"]["message"]
+
+
+def test_epsilon_on_the_squared_sum_is_named_as_the_variant():
+    forward = l2(W.SquaredSumEpsilon())["forward"]  # (its gradient is the baseline's, the spec's VJP)
+    assert forward["status"] == "fail"
+    assert forward["matches_variant"] == "l2_normalize(epsilon_at='squared_sum')"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_unscaled_squares_overflow_and_are_caught(dtype):
+    records = l2(W.UnscaledSquares(), dtype)
+    assert records["forward"]["status"] == "fail" and records["forward"]["matches_variant"] is None

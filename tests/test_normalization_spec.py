@@ -159,3 +159,66 @@ def test_vjp_is_the_adjoint_of_central_differences(case, training, affine):
         assert abs(lhs - rhs) <= 1e-6 * (1 + np.sum(np.abs(g * jv))), (i, lhs, rhs)
     if not affine:
         assert not np.any(grads[1]) and not np.any(grads[2])
+
+
+# l2_normalize ------------------------------------------------------------------------------------------
+
+
+def l2_oracle(x, axis, epsilon, epsilon_at="norm"):
+    """x / max(‖x‖, ε) (or x / √max(Σx², ε)) per vector in mpmath at 50 digits."""
+    with mpmath.workdps(50):
+        moved = np.moveaxis(x, axis, -1)
+        out = np.empty(moved.shape)
+        for index in np.ndindex(moved.shape[:-1]):
+            values = [mpmath.mpf(float(v)) for v in moved[index]]
+            squares = mpmath.fsum(v * v for v in values)
+            if epsilon_at == "norm":
+                denominator = max(mpmath.sqrt(squares), mpmath.mpf(epsilon))
+            else:
+                denominator = mpmath.sqrt(max(squares, mpmath.mpf(epsilon)))
+            out[index] = [float(v / denominator) for v in values]
+        return np.moveaxis(out, -1, axis)
+
+
+@st.composite
+def l2_cases(draw):
+    shape = draw(st.sampled_from([(3,), (2, 5), (4, 3, 2)]))
+    axis = draw(st.sampled_from([-1, 0]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = draw(st.sampled_from([1.0, 1e-13, 1e-9, 1e200, 1e-200]))  # 1e200: Σx² overflows unless scaled
+    return scale * rng.normal(size=shape), axis, draw(st.sampled_from([1e-12, 1e-6]))
+
+
+@settings(max_examples=50)
+@given(l2_cases(), st.sampled_from(["norm", "squared_sum"]))
+def test_l2_normalize_matches_mpmath_at_every_magnitude(case, epsilon_at):
+    x, axis, epsilon = case
+    y = N.l2_normalize(x, axis, epsilon, epsilon_at=epsilon_at)
+    assert ulps(y, l2_oracle(x, axis, epsilon, epsilon_at), 1e-300) <= 4
+
+
+def test_l2_normalize_closed_forms():
+    np.testing.assert_array_equal(N.l2_normalize(np.array([3.0, 4.0])), [0.6, 0.8])
+    np.testing.assert_array_equal(N.l2_normalize(np.array([[3.0], [4.0]]), axis=0), [[0.6], [0.8]])
+    tiny = np.array([3e-14, 4e-14])  # ‖x‖ = 5e-14 < ε = 1e-12: x/ε
+    np.testing.assert_allclose(N.l2_normalize(tiny), tiny / 1e-12, rtol=1e-15)
+    between = np.array([3e-9, 4e-9])  # ε < ‖x‖ = 5e-9 < √ε = 1e-6: torch's unit vector, TF's x/√ε
+    np.testing.assert_allclose(N.l2_normalize(between), [0.6, 0.8], rtol=1e-15)
+    np.testing.assert_allclose(N.l2_normalize(between, epsilon_at="squared_sum"), between / 1e-6, rtol=1e-15)
+    assert np.all(N.l2_normalize(np.zeros(3)) == 0)
+    np.testing.assert_allclose(N.l2_normalize(np.array([3e200, 4e200])), [0.6, 0.8], rtol=1e-15)
+
+
+@settings(max_examples=40)
+@given(l2_cases(), st.sampled_from(["norm", "squared_sum"]))
+def test_l2_normalize_vjp_is_the_adjoint_of_central_differences(case, epsilon_at):
+    x, axis, epsilon = case
+    x = x / np.max(np.abs(x)) * (1e-13 if np.max(np.abs(x)) < 1e-11 else 1.0)  # below ε, or of norm ~1
+    rng = np.random.default_rng(4)
+    g, v = rng.normal(size=x.shape), rng.normal(size=x.shape)
+    h = 1e-7 * np.max(np.abs(x))
+    f = lambda z: N.l2_normalize(z, axis, epsilon, epsilon_at=epsilon_at)  # noqa: E731
+    jv = (f(x + h * v) - f(x - h * v)) / (2 * h)
+    lhs = np.sum(g * jv)
+    rhs = np.sum(N.l2_normalize_vjp(x, g, axis, epsilon, epsilon_at=epsilon_at) * v)
+    assert abs(lhs - rhs) <= 1e-6 * (1 + np.sum(np.abs(g * jv))), (lhs, rhs)

@@ -53,3 +53,23 @@ class OnePassVariance(NumpyBackend):
         m = x.dtype.type(momentum)
         return (y.astype(x.dtype), ((1 - m) * running_mean + m * mean).astype(x.dtype),
                 ((1 - m) * running_var + m * var * x.dtype.type(k / (k - 1))).astype(x.dtype))
+
+
+class SquaredSumEpsilon(NumpyBackend):
+    """Bounds Σx² by ε, as tf.math.l2_normalize does (x/√max(Σx², ε)): the floor on the norm is √ε, not ε."""
+
+    name = "squared-sum-epsilon"
+
+    def l2_normalize(self, x, axis, epsilon):
+        return in_dtype(N.l2_normalize, x, axis=axis, epsilon=epsilon, epsilon_at="squared_sum")
+
+
+class UnscaledSquares(NumpyBackend):
+    """‖x‖ as √Σx² in the input's dtype, unscaled: Σx² overflows (y = 0) while x is far from the largest float."""
+
+    name = "unscaled-squares"
+
+    def l2_normalize(self, x, axis, epsilon):
+        with np.errstate(all="ignore"):
+            norm = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+            return (x / np.maximum(norm, x.dtype.type(epsilon))).astype(x.dtype)

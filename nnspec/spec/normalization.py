@@ -169,3 +169,52 @@ def batch_norm_vjp(x, weight, bias, running_mean, running_var, cotangent, traini
     if not affine:
         d_weight, d_bias = np.zeros_like(d_weight), np.zeros_like(d_bias)
     return d_x, d_weight, d_bias
+
+
+# L2 normalization ----------------------------------------------------------------------------------------
+#
+#     y = x / max(‖x‖₂, ε)        over ``axis`` (torch's F.normalize, Keras' ops.normalize)
+#
+# TensorFlow's tf.math.l2_normalize bounds the squared sum instead, y = x / √max(Σx², ε): the
+# variant ``epsilon_at="squared_sum"`` (its floor on the norm is √ε, not ε). In float64 the norm is
+# taken of x scaled by a power of two (exact), so Σx² neither overflows nor underflows.
+
+
+def _norm(x, axis):
+    """‖x‖₂ over ``axis`` (kept), of x scaled by a power of two near max|x| (exact in any binary dtype, so the
+    NumPy baseline runs the same lines in x's dtype): Σx² neither overflows nor underflows."""
+    top = np.max(np.abs(x), axis=axis, keepdims=True)
+    _, exponent = np.frexp(np.where((top > 0) & np.isfinite(top), top, 1.0))
+    scale = np.ldexp(np.ones_like(top), exponent)
+    xs = x / scale
+    return scale * np.sqrt(np.sum(xs * xs, axis=axis, keepdims=True))
+
+
+def _l2_denominator(x, axis, epsilon, epsilon_at):
+    """(‖x‖, where it is above the floor, the denominator): max(‖x‖, ε), or √max(Σx², ε) = max(‖x‖, √ε)
+    (the norm compared with √ε, never squared, so it cannot overflow)."""
+    norm = _norm(x, axis)
+    floor = epsilon if epsilon_at == "norm" else np.sqrt(epsilon)
+    floor = np.asarray(floor, dtype=x.dtype)
+    return norm, norm > floor, np.maximum(norm, floor)
+
+
+@float64
+def l2_normalize(x, axis=-1, epsilon=1e-12, *, epsilon_at="norm"):
+    """y = x / max(‖x‖₂, ε) over ``axis`` (default the last), ε = ``epsilon`` (default 1e-12, torch's and TF's).
+
+    ``epsilon_at="squared_sum"``: y = x / √max(Σx², ε) (tf.math.l2_normalize).
+    VJP, n = ‖x‖ where it exceeds the floor: dx = (g − y·⟨y, g⟩)/n; below it, y = x/floor and dx = g/floor.
+    """
+    _, _, denominator = _l2_denominator(x, axis, epsilon, epsilon_at)
+    with np.errstate(all="ignore"):
+        return x / denominator
+
+
+@float64
+def l2_normalize_vjp(x, cotangent, axis=-1, epsilon=1e-12, *, epsilon_at="norm"):
+    _, above, denominator = _l2_denominator(x, axis, epsilon, epsilon_at)
+    with np.errstate(all="ignore"):
+        y = x / denominator
+        inner = np.sum(y * cotangent, axis=axis, keepdims=True)
+        return np.where(above, (cotangent - y * inner) / denominator, cotangent / denominator)

@@ -1,4 +1,5 @@
-"""Jax adapter, normalization: flax.linen.BatchNorm, applied with its ``batch_stats`` collection mutable.
+"""Jax adapter, normalization: flax.linen.BatchNorm, applied with its ``batch_stats`` collection mutable;
+l2_normalize as a JAX model writes it (neither jax nor flax has one): x / max(jnp.linalg.norm(x), ε).
 
 The module's axis is the spec's channel axis 1 (flax normalizes any feature axis). flax's
 ``momentum`` is the weight of the *old* running value (ra = momentum·ra + (1 − momentum)·batch),
@@ -10,7 +11,9 @@ field is flax's own default (``use_fast_variance`` included): the adapter return
 from __future__ import annotations
 
 import flax.linen as nn
+import jax.numpy as jnp
 
+from ..base import composed
 from ..binding import same
 
 
@@ -36,3 +39,7 @@ class Normalization:
         variables = {"params": params, "batch_stats": {"mean": running_mean, "var": running_var}}
         y, updated = module.apply(variables, x, mutable=["batch_stats"])
         return y, updated["batch_stats"]["mean"], updated["batch_stats"]["var"]
+
+    @composed
+    def l2_normalize(self, x, axis, epsilon):
+        return x / jnp.maximum(jnp.linalg.norm(x, axis=axis, keepdims=True), epsilon)

@@ -1,4 +1,4 @@
-"""Tensorflow adapter, normalization: keras.layers.BatchNormalization by ``stateless_call``.
+"""Tensorflow adapter, normalization: keras.layers.BatchNormalization by ``stateless_call``, keras.ops.normalize.
 
 The layer's axis is the spec's channel axis 1 (Keras normalizes any axis; no layout change). Its
 ``momentum`` is the weight of the *old* running value (moving = moving·momentum + batch·(1 − momentum)),
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from ..binding import same
+from ..binding import bind, same
 
 
 def old_weight(momentum):
@@ -18,7 +18,13 @@ def old_weight(momentum):
     return 1.0 - momentum
 
 
+def backend_epsilon(native):
+    """keras.ops.normalize's epsilon=None means keras.config.epsilon() (1e-7 unless configured)."""
+    return keras.config.epsilon() if native is None else native
+
+
 class Normalization:
+    BINDINGS = {"l2_normalize": bind(keras.ops.normalize, to_spec={"epsilon": backend_epsilon})}  # order = 2
     NATIVE_DEFAULTS = {
         "batch_norm": {
             "momentum": (keras.layers.BatchNormalization, "momentum", old_weight),

@@ -1,4 +1,4 @@
-"""Torch adapter, normalization: F.batch_norm (what nn.BatchNorm1d/2d call).
+"""Torch adapter, normalization: F.batch_norm (what nn.BatchNorm1d/2d call) and F.normalize.
 
 ``F.batch_norm`` updates the running statistics it is given in place (with torch's momentum, the
 spec's convention, and the unbiased batch variance); the adapter hands it copies and returns them
@@ -10,10 +10,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..binding import same
+from ..binding import bind, same
 
 
 class Normalization:
+    BINDINGS = {"l2_normalize": bind(F.normalize, axis="dim", epsilon="eps")}  # p = 2, F.normalize's default
     NATIVE_DEFAULTS = {
         "batch_norm": {
             "momentum": (F.batch_norm, "momentum", same),

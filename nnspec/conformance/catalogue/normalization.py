@@ -165,6 +165,61 @@ NORMALIZED = Tolerance(
 NORMALIZED_BACKWARD = Tolerance(16, "two channel means and a product per element: in ULPs of their magnitudes, "
                                     "+ K ULPs (the sums over each channel's K values)", extra=values_per_channel)
 
+# l2_normalize ---------------------------------------------------------------------------------------
+
+L2_SHAPES = [(3,), (2, 5), (4, 3, 8)]
+L2_EPSILONS = {"float16": (1e-2,)}  # 1e-12 is 0 in float16
+DEFAULT_L2_EPSILONS = (1e-12, 1e-6)
+
+
+def l2_epsilons(dtype, inputs):
+    return st.sampled_from(L2_EPSILONS.get(dtype, DEFAULT_L2_EPSILONS)).map(lambda v: S.in_dtype(v, dtype))
+
+
+def l2_examples(dtype, params):
+    """Rows of norm ≈ 1, about ε/10 and 10ε (either side of torch's floor ε), √ε/10 (under TF's floor √ε, above ε),
+    zero, and large enough that Σx² overflows the dtype (max|x| ≈ 4·√max) while x itself is far from it."""
+
+    @st.composite
+    def example(draw):
+        shape = draw(st.sampled_from(L2_SHAPES))
+        axis = draw(st.sampled_from(sorted({-1, 0, len(shape) - 1})))
+        epsilon = draw(l2_epsilons(dtype, None))
+        info = finfo(S.np_dtype(dtype))
+        magnitudes = {"one": 1.0, "below": epsilon / 10, "above": 10 * epsilon, "between": np.sqrt(epsilon) / 10,
+                      "zero": 0.0, "squares_overflow": 4 * float(np.sqrt(float(info.max)))}
+        magnitude = magnitudes[draw(st.sampled_from(list(magnitudes)))]
+        rng = _rng(draw)
+        n = shape[axis]
+        x = (magnitude / np.sqrt(n)) * rng.uniform(-1, 1, shape)
+        cotangent = rng.uniform(-1, 1, shape).astype(S.np_dtype(dtype))
+        return S.Example([x.astype(S.np_dtype(dtype))], cotangent, {"axis": axis, "epsilon": epsilon})
+
+    return example()
+
+
+def l2_terms(example):
+    return example.inputs[0].shape[example.params["axis"]]
+
+
+def l2_gradient_floor(example):
+    """(|g| + |y|·⟨|y|, |g|⟩)/denominator: the magnitudes dx = (g − y⟨y, g⟩)/n is computed from."""
+    x, g = (np.asarray(a, dtype=np.float64) for a in (example.inputs[0], example.cotangent))
+    axis = example.params["axis"]
+    params = {k: v for k, v in example.params.items() if k in ("axis", "epsilon", "epsilon_at")}
+    y = np.abs(N.l2_normalize(x, **params))
+    with np.errstate(all="ignore"):
+        denominator = np.where(y > 0, np.abs(x) / np.where(y > 0, y, 1.0), np.inf)
+        denominator = np.min(denominator, axis=axis, keepdims=True)  # every nonzero element gives |x|/|y|
+        floor = (np.abs(g) + y * np.sum(y * np.abs(g), axis=axis, keepdims=True)) / denominator
+    return np.where(np.isfinite(floor), floor, np.abs(g))
+
+
+L2 = Tolerance(4, "a sum of K squares, a root and a division: + K ULPs of |y|, K the length along the axis",
+               extra=l2_terms)
+L2_BACKWARD = Tolerance(8, "(g − y⟨y, g⟩)/n, in ULPs of (|g| + |y|⟨|y|, |g|⟩)/n: + K ULPs, K the length along the axis",
+                        extra=l2_terms)
+
 ROWS = [
     OpEntry(
         "batch_norm", "normalization", N.batch_norm, N.batch_norm_vjp, NORMALIZED, NORMALIZED_BACKWARD,
@@ -173,5 +228,10 @@ ROWS = [
         variants={"running_variance": ("biased",)}, inputs=batch_norm_examples, wrt=(0, 1, 2),
         gradient_floor=batch_norm_gradient_floor, checks=("values", "defaults", "running_stats"),
         steps=running_stats_examples,
+    ),
+    OpEntry(
+        "l2_normalize", "normalization", N.l2_normalize, N.l2_normalize_vjp, L2, L2_BACKWARD,
+        params={"axis": S.choice(-1, 0), "epsilon": l2_epsilons},
+        variants={"epsilon_at": ("squared_sum",)}, inputs=l2_examples, gradient_floor=l2_gradient_floor,
     ),
 ]
