@@ -88,3 +88,23 @@ def test_epsilon_on_the_squared_sum_is_named_as_the_variant():
 def test_unscaled_squares_overflow_and_are_caught(dtype):
     records = l2(W.UnscaledSquares(), dtype)
     assert records["forward"]["status"] == "fail" and records["forward"]["matches_variant"] is None
+
+
+def grouped(backend, op, dtype="float64"):
+    return {r["check"]: r for r in check_values(Case(CATALOGUE[op], backend, "cpu", dtype, "quick", 0))}
+
+
+@pytest.mark.parametrize("op", ["group_norm", "instance_norm"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_the_baseline_group_and_instance_norm_pass(op, dtype):
+    records = grouped(NumpyBackend(), op, dtype)
+    assert records["forward"]["status"] == "pass", records["forward"]["message"]
+    assert records["gradient"]["status"] == "pass", records["gradient"]["message"]
+
+
+def test_interleaved_groups_are_caught():
+    assert grouped(W.InterleavedGroups(), "group_norm")["forward"]["status"] == "fail"
+
+
+def test_instance_norm_over_every_channel_is_caught():
+    assert grouped(W.InstanceAsLayerNorm(), "instance_norm")["forward"]["status"] == "fail"

@@ -222,3 +222,77 @@ def test_l2_normalize_vjp_is_the_adjoint_of_central_differences(case, epsilon_at
     lhs = np.sum(g * jv)
     rhs = np.sum(N.l2_normalize_vjp(x, g, axis, epsilon, epsilon_at=epsilon_at) * v)
     assert abs(lhs - rhs) <= 1e-6 * (1 + np.sum(np.abs(g * jv))), (lhs, rhs)
+
+
+# group_norm, instance_norm ----------------------------------------------------------------------------
+
+
+def group_oracle(x, weight, bias, num_groups, epsilon):
+    """Each (sample, group of C/G consecutive channels) normalized in mpmath at 50 digits, then γ, β per channel."""
+    n, c = x.shape[:2]
+    size = c // num_groups
+    y = np.empty(x.shape)
+    with mpmath.workdps(50):
+        for i in range(n):
+            for g in range(num_groups):
+                block = x[i, g * size:(g + 1) * size]
+                values = [mpmath.mpf(float(v)) for v in block.ravel()]
+                mu = mpmath.fsum(values) / len(values)
+                s2 = mpmath.fsum((v - mu) ** 2 for v in values) / len(values)
+                r = 1 / mpmath.sqrt(s2 + epsilon)
+                for ch in range(size):
+                    channel = g * size + ch
+                    y[i, channel] = [[float((mpmath.mpf(float(v)) - mu) * r * weight[channel] + bias[channel])
+                                      for v in row] for row in x[i, channel]]
+    return y
+
+
+@st.composite
+def group_cases(draw):
+    shape, groups = draw(st.sampled_from([((2, 4, 3, 3), 2), ((1, 6, 2, 2), 3), ((2, 3, 2, 2), 1), ((1, 4, 2, 1), 4)]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    offset = draw(st.sampled_from([0.0, 10.0, 1e6]))
+    x = offset + rng.normal(size=shape)
+    return x, rng.uniform(0.5, 1.5, shape[1]), rng.uniform(-1, 1, shape[1]), groups, draw(st.sampled_from([1e-5, 0.1]))
+
+
+@settings(max_examples=30)
+@given(group_cases())
+def test_group_norm_matches_mpmath_even_on_large_means(case):
+    x, weight, bias, groups, epsilon = case
+    y = N.group_norm(x, weight, bias, groups, epsilon)
+    assert ulps(y, group_oracle(x, weight, bias, groups, epsilon), N._per_channel(np.abs(weight) + np.abs(bias), 4)) <= 8
+
+
+def test_instance_norm_is_group_norm_with_one_channel_a_group_and_group_norm_of_one_group_is_layer_norm():
+    rng = np.random.default_rng(5)
+    x, weight, bias = rng.normal(size=(2, 3, 4, 2)), rng.normal(size=3), rng.normal(size=3)
+    np.testing.assert_array_equal(N.instance_norm(x, weight, bias, 1e-5), N.group_norm(x, weight, bias, 3, 1e-5))
+    ones, zeros = np.ones(3), np.zeros(3)
+    whole = N.layer_norm(x.reshape(2, -1), np.ones(24), np.zeros(24), 1e-5).reshape(x.shape)
+    np.testing.assert_allclose(N.group_norm(x, ones, zeros, 1, 1e-5), whole, rtol=0, atol=1e-14)
+
+
+def test_group_norm_refuses_groups_that_do_not_divide_the_channels():
+    with pytest.raises(ValueError):
+        N.group_norm(np.ones((1, 4, 2, 2)), np.ones(4), np.zeros(4), 3)
+
+
+@settings(max_examples=30)
+@given(group_cases(), st.booleans())
+def test_group_norm_vjp_is_the_adjoint_of_central_differences(case, affine):
+    x, weight, bias, groups, epsilon = case
+    x = x - np.mean(x)  # the differences need no large mean
+    rng = np.random.default_rng(6)
+    g = rng.normal(size=x.shape)
+    grads = N.group_norm_vjp(x, weight, bias, g, groups, epsilon, affine)
+    inputs, h = [x, weight, bias], 1e-6
+    for i, grad in enumerate(grads):
+        v = rng.normal(size=inputs[i].shape)
+        plus = [a + h * v if j == i else a for j, a in enumerate(inputs)]
+        minus = [a - h * v if j == i else a for j, a in enumerate(inputs)]
+        jv = (N.group_norm(*plus, groups, epsilon, affine) - N.group_norm(*minus, groups, epsilon, affine)) / (2 * h)
+        lhs, rhs = np.sum(g * jv), np.sum(grad * v)
+        assert abs(lhs - rhs) <= 1e-6 * (1 + np.sum(np.abs(g * jv))), (i, lhs, rhs)
+    np.testing.assert_array_equal(N.instance_norm_vjp(x, weight, bias, g, epsilon, affine)[0],
+                                  N.group_norm_vjp(x, weight, bias, g, x.shape[1], epsilon, affine)[0])

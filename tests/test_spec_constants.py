@@ -119,6 +119,10 @@ TEXTBOOK = {
     "batch_norm": {"training": True, "momentum": 0.1, "epsilon": 1e-5, "affine": True},
     # x/max(‖x‖, ε) over the last axis (Keras; torch's dim=1 is the channel axis of NCHW), ε = 1e-12 (torch, TF).
     "l2_normalize": {"axis": -1, "epsilon": 1e-12},
+    # Wu & He 2018: γ, β per channel, ε = 1e-5 (torch GroupNorm); instance norm as its G = C case, with γ, β
+    # (torch's InstanceNorm2d defaults to affine=False, flax's InstanceNorm and Keras' GroupNormalization to True).
+    "group_norm": {"num_groups": REQUIRED, "epsilon": 1e-5, "affine": True},
+    "instance_norm": {"epsilon": 1e-5, "affine": True},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.

@@ -73,3 +73,25 @@ class UnscaledSquares(NumpyBackend):
         with np.errstate(all="ignore"):
             norm = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
             return (x / np.maximum(norm, x.dtype.type(epsilon))).astype(x.dtype)
+
+
+class InterleavedGroups(NumpyBackend):
+    """Puts channel c in group c mod G (a strided split) instead of the spec's consecutive blocks of C/G."""
+
+    name = "interleaved-groups"
+
+    def group_norm(self, x, weight, bias, num_groups, epsilon, affine):
+        order = np.argsort(np.arange(x.shape[1]) % num_groups, kind="stable")
+        back = np.argsort(order)
+        y = in_dtype(N.group_norm, np.ascontiguousarray(x[:, order]), weight[order], bias[order],
+                     num_groups=num_groups, epsilon=epsilon, affine=affine)
+        return np.ascontiguousarray(y[:, back])
+
+
+class InstanceAsLayerNorm(NumpyBackend):
+    """Normalizes each sample over all its channels at once (one group: layer norm over C, H, W)."""
+
+    name = "instance-as-layer-norm"
+
+    def instance_norm(self, x, weight, bias, epsilon, affine):
+        return in_dtype(N.group_norm, x, weight, bias, num_groups=1, epsilon=epsilon, affine=affine)

@@ -218,3 +218,56 @@ def l2_normalize_vjp(x, cotangent, axis=-1, epsilon=1e-12, *, epsilon_at="norm")
         y = x / denominator
         inner = np.sum(y * cotangent, axis=axis, keepdims=True)
         return np.where(above, (cotangent - y * inner) / denominator, cotangent / denominator)
+
+
+# Group and instance normalization (Wu & He 2018; Ulyanov et al. 2016) --------------------------------------
+#
+# x (N, C, *spatial). Group norm splits the C channels into ``num_groups`` groups of C/G consecutive
+# channels and normalizes each (sample, group) over its channels and spatial positions, with the biased
+# variance, then applies γ, β per channel; instance norm is group norm with C groups (each sample's
+# channel on its own). No running statistics: training and inference are the same formula.
+
+
+def _group_rows(x, num_groups):
+    """x (N, C, ...) as (N·G, C/G·∏spatial): one row per (sample, group)."""
+    return x.reshape(x.shape[0] * num_groups, -1)
+
+
+@float64
+def group_norm(x, weight, bias, num_groups, epsilon=1e-5, affine=True):
+    """GN(x) = (x − μ)/√(σ² + ε) ⊙ γ + β, μ and σ² (biased) per sample over each group of C/G channels and the
+    spatial axes; γ, β per channel. ε = ``epsilon`` (default 1e-5); ``affine=False`` drops γ and β.
+
+    VJP, with x̂ the normalized x, r = 1/√(σ² + ε) and dx̂ = G ⊙ γ, per (sample, group) row:
+    dx = r(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)); dγ = Σ_{n, spatial} G ⊙ x̂; dβ = Σ_{n, spatial} G.
+    """
+    if x.shape[1] % num_groups:
+        raise ValueError(f"{x.shape[1]} channels do not split into {num_groups} groups")
+    x_hat = normalize(_group_rows(x, num_groups), epsilon)[0].reshape(x.shape)
+    return x_hat * _per_channel(weight, x.ndim) + _per_channel(bias, x.ndim) if affine else x_hat
+
+
+@float64
+def group_norm_vjp(x, weight, bias, cotangent, num_groups, epsilon=1e-5, affine=True):
+    rows = _group_rows(x, num_groups)
+    x_hat, inverse, _ = normalize(rows, epsilon)
+    d_rows = _group_rows(cotangent * _per_channel(weight, x.ndim) if affine else cotangent, num_groups)
+    d_x = inverse * (d_rows - np.mean(d_rows, axis=-1, keepdims=True)
+                     - x_hat * np.mean(d_rows * x_hat, axis=-1, keepdims=True))
+    x_hat = x_hat.reshape(x.shape)
+    d_weight, d_bias = np.sum(_rows(cotangent * x_hat), axis=-1), np.sum(_rows(cotangent), axis=-1)
+    if not affine:
+        d_weight, d_bias = np.zeros_like(d_weight), np.zeros_like(d_bias)
+    return d_x.reshape(x.shape), d_weight, d_bias
+
+
+@float64
+def instance_norm(x, weight, bias, epsilon=1e-5, affine=True):
+    """IN(x) = group_norm(x, γ, β, num_groups=C): each sample's channel normalized over its spatial positions
+    (μ, σ² biased), then γ, β per channel; ε = ``epsilon`` (default 1e-5). VJP: group norm's with C groups."""
+    return group_norm.__wrapped__(x, weight, bias, x.shape[1], epsilon, affine)
+
+
+@float64
+def instance_norm_vjp(x, weight, bias, cotangent, epsilon=1e-5, affine=True):
+    return group_norm_vjp.__wrapped__(x, weight, bias, cotangent, x.shape[1], epsilon, affine)

@@ -7,4 +7,4 @@ from .formulas import spec_binding
 
 
 class Normalization:
-    BINDINGS = {op: spec_binding(getattr(N, op)) for op in ("batch_norm", "l2_normalize")}
+    BINDINGS = {op: spec_binding(getattr(N, op)) for op in ("batch_norm", "l2_normalize", "group_norm", "instance_norm")}

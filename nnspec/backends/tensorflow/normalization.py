@@ -1,4 +1,5 @@
-"""Tensorflow adapter, normalization: keras.layers.BatchNormalization by ``stateless_call``, keras.ops.normalize.
+"""Tensorflow adapter, normalization: keras.layers.BatchNormalization by ``stateless_call``, keras.ops.normalize,
+keras.layers.GroupNormalization (instance norm: its groups = C, the case its documentation names).
 
 The layer's axis is the spec's channel axis 1 (Keras normalizes any axis; no layout change). Its
 ``momentum`` is the weight of the *old* running value (moving = moving·momentum + batch·(1 − momentum)),
@@ -31,7 +32,33 @@ class Normalization:
             "epsilon": (keras.layers.BatchNormalization, "epsilon", same),
             "affine": (keras.layers.BatchNormalization, "scale", same),
         },
+        "group_norm": {
+            "epsilon": (keras.layers.GroupNormalization, "epsilon", same),
+            "affine": (keras.layers.GroupNormalization, "scale", same),
+        },
+        "instance_norm": {
+            "epsilon": (keras.layers.GroupNormalization, "epsilon", same),
+            "affine": (keras.layers.GroupNormalization, "scale", same),
+        },
     }
+
+    def group_norm(self, x, weight, bias, num_groups, epsilon, affine):
+        layer = self._group_norm_layer(tuple(x.shape), num_groups, epsilon, affine, x.dtype)
+        trainable = [{"gamma": weight, "beta": bias}[v.path.split("/")[-1]] for v in layer.trainable_variables]
+        y, _ = layer.stateless_call(trainable, [], x)
+        return y
+
+    def instance_norm(self, x, weight, bias, epsilon, affine):
+        return self.group_norm(x, weight, bias, x.shape[1], epsilon, affine)
+
+    def _group_norm_layer(self, shape, groups, epsilon, affine, dtype):
+        def make():
+            layer = keras.layers.GroupNormalization(groups=groups, axis=1, epsilon=epsilon, center=affine,
+                                                    scale=affine, dtype=dtype.name)
+            layer.build(shape)
+            return layer
+
+        return self._keras_cache(("group_norm", shape, groups, epsilon, affine, dtype.name), make)
 
     def batch_norm(self, x, weight, bias, running_mean, running_var, training, momentum, epsilon, affine):
         layer = self._batch_norm_layer(tuple(x.shape), momentum, epsilon, affine, x.dtype)

@@ -35,9 +35,9 @@ def _rng(draw):
     return np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
 
-def _batch(draw, rng, dtype, shape):
+def _batch(draw, rng, dtype, shape, offsets=OFFSETS):
     """Uniform in ±s around a per-channel mean of offset·s (offset and s drawn)."""
-    scale, offset = draw(st.sampled_from(SCALES.get(dtype, DEFAULT_SCALES))), draw(st.sampled_from(OFFSETS))
+    scale, offset = draw(st.sampled_from(SCALES.get(dtype, DEFAULT_SCALES))), draw(st.sampled_from(offsets))
     centres = offset * scale * rng.uniform(0.5, 1.0, shape[1]) * rng.choice([-1.0, 1.0], shape[1])
     x = centres.reshape((1, -1) + (1,) * (len(shape) - 2)) + rng.uniform(-scale, scale, shape)
     return x.astype(S.np_dtype(dtype))
@@ -220,6 +220,77 @@ L2 = Tolerance(4, "a sum of K squares, a root and a division: + K ULPs of |y|, K
 L2_BACKWARD = Tolerance(8, "(g − y⟨y, g⟩)/n, in ULPs of (|g| + |y|⟨|y|, |g|⟩)/n: + K ULPs, K the length along the axis",
                         extra=l2_terms)
 
+# group and instance norm ------------------------------------------------------------------------------
+
+# A group spans channels of different means: the textbook variance in float16 (the NumPy baseline) squares their
+# distance, which must stay below √65504 ≈ 256
+GROUP_OFFSETS = {"float16": (0.0, 10.0, 30.0)}
+GROUPINGS = [((1, 2, 2, 2), 1), ((2, 4, 3, 3), 2), ((3, 6, 2, 5), 3), ((2, 4, 4, 1), 4)]  # (NCHW, num_groups)
+
+
+def grouped_examples(op):
+    """NCHW batches with large channel means in a share of them (x − μ cancels), γ near 1, β; instance norm
+    takes the shapes without their group counts."""
+
+    def factory(dtype, params):
+        @st.composite
+        def example(draw):
+            shape, groups = draw(st.sampled_from(GROUPINGS))
+            rng = _rng(draw)
+            x = _batch(draw, rng, dtype, shape, GROUP_OFFSETS.get(dtype, OFFSETS))
+            weight = rng.uniform(0.5, 1.5, shape[1]).astype(S.np_dtype(dtype))
+            bias = rng.uniform(-1, 1, shape[1]).astype(S.np_dtype(dtype))
+            drawn = {"epsilon": S.in_dtype(draw(st.sampled_from(EPSILONS)), dtype), "affine": True}
+            if op == "group_norm":
+                drawn = {"num_groups": groups, **drawn}
+            cotangent = rng.uniform(-1, 1, shape).astype(S.np_dtype(dtype))
+            return S.Example([x, weight, bias], cotangent, drawn)
+
+        return example()
+
+    return factory
+
+
+def _groups_of(example):
+    return example.params.get("num_groups", example.inputs[0].shape[1])
+
+
+def group_terms(example):
+    """The values each (sample, group) statistic sums."""
+    x = example.inputs[0]
+    return x.size // (x.shape[0] * _groups_of(example))
+
+
+def _group_parts(example):
+    x, weight = _f64(*example.inputs[:2])
+    rows = N._group_rows(x, _groups_of(example))
+    x_hat, inverse, _ = N.normalize(rows, example.params["epsilon"])
+    kappa = (np.max(np.abs(rows), axis=-1, keepdims=True) + np.abs(np.mean(rows, axis=-1, keepdims=True))) * inverse
+    grow = np.broadcast_to(1 + kappa, rows.shape).reshape(x.shape)
+    return x, weight, x_hat, inverse, grow
+
+
+def group_floor(example):
+    """(1 + κ)|γ| + |β| per element, κ = (max|x| + |μ|)/√(σ² + ε) of its (sample, group)."""
+    x, weight, _, _, grow = _group_parts(example)
+    bias = np.asarray(example.inputs[2], dtype=np.float64)
+    return grow * np.abs(N._per_channel(weight, x.ndim)) + np.abs(N._per_channel(bias, x.ndim))
+
+
+def group_gradient_floor(example):
+    x, weight, x_hat, inverse, grow = _group_parts(example)
+    g = np.abs(np.asarray(example.cotangent, dtype=np.float64))
+    d_hat = N._group_rows(g * np.abs(N._per_channel(weight, x.ndim)), _groups_of(example))
+    spread = np.mean(d_hat * (1 + np.abs(x_hat)), axis=-1, keepdims=True)
+    d_x = (inverse * (d_hat + (1 + np.abs(x_hat)) * spread)).reshape(x.shape) * grow
+    return d_x, np.sum(N._rows(g * grow), axis=-1), np.sum(N._rows(g), axis=-1)
+
+
+GROUPED = Tolerance(8, "per (sample, group): a mean, a variance, a root and the affine map, in ULPs of (1 + κ)|γ| + |β|, "
+                       "+ K ULPs, K the values in a group", floor=group_floor, extra=group_terms)
+GROUPED_BACKWARD = Tolerance(16, "two group means and a product per element: in ULPs of their magnitudes, + K ULPs",
+                             extra=group_terms)
+
 ROWS = [
     OpEntry(
         "batch_norm", "normalization", N.batch_norm, N.batch_norm_vjp, NORMALIZED, NORMALIZED_BACKWARD,
@@ -233,5 +304,16 @@ ROWS = [
         "l2_normalize", "normalization", N.l2_normalize, N.l2_normalize_vjp, L2, L2_BACKWARD,
         params={"axis": S.choice(-1, 0), "epsilon": l2_epsilons},
         variants={"epsilon_at": ("squared_sum",)}, inputs=l2_examples, gradient_floor=l2_gradient_floor,
+    ),
+    OpEntry(
+        "group_norm", "normalization", N.group_norm, N.group_norm_vjp, GROUPED, GROUPED_BACKWARD,
+        params={"num_groups": S.choice(*sorted({g for _, g in GROUPINGS})), "epsilon": S.choice(*EPSILONS),
+                "affine": S.choice(True)},
+        inputs=grouped_examples("group_norm"), wrt=(0, 1, 2), gradient_floor=group_gradient_floor,
+    ),
+    OpEntry(
+        "instance_norm", "normalization", N.instance_norm, N.instance_norm_vjp, GROUPED, GROUPED_BACKWARD,
+        params={"epsilon": S.choice(*EPSILONS), "affine": S.choice(True)},
+        inputs=grouped_examples("instance_norm"), wrt=(0, 1, 2), gradient_floor=group_gradient_floor,
     ),
 ]
