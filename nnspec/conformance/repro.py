@@ -359,7 +359,8 @@ def replay_running_stats(entry, backend, record, examples):
     lines.append(f"  running_stats: {judged.verdict.status} {judged.verdict.message}".rstrip())
     if isinstance(observed.value, Exception) or not judged.ulp.size:
         return judged.verdict.status, lines
-    lines.append("  worst state error by step (ULP): " + ", ".join(f"{s + 1}: {u:.3g}" for s, u in enumerate(judged.ulp)))
+    by_step = ", ".join(f"{s + 1}: {u:.3g}" for s, u in enumerate(judged.ulp))
+    lines.append(f"  worst state error by step (ULP): {by_step}")
     if judged.failing_step:
         t = judged.failing_step - 1
         states, spec = np.asarray(observed.value[0])[t], R.spec_states(entry, example, example.params)[0][t]

@@ -41,43 +41,45 @@ def stepped(entry):
     return _STEPPED[id(entry)][1]
 
 
-def _split(example: Example):
+def _split(entry, example: Example):
+    """(xs, weights, state₀, x_eval); how many inputs are state: the spec's outputs after y on the first step."""
     xs, *rest = example.inputs
-    weights_and_state, x_eval = rest[:-1], rest[-1]
-    return xs, weights_and_state, x_eval
+    carried, x_eval = rest[:-1], rest[-1]
+    step = {**example.params, "training": True}
+    n_state = len(entry.forward(xs[0], *carried, **_accepted(entry.forward, step))) - 1
+    return xs, carried[:len(carried) - n_state], carried[len(carried) - n_state:], x_eval
 
 
 def observe(entry, backend, device, example: Example) -> Observed:
-    """The backend's state after each step, stacked (steps, outputs, C), and its inference output."""
-    xs, carried, x_eval = _split(example)
-    n_state = len(carried) - 2  # weight and bias first
+    """The backend's state after each step, stacked (steps, outputs, C), its inference output and final state."""
+    xs, weights, state, x_eval = _split(entry, example)
     states = []
     for x in xs:
-        one = observe_one(entry, backend, device, Example([x, *carried], None, {**example.params, "training": True}))
+        one = observe_one(entry, backend, device, Example([x, *weights, *state], None,
+                                                          {**example.params, "training": True}))
         if isinstance(one.value, Exception):
             return one
-        state = list(one.value[1:])
-        if len(state) != n_state or any(np.shape(s) != np.shape(c) for s, c in zip(state, carried[2:])):
+        returned = list(one.value[1:])
+        if len(returned) != len(state) or any(np.shape(r) != np.shape(s) for r, s in zip(returned, state)):
             return Observed(value=ValueError(f"the op returned {len(one.value)} outputs of shapes "
-                                             f"{[np.shape(v) for v in one.value]}, not y and {n_state} states"))
-        carried = [*carried[:2], *state]
+                                             f"{[np.shape(v) for v in one.value]}, not y and {len(state)} states"))
+        state = returned
         states.append(np.stack(state))
-    final = observe_one(entry, backend, device, Example([x_eval, *carried], None,
+    final = observe_one(entry, backend, device, Example([x_eval, *weights, *state], None,
                                                         {**example.params, "training": False}))
     if isinstance(final.value, Exception):
         return final
-    return Observed(value=(np.stack(states), final.value[0], *carried[2:]))
+    return Observed(value=(np.stack(states), final.value[0], *state))
 
 
 def spec_states(entry, example: Example, params: dict):
     """The spec's state after each step (steps, outputs, C), on its own state, and the row's floors for it."""
-    xs, carried, _ = _split(example)
+    xs, weights, state, _ = _split(entry, Example(example.inputs, None, params))
     reference, floors = [], []
     for x in xs:
-        step = Example([x, *carried], None, {**params, "training": True})
+        step = Example([x, *weights, *state], None, {**params, "training": True})
         _, *state = entry.forward(*step.inputs, **_accepted(entry.forward, step.params))
         floors.append(np.stack(entry.forward_tol.floor(step)[1:]))
-        carried = [*carried[:2], *state]
         reference.append(np.stack(state))
     return np.stack(reference), np.stack(floors)
 
@@ -86,17 +88,17 @@ def judge_running_stats(entry, dtype, example: Example, observed: Observed, over
     if isinstance(observed.value, Exception):
         exc = observed.value
         return Judged(Verdict(False, "error", "raised", np.inf, np.inf, np.inf, f"{type(exc).__name__}: {exc}"))
-    example, observed, overrides, flush = _flushed(example, observed, overrides, dtype)
+    example, observed, overrides, _ = _flushed(example, observed, overrides, dtype)  # both sides flushed alike
     states, y_eval, *final_state = observed.value
-    xs, carried, x_eval = _split(example)
     params = {**example.params, **overrides}
+    xs, weights, start_state, x_eval = _split(entry, Example(example.inputs, None, params))
     reference, floors = spec_states(entry, example, params)
     if states.shape != reference.shape or states.dtype != dtype:
         return Judged(compare(states, reference, dtype, 0))  # says which: shape or dtype
-    start = np.abs(np.stack([c.astype(np.float64) for c in _split(example)[1][2:]]))[None]
+    start = np.abs(np.stack([c.astype(np.float64) for c in start_state]))[None]
     scale = np.maximum.accumulate(np.concatenate([start, np.maximum(np.abs(reference), np.stack(floors))]),
                                   axis=0)[1:]
-    per_step = entry.forward_tol.bound(Example([xs[0], *carried], None, params))
+    per_step = entry.forward_tol.bound(Example([xs[0], *weights, *start_state], None, params))
     bounds = per_step * np.arange(1, len(xs) + 1)
     ulp, rel = per_step_errors(states, reference, dtype, scale)
     failing = np.flatnonzero(ulp > bounds)
@@ -106,7 +108,7 @@ def judge_running_stats(entry, dtype, example: Example, observed: Observed, over
         verdict.message = f"step {t + 1}: {verdict.message}"
         return Judged(verdict, ulp, rel, t + 1)
     # inference on the backend's own final state: the output alone is judged here
-    inference = Example([x_eval, *_split(example)[1][:2], *final_state], None, {**params, "training": False})
+    inference = Example([x_eval, *weights, *final_state], None, {**params, "training": False})
     y_ref = entry.forward(*inference.inputs, **_accepted(entry.forward, inference.params))[0]
     verdict = compare(y_eval, y_ref, dtype, entry.forward_tol.bound(inference), entry.forward_tol.floor(inference)[0])
     if not verdict.ok:

@@ -79,8 +79,8 @@ DEVIATIONS = ("fail", "error", "timeout", "crashed")
 
 CHECK_ORDER = ("forward", "gradient", "property", "trajectory", "schedule", "running_stats", "layout", "defaults")
 CHECK_ABBR = {
-    "forward": "fwd", "gradient": "grad", "property": "prop", "trajectory": "traj", "schedule": "sched", "running_stats": "stats",
-    "layout": "layout", "defaults": "def",
+    "forward": "fwd", "gradient": "grad", "property": "prop", "trajectory": "traj", "schedule": "sched",
+    "running_stats": "stats", "layout": "layout", "defaults": "def",
 }
 
 

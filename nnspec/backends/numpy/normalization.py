@@ -7,4 +7,5 @@ from .formulas import spec_binding
 
 
 class Normalization:
-    BINDINGS = {op: spec_binding(getattr(N, op)) for op in ("batch_norm", "l2_normalize", "group_norm", "instance_norm")}
+    BINDINGS = {op: spec_binding(getattr(N, op))
+                for op in ("batch_norm", "l2_normalize", "group_norm", "instance_norm")}

@@ -286,8 +286,8 @@ def group_gradient_floor(example):
     return d_x, np.sum(N._rows(g * grow), axis=-1), np.sum(N._rows(g), axis=-1)
 
 
-GROUPED = Tolerance(8, "per (sample, group): a mean, a variance, a root and the affine map, in ULPs of (1 + κ)|γ| + |β|, "
-                       "+ K ULPs, K the values in a group", floor=group_floor, extra=group_terms)
+GROUPED = Tolerance(8, "per (sample, group): a mean, a variance, a root and the affine map, in ULPs of "
+                       "(1 + κ)|γ| + |β|, + K ULPs, K the values in a group", floor=group_floor, extra=group_terms)
 GROUPED_BACKWARD = Tolerance(16, "two group means and a product per element: in ULPs of their magnitudes, + K ULPs",
                              extra=group_terms)
 
