@@ -306,3 +306,26 @@ def test_one_backward_pass_per_input_is_caught(backend):
     _, (*xs, ng), params = layer_norm_example(counting)
     counting.evaluate("layer_norm", xs, params, ng, (0, 1, 2))
     assert len(calls) == 4
+
+
+# (g) rms_norm and rotary_embedding: signatures, native defaults as measured, unsupported where absent ------------
+
+RMS_EPSILON = {"torch": None, "tensorflow": 1e-7, "jax": 1e-6}  # None: torch's finfo(compute dtype).eps
+HAS_ROTARY = {"numpy": True, "torch": True, "tensorflow": False, "jax": False}  # Keras 3, JAX and flax have none
+
+
+def test_rms_norm_and_rotary_signatures_and_defaults(backend):
+    from nnspec.spec import encoding as E
+    from nnspec.spec import normalization as N
+
+    for op, fn in (("rms_norm", N.rms_norm), ("rotary_embedding", E.rotary_embedding)):
+        if op == "rotary_embedding" and not HAS_ROTARY[backend.name]:
+            assert not backend.implements(op)
+            continue
+        assert list(inspect.signature(getattr(backend, op)).parameters) == adapter_parameters(fn), op
+    if backend.name == "numpy":
+        return
+    epsilon = backend.native_default("rms_norm", "epsilon")
+    assert epsilon == RMS_EPSILON[backend.name] and type(epsilon) is type(RMS_EPSILON[backend.name])
+    if HAS_ROTARY[backend.name]:
+        assert backend.native_default("rotary_embedding", "pairs") == "half"  # the ONNX op's interleaved=False

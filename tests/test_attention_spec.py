@@ -235,48 +235,198 @@ def test_dropout_is_refused():
         A.scaled_dot_product_attention(q, k, v, mask, dropout=0.1)
 
 
+# grouped-query heads, soft-capping, the cache offset and ALiBi -------------------------------
+
+
+def paper_slopes(n):
+    """ALiBi's slopes as Press et al.'s reference code computes them (get_slopes), at 50 digits."""
+    def power_of_2(n):
+        start = mpmath.mpf(2) ** (-(mpmath.mpf(2) ** -(mpmath.log(n, 2) - 3)))
+        return [start * start**i for i in range(n)]
+
+    if mpmath.log(n, 2) == int(mpmath.log(n, 2)):
+        return power_of_2(n)
+    closest = 2 ** int(mpmath.floor(mpmath.log(n, 2)))
+    return power_of_2(closest) + paper_slopes(2 * closest)[0::2][:n - closest]
+
+
+def exact_extended(q, k, v, causal=False, offset=0, softcap=None, alibi=False, scale=None):
+    """softmax(cap(scale·q·k) − m_h(i + offset − j), j ≤ i + offset when causal) v, every head written out:
+    q (H, L, d) mpf, k and v (K, S, d) mpf, query head h reading kv head h // (H/K)."""
+    heads, queries, d = q.shape
+    kv_heads, keys = k.shape[:2]
+    scale = 1 / mpmath.sqrt(d) if scale is None else mpmath.mpf(scale)
+    slopes = paper_slopes(heads)
+    out = np.empty(q.shape[:2] + (v.shape[-1],), dtype=object)
+    for h in range(heads):
+        kv = h // (heads // kv_heads)
+        for i in range(queries):
+            logits = []
+            for j in range(keys):
+                s = scale * mpmath.fsum(q[h, i] * k[kv, j])
+                if softcap:
+                    s = softcap * mpmath.tanh(s / softcap)
+                if alibi:
+                    s = s - slopes[h] * (i + offset - j)
+                logits.append(s)
+            kept = [j for j in range(keys) if not causal or j <= i + offset]
+            if not kept:
+                out[h, i] = mpmath.nan
+                continue
+            top = max(logits[j] for j in kept)
+            e = [mpmath.exp(logits[j] - top) if j in kept else mpmath.mpf(0) for j in range(keys)]
+            total = mpmath.fsum(e)
+            for c in range(v.shape[-1]):
+                out[h, i, c] = mpmath.fsum(e[j] / total * v[kv, j, c] for j in range(keys))
+    return out
+
+
+def extended_case(seed, heads, kv_heads, queries, keys, d, logit=4.0):
+    rng = np.random.default_rng(seed)
+    c = np.sqrt(logit)
+    q = rng.uniform(-c, c, (1, heads, queries, d))
+    k = rng.uniform(-c, c, (1, kv_heads, keys, d))
+    v = rng.uniform(-1, 1, (1, kv_heads, keys, d))
+    return q, k, v, np.ones((1, 1, 1, 1), bool)
+
+
+@pytest.mark.parametrize("heads", [1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 64])
+def test_alibi_slopes_are_the_papers(heads):
+    np.testing.assert_allclose(A.alibi_slopes(heads), [float(m) for m in paper_slopes(heads)], rtol=2 * EPS)
+
+
+def test_alibi_slopes_closed_forms():
+    """H = 8: 1/2 … 1/256 (the paper's example); H = 6: those of 4, then slopes 1 and 3 of 8."""
+    np.testing.assert_array_equal(A.alibi_slopes(8), 2.0 ** -np.arange(1, 9))
+    np.testing.assert_array_equal(A.alibi_slopes(6), [2**-2, 2**-4, 2**-6, 2**-8, 2**-1, 2**-3])
+    bias = A.alibi_bias(2, 2, 3, 0)  # −m_h·(i − j): 0 on the diagonal, positive for later keys
+    np.testing.assert_array_equal(bias[0], -(2.0**-4) * np.array([[0, -1, -2], [1, 0, -1]]))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), grouping=st.sampled_from([(1, 1), (2, 1), (4, 2), (6, 3), (4, 4)]),
+       queries=st.integers(1, 3), keys=st.integers(1, 4), causal=st.booleans(), offset=st.sampled_from([0, 1, 3]),
+       softcap=st.sampled_from([None, 0.5, 5.0]), alibi=st.booleans())
+def test_grouped_capped_offset_alibi_attention_matches_mpmath(seed, grouping, queries, keys, causal, offset, softcap,
+                                                              alibi):
+    heads, kv_heads = grouping
+    q, k, v, mask = extended_case(seed, heads, kv_heads, queries, keys, 2)
+    spec = A.scaled_dot_product_attention(q, k, v, mask, causal=causal, softcap=softcap, causal_offset=offset,
+                                          alibi=alibi)
+    exact = exact_extended(mpf_array(q[0]), mpf_array(k[0]), mpf_array(v[0]), causal, offset,
+                           softcap and mpmath.mpf(softcap), alibi)
+    assert spec.shape == q.shape
+    # the logits are below 2 + 3·max slope·(distance) here: 64 ULPs of the values' scale (1) is generous
+    assert_close(spec[0], exact, np.ones(spec.shape[1:]), 64, "extended attention")
+
+
+@pytest.mark.parametrize("softcap,offset,alibi,grouping", [(None, 0, False, (4, 2)), (0.7, 1, True, (4, 2)),
+                                                           (2.0, 2, False, (2, 1)), (None, 1, True, (3, 3))])
+def test_extended_attention_vjp_matches_mpmath_differences(softcap, offset, alibi, grouping):
+    heads, kv_heads = grouping
+    q, k, v, mask = extended_case(3, heads, kv_heads, 3, 4, 2)
+    g = np.random.default_rng(11).uniform(-2, 2, q.shape)
+    params = dict(causal=True, softcap=softcap, causal_offset=offset, alibi=alibi)
+    spec = A.scaled_dot_product_attention_vjp(q, k, v, mask, g, **params)
+    cap = softcap and mpmath.mpf(softcap)
+    f = lambda q_, k_, v_: exact_extended(q_, k_, v_, True, offset, cap, alibi)  # noqa: E731
+    inputs = [mpf_array(a[0]) for a in (q, k, v)]
+    for index in range(3):
+        want = to_float(exact_gradient(f, inputs, mpf_array(g[0]), index))
+        assert spec[index].shape == (q, k, v)[index].shape
+        scale = float(np.max(np.abs(want))) + 1
+        assert np.allclose(spec[index][0], want, rtol=0, atol=1e-10 * scale), (index, spec[index], want)
+
+
+def test_grouped_query_heads_are_repeat_interleaved_not_tiled():
+    """K kv heads serve H/K consecutive query heads each: the same as MHA on np.repeat(kv, H/K, heads), and
+    not as on np.tile (which would give query head h the kv head h mod K)."""
+    q, k, v, mask = extended_case(5, 4, 2, 3, 4, 3)
+    grouped = A.scaled_dot_product_attention(q, k, v, mask)
+    repeated = A.scaled_dot_product_attention(q, np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1), mask)
+    np.testing.assert_array_equal(grouped, repeated)
+    tiled = A.scaled_dot_product_attention(q, np.tile(k, (1, 2, 1, 1)), np.tile(v, (1, 2, 1, 1)), mask)
+    assert not np.allclose(grouped[:, 1:3], tiled[:, 1:3])
+    with pytest.raises(ValueError, match="multiple"):
+        A.scaled_dot_product_attention(q, k[:, :1].repeat(3, axis=1), v[:, :1].repeat(3, axis=1), mask)
+
+
+def test_the_cache_offset_shifts_the_causal_diagonal_and_bottom_right_is_the_offset_s_minus_l():
+    offset_2 = A.allowed_keys((2, 5), None, False, True, causal_offset=2)
+    np.testing.assert_array_equal(offset_2, [[1, 1, 1, 0, 0], [1, 1, 1, 1, 0]])
+    for offset in (0, 1, 3):
+        np.testing.assert_array_equal(A.allowed_keys((3, 5), None, False, True, causal_align="bottom_right",
+                                                     causal_offset=offset),
+                                      A.allowed_keys((3, 5), None, False, True, causal_offset=offset + 2))
+    q, k, v, mask = extended_case(6, 2, 2, 3, 5, 2)
+    np.testing.assert_array_equal(  # with ALiBi too: the queries' positions move with the offset
+        A.scaled_dot_product_attention(q, k, v, mask, causal=True, alibi=True, causal_align="bottom_right"),
+        A.scaled_dot_product_attention(q, k, v, mask, causal=True, alibi=True, causal_offset=2))
+    np.testing.assert_array_equal(  # without causal (and ALiBi) the offset changes nothing
+        A.scaled_dot_product_attention(q, k, v, mask, causal_offset=3), A.scaled_dot_product_attention(q, k, v, mask))
+
+
+def test_softcap_off_is_none_or_zero_and_caps_the_logits():
+    q, k, v, mask = extended_case(7, 2, 2, 3, 4, 2, logit=400.0)
+    plain = A.scaled_dot_product_attention(q, k, v, mask)
+    np.testing.assert_array_equal(A.scaled_dot_product_attention(q, k, v, mask, softcap=0), plain)
+    np.testing.assert_allclose(A.scaled_dot_product_attention(q, k, v, mask, softcap=1e8), plain, rtol=1e-9)
+    weights, _ = A.attention_weights(q, k, mask, False, None, False, 0.5)
+    ratios = weights.max(axis=-1) / weights.min(axis=-1)
+    assert np.all(ratios <= np.exp(1.0) * (1 + 1e-12))  # each row's logits within ±0.5: weight ratios ≤ e
+
+
 # multi-head attention ------------------------------------------------------------------------
 
 
-def mha_case(seed, queries, keys, features, kv_features, heads):
+def mha_case(seed, queries, keys, features, kv_features, heads, kv_heads=None):
     rng = np.random.default_rng(seed)
     query = rng.uniform(-2, 2, (1, queries, features))
     key, value = rng.uniform(-2, 2, (2, 1, keys, kv_features))
     weights = []
-    for fan_in in (features, kv_features, kv_features, features):
-        weights += [rng.uniform(-1, 1, (fan_in, features)), rng.uniform(-0.5, 0.5, features)]
+    kv_width = features if kv_heads is None else kv_heads * (features // heads)
+    for fan_in, fan_out in ((features, features), (kv_features, kv_width), (kv_features, kv_width),
+                            (features, features)):
+        weights += [rng.uniform(-1, 1, (fan_in, fan_out)), rng.uniform(-0.5, 0.5, fan_out)]
     mask = rng.random((1, queries, keys)) < 0.7
     mask[:, :, 0] = True
     return [query, key, value, *weights, mask], heads
 
 
-def exact_mha(query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, allowed, heads):
-    """The textbook, head by head: each head's columns h·d … h·d + d − 1 of each projection."""
+def exact_mha(query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, allowed, heads, kv_heads=None):
+    """The textbook, head by head: each head's columns h·d … h·d + d − 1 of each projection; query head h
+    reads key/value head h // (H/K), columns of the key/value projections."""
     project = lambda x, w, b: np.array([[mpmath.fsum(x[t] * w[:, c]) + b[c] for c in range(w.shape[1])]  # noqa
                                         for t in range(x.shape[0])], dtype=object)
     q, k, v = project(query, w_q, b_q), project(key, w_k, b_k), project(value, w_v, b_v)
     d = q.shape[1] // heads
+    group = heads // (heads if kv_heads is None else kv_heads)
     outs = []
     for h in range(heads):
-        cols = slice(h * d, (h + 1) * d)
-        outs.append(_attention_mp_exact(q[:, cols], k[:, cols], v[:, cols], allowed, "nan"))
+        cols, kv_cols = slice(h * d, (h + 1) * d), slice(h // group * d, (h // group + 1) * d)
+        outs.append(_attention_mp_exact(q[:, cols], k[:, kv_cols], v[:, kv_cols], allowed, "nan"))
     return project(np.concatenate(outs, axis=1), w_o, b_o)
 
 
-@pytest.mark.parametrize("seed,shape", [(0, (2, 3, 4, 4, 2)), (1, (3, 2, 6, 5, 3)), (2, (1, 1, 2, 2, 1))])
+@pytest.mark.parametrize("seed,shape", [(0, (2, 3, 4, 4, 2)), (1, (3, 2, 6, 5, 3)), (2, (1, 1, 2, 2, 1)),
+                                        (3, (2, 3, 4, 3, 4, 2)), (4, (2, 2, 6, 5, 3, 1)), (5, (1, 2, 2, 2, 2, 2))])
 def test_multi_head_attention_and_its_vjp_match_mpmath(seed, shape):
+    """Multi-head, grouped-query (K = 2 of 4 heads) and multi-query (K = 1), and K = H given explicitly."""
     inputs, heads = mha_case(seed, *shape)
+    kv_heads = shape[5] if len(shape) > 5 else None
     *arrays, mask = inputs
-    spec_out, spec_weights = A.multi_head_attention(*arrays, mask, num_heads=heads, use_mask=True)
+    spec_out, spec_weights = A.multi_head_attention(*arrays, mask, num_heads=heads, use_mask=True,
+                                                    num_kv_heads=kv_heads)
     exact_inputs = [mpf_array(a[0]) if a.ndim == 3 else mpf_array(a) for a in arrays]
-    f = lambda *x: exact_mha(*x, mask[0], heads)  # noqa: E731
+    f = lambda *x: exact_mha(*x, mask[0], heads, kv_heads)  # noqa: E731
     exact = f(*exact_inputs)
     np.testing.assert_allclose(spec_out[0], to_float(exact), rtol=1e-12, atol=1e-12)
     assert spec_weights.shape == (1, heads, shape[0], shape[1])
     np.testing.assert_allclose(spec_weights.sum(axis=-1), 1.0, rtol=1e-14)
     g = np.random.default_rng(seed + 9).uniform(-1, 1, spec_out.shape)
-    spec = A.multi_head_attention_vjp(*arrays, mask, g, num_heads=heads, use_mask=True)
+    spec = A.multi_head_attention_vjp(*arrays, mask, g, num_heads=heads, use_mask=True, num_kv_heads=kv_heads)
     for index, gradient in enumerate(spec):
+        assert gradient.shape == arrays[index].shape
         want = to_float(exact_gradient(f, exact_inputs, mpf_array(g[0]), index))
         got = gradient[0] if gradient.ndim == 3 else gradient
         scale = float(np.max(np.abs(want))) + 1

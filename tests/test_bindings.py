@@ -194,3 +194,14 @@ def test_a_duplicate_row_fails():
 
 def test_every_row_of_the_catalogue_is_valid():
     assert build(CATALOGUE.values()) == CATALOGUE
+
+
+def test_keras_rms_norm_is_bound_and_reads_its_none_default_as_keras_epsilon():
+    keras = pytest.importorskip("keras")
+    backend = load_backend("tensorflow")
+    assert backend.binding("rms_norm").fn is keras.ops.rms_normalization
+    assert backend.native_default("rms_norm", "epsilon") == keras.config.epsilon()  # its signature says None
+    x, weight = np.array([[3.0, 4.0]]), np.array([1.0, 2.0])
+    out = backend.to_numpy(backend.call("rms_norm", [backend.asarray(x, "cpu"), backend.asarray(weight, "cpu")],
+                                        {"epsilon": 0.5}))
+    np.testing.assert_allclose(out, x / np.sqrt(12.5 + 0.5) * weight, rtol=1e-15)  # ε inside the root, γ applied

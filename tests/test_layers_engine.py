@@ -35,7 +35,7 @@ def test_baseline_passes_what_the_wrong_adapters_break(op):
     assert records["gradient"]["status"] == "pass", records["gradient"]["message"]
 
 
-@pytest.mark.parametrize("op", ["dense", "conv2d"])
+@pytest.mark.parametrize("op", ["dense", "conv1d", "conv2d", "conv2d_transpose"])
 def test_baseline_layout_round_trips(op):
     assert layout(NumpyBackend(), op)["status"] == "pass"
 
@@ -71,3 +71,23 @@ def test_torch_fed_k_over_2_pads_fails_forward_and_gradient_as_the_odd_pad_befor
     for check in ("forward", "gradient"):
         assert records[check]["status"] == "fail"
         assert records[check]["matches_variant"] == "conv2d(same_odd_pad='before')"
+
+
+def test_a_convolving_conv1d_fails_forward_as_the_kernel_flip():
+    records = values(W.FlippedConv1dKernel(), "conv1d")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "conv1d(kernel_flip=True)"
+
+
+def test_a_transpose_kernel_with_in_and_out_swapped_fails_forward_and_layout():
+    records = values(W.SwappedTransposeKernel(), "conv2d_transpose")
+    assert records["forward"]["status"] in ("fail", "error") and records["forward"]["matches_variant"] is None
+    record = layout(W.SwappedTransposeKernel(), "conv2d_transpose")
+    assert record["status"] == "fail" and record["message"].startswith("w:")
+
+
+def test_torch_fed_a_reversed_conv1d_kernel_fails_forward_and_gradient_as_the_kernel_flip():
+    records = values(W.TorchFlippedConv1d(), "conv1d", "float32")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail"
+        assert records[check]["matches_variant"] == "conv1d(kernel_flip=True)"

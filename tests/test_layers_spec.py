@@ -285,3 +285,180 @@ def test_defaults_are_pinned():
     assert defaults(L.max_pool2d) == {"stride": None, "padding": "valid"}
     assert defaults(L.avg_pool2d) == {"stride": None, "padding": "valid", "count_include_pad": False}
     assert defaults(L.max_pool2d_vjp)["ties"] == "first" and defaults(L.global_max_pool2d_vjp) == {"ties": "first"}
+
+
+# conv1d and conv2d_transpose ----------------------------------------------------------------------------
+
+
+def conv1d_oracle(x, w, b, stride, padding, dilation, groups):
+    """The 1-D definition as a loop, out-of-range cells read as 0, 'same' from TF's formula."""
+    N, C, L_ = x.shape
+    O, Cg, K = w.shape
+    pad = tf_same_pads(L_, K, stride, dilation) if padding == "same" else (0, 0) if padding == "valid" else padding
+    OL = out_size(L_, pad, K, stride, dilation)
+    y = np.zeros((N, O, OL))
+    for n, o, i in itertools.product(range(N), range(O), range(OL)):
+        g = o // (O // groups)
+        terms = []
+        for c, p in itertools.product(range(Cg), range(K)):
+            r = i * stride + p * dilation - pad[0]
+            terms.append(x[n, g * Cg + c, r] * w[o, c, p] if 0 <= r < L_ else 0.0)
+        y[n, o, i] = math.fsum([b[o], *terms])
+    return y
+
+
+@st.composite
+def conv1d_cases(draw):
+    groups = draw(st.sampled_from([1, 2]))
+    C, O = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    n, stride, dilation = draw(st.integers(1, 7)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    padding = draw(st.sampled_from(["valid", "same", (0, 1), (2, 0), (1, 1)]))
+    before_after = (0, 0) if isinstance(padding, str) else padding
+    K = draw(st.integers(1, max(1, (n + sum(before_after) - 1) // dilation + 1)))  # 'same' pads any kernel
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x, w, b = rng.normal(size=(draw(st.integers(1, 2)), C, n)), rng.normal(size=(O, C // groups, K)), rng.normal(size=O)
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@settings(max_examples=60)
+@given(conv1d_cases())
+def test_conv1d_is_the_nested_loop_definition(case):
+    x, w, b, params = case
+    np.testing.assert_allclose(L.conv1d(x, w, b, **params), conv1d_oracle(x, w, b, **params), rtol=1e-12, atol=1e-12)
+
+
+def test_conv1d_kernel_flip_is_numpy_convolve():
+    """The variant is the convolution of signal processing: np.convolve's 'valid' part."""
+    x, w = np.array([1.0, 2.0, -1.0, 3.0, 0.5]), np.array([1.0, 0.0, -2.0])
+    flipped = L.conv1d(x[None, None], w[None, None], np.zeros(1), kernel_flip=True)[0, 0]
+    np.testing.assert_array_equal(flipped, np.convolve(x, w, mode="valid"))
+    np.testing.assert_array_equal(L.conv1d(x[None, None], w[None, None], np.zeros(1))[0, 0],
+                                  np.correlate(x, w, mode="valid"))
+
+
+@settings(max_examples=40)
+@given(conv1d_cases(), st.booleans())
+def test_conv1d_vjp_is_the_adjoint_of_its_derivative(case, kernel_flip):
+    x, w, b, params = case
+    gap = adjoint_gap(lambda *a: L.conv1d(*a, **params, kernel_flip=kernel_flip),
+                      lambda *a: L.conv1d_vjp(*a, **params, kernel_flip=kernel_flip), [x, w, b],
+                      np.random.default_rng(0))
+    assert gap < 1e-9
+
+
+def transpose_scatter_oracle(x, w, b, stride, padding, output_padding, dilation, groups):
+    """A direct loop: every x[n, c, i, j]·w[c, o, p, q] added at output cell (i·sh + p·dh − top, j·sw + q·dw − left),
+    the cells outside the output dropped; 'same' pads from TF's formula on an H·s input."""
+    N, C, H, W = x.shape
+    _, Og, KH, KW = w.shape
+    Cg = C // groups
+    if padding == "same":
+        OH, OW = H * stride[0], W * stride[1]
+        top, left = (tf_same_pads(n, k, s, d)[0] for n, k, s, d in zip((OH, OW), (KH, KW), stride, dilation))
+    else:
+        pad = [(0, 0), (0, 0)] if padding == "valid" else padding
+        (top, bottom), (left, right) = pad
+        OH = (H - 1) * stride[0] - top - bottom + (KH - 1) * dilation[0] + 1 + output_padding[0]
+        OW = (W - 1) * stride[1] - left - right + (KW - 1) * dilation[1] + 1 + output_padding[1]
+    terms = {}
+    for n, c, i, j, o, p, q in itertools.product(range(N), range(C), range(H), range(W), range(Og), range(KH),
+                                                 range(KW)):
+        r, s = i * stride[0] + p * dilation[0] - top, j * stride[1] + q * dilation[1] - left
+        if 0 <= r < OH and 0 <= s < OW:
+            terms.setdefault((n, (c // Cg) * Og + o, r, s), []).append(x[n, c, i, j] * w[c, o, p, q])
+    y = np.zeros((N, Og * groups, OH, OW))
+    for n, o, r, s in itertools.product(range(N), range(Og * groups), range(OH), range(OW)):
+        y[n, o, r, s] = math.fsum([b[o], *terms.get((n, o, r, s), [])])
+    return y
+
+
+@st.composite
+def transpose_cases(draw):
+    groups = draw(st.sampled_from([1, 2]))
+    C, O = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    H, W = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    KH, KW = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    padding = draw(st.sampled_from(["valid", "same", "explicit"]))
+    output_padding = (0, 0)
+    if padding == "explicit":
+        # pads that leave at least one output cell: at most the full extent (H − 1)·s + (k − 1)·d + 1, less one
+        extent = [(n - 1) * s + (k - 1) * d + 1 for n, k, s, d in zip((H, W), (KH, KW), stride, dilation)]
+        padding = tuple((t, min(draw(st.integers(0, 2)), e - 1 - t)) for e in extent
+                        for t in [min(draw(st.integers(0, 2)), e - 1)])
+    if padding != "same":
+        output_padding = (draw(st.integers(0, stride[0] - 1)), draw(st.integers(0, stride[1] - 1)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    N = draw(st.integers(1, 2))
+    x, w, b = rng.normal(size=(N, C, H, W)), rng.normal(size=(C, O // groups, KH, KW)), rng.normal(size=O)
+    return x, w, b, dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
+                         groups=groups)
+
+
+@settings(max_examples=60)
+@given(transpose_cases())
+def test_conv2d_transpose_is_the_direct_scatter(case):
+    x, w, b, params = case
+    np.testing.assert_allclose(L.conv2d_transpose(x, w, b, **params), transpose_scatter_oracle(x, w, b, **params),
+                               rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=60)
+@given(transpose_cases(), st.sampled_from(L.SAME_ODD_PADS))
+def test_conv2d_transpose_is_the_adjoint_of_conv2d(case, same_odd_pad):
+    """⟨conv2d(z, w), x⟩ = ⟨z, conv2d_transpose(x, w)⟩, both sides summed correctly rounded: equal to float64
+    rounding of the products (a few ULPs of Σ|products|), for every padding, stride, dilation and group."""
+    x, w, _, params = case
+    zero = np.zeros(w.shape[1] * params["groups"])
+    y = L.conv2d_transpose(x, w, zero, **params, same_odd_pad=same_odd_pad)
+    z = np.random.default_rng(7).normal(size=y.shape)
+    conv = {k: v for k, v in params.items() if k != "output_padding"}
+    forward = L.conv2d(z, w, np.zeros(w.shape[0]), **conv, same_odd_pad=same_odd_pad)
+    assert forward.shape == x.shape
+    lhs, rhs = math.fsum((forward * x).ravel()), math.fsum((z * y).ravel())
+    scale = math.fsum(np.abs(L.conv2d(np.abs(z), np.abs(w), np.zeros(w.shape[0]), **conv) * np.abs(x)).ravel())
+    assert abs(lhs - rhs) <= 64 * np.finfo(float).eps * scale
+
+
+def test_conv2d_transpose_of_a_one_cell_kernel_spreads_x_by_the_stride():
+    x = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    y = L.conv2d_transpose(x, np.ones((1, 1, 1, 1)), np.zeros(1), stride=(2, 2), output_padding=(1, 1))
+    np.testing.assert_array_equal(y[0, 0], [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]])
+
+
+def test_conv2d_transpose_kernel_flip_reverses_the_kernel():
+    rng = np.random.default_rng(8)
+    x, w, b = rng.normal(size=(1, 2, 3, 3)), rng.normal(size=(2, 3, 2, 3)), rng.normal(size=3)
+    np.testing.assert_array_equal(L.conv2d_transpose(x, w, b, stride=(2, 1), kernel_flip=True),
+                                  L.conv2d_transpose(x, w[:, :, ::-1, ::-1], b, stride=(2, 1)))
+
+
+def test_conv2d_transpose_refuses_what_has_no_adjoint_reading():
+    x, w, b = np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), np.zeros(1)
+    with pytest.raises(ValueError, match="below the stride"):
+        L.conv2d_transpose(x, w, b, stride=(2, 2), output_padding=(2, 0))
+    with pytest.raises(ValueError, match="same"):
+        L.conv2d_transpose(x, w, b, stride=(2, 2), padding="same", output_padding=(1, 0))
+
+
+@settings(max_examples=40)
+@given(transpose_cases(), st.booleans())
+def test_conv2d_transpose_vjp_is_the_adjoint_of_its_derivative(case, kernel_flip):
+    x, w, b, params = case
+    gap = adjoint_gap(lambda *a: L.conv2d_transpose(*a, **params, kernel_flip=kernel_flip),
+                      lambda *a: L.conv2d_transpose_vjp(*a, **params, kernel_flip=kernel_flip), [x, w, b],
+                      np.random.default_rng(0))
+    assert gap < 1e-9
+
+
+def test_new_conv_defaults_are_pinned():
+    """torch's F.conv1d / F.conv_transpose2d: stride 1, no padding, no output padding, no dilation, one group."""
+    def defaults(f):
+        return {n: p.default for n, p in inspect.signature(f).parameters.items() if p.default is not REQUIRED}
+
+    assert defaults(L.conv1d) == {"stride": 1, "padding": "valid", "dilation": 1, "groups": 1,
+                                  "same_odd_pad": "after", "kernel_flip": False}
+    assert defaults(L.conv2d_transpose) == {"stride": (1, 1), "padding": "valid", "output_padding": (0, 0),
+                                            "dilation": (1, 1), "groups": 1, "same_odd_pad": "after",
+                                            "kernel_flip": False}

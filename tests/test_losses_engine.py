@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import wrong_losses as W
 
 from nnspec.backends.numpy import NumpyBackend
 from nnspec.conformance.catalogue import CATALOGUE
-from nnspec.conformance.engine import Case, check_values, decode_example
+from hypothesis import given, settings
+
+from nnspec.conformance.engine import Case, check_values, decode_example, encode_example
 
 
 def run(backend, op, dtype="float64", budget="standard", seed=3):
@@ -16,7 +20,7 @@ def run(backend, op, dtype="float64", budget="standard", seed=3):
     return {r["check"]: r for r in records}
 
 
-@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse"])
+@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse", "nll"])
 def test_baseline_passes_what_the_wrong_adapters_break(op):
     for record in run(NumpyBackend(), op).values():
         assert record["status"] == "pass", (op, record)
@@ -41,6 +45,44 @@ def test_a_huber_with_its_branches_swapped_fails_without_a_variant():
 def test_a_sparse_cross_entropy_without_its_last_class_fails():
     forward = run(W.SparseWithoutLastClass(), "sparse_categorical_cross_entropy")["forward"]
     assert forward["status"] == "fail" and forward["matches_variant"] is None
+
+
+def test_a_weighted_mean_over_the_rows_is_caught_and_named():
+    records = run(W.WeightedMeanOverRows(), "nll")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail", records[check]
+        assert records[check]["matches_variant"] == "nll(mean_divisor='kept')"
+        example = decode_example(records[check]["counterexamples"][0])
+        assert example.params["reduction"] == "mean" and example.params["class_weight"] is not None
+
+
+def test_ignored_rows_summed_but_not_counted_are_caught():
+    forward = run(W.IgnoredRowsStillSummed(), "sparse_categorical_cross_entropy")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None
+    example = decode_example(forward["counterexamples"][0])
+    labels, ignored = example.inputs[1], example.params["ignore_index"]
+    assert ignored is not None and np.any(labels == ignored) and example.params["reduction"] in ("mean", "sum")
+
+
+@pytest.mark.parametrize("op", ["nll", "sparse_categorical_cross_entropy"])
+def test_class_weights_and_ignored_labels_are_drawn_where_they_matter(op):
+    """The ignored label hits labels in the batch, every row of a batch is ignored, weights of 0 appear;
+    and a weighted example's class weights survive the record's JSON as the tuple drawn."""
+    seen = {"hit": 0, "all ignored": 0, "zero weight": 0, "plain": 0}
+
+    @settings(max_examples=300, derandomize=True, database=None, deadline=None)
+    @given(CATALOGUE[op].example("float32"))
+    def draw(example):
+        labels, params = example.inputs[1], example.params
+        ignored, weights = params["ignore_index"], params["class_weight"]
+        seen["hit"] += ignored is not None and bool(np.any(labels == ignored))
+        seen["all ignored"] += ignored is not None and bool(np.all(labels == ignored))
+        seen["zero weight"] += weights is not None and 0.0 in weights
+        seen["plain"] += ignored is None and weights is None
+        assert decode_example(json.loads(json.dumps(encode_example(example)))).params == params
+
+    draw()
+    assert all(count >= 10 for count in seen.values()), seen
 
 
 def test_a_parameter_value_the_backend_lacks_skips_those_examples_only():

@@ -286,6 +286,149 @@ def test_sparse_cross_entropy_and_nll_match_mpmath(from_logits, data, reduction,
     assert_close(L.nll(prediction, labels, reduction=reduction), reduce(exact, reduction), scale, what="nll")
 
 
+def weighted_class_losses(row_losses, labels, class_weight, ignore_index, reduction, mean_divisor, empty_mean):
+    """A plain loop over the rows: each kept row's loss (its terms already weighted), 0 for an ignored one,
+    reduced; "mean" divides by Σ w_y over the kept rows, their count, or every row."""
+    losses, weight_sum, kept = [], mpmath.mpf(0), 0
+    for loss, y in zip(row_losses, labels):
+        if ignore_index is not None and y == ignore_index:
+            losses.append(mpmath.mpf(0))
+            continue
+        losses.append(loss)
+        weight_sum += M(1) if class_weight is None else M(class_weight[y])
+        kept += 1
+    if reduction != "mean":
+        return reduce(losses, reduction)
+    divisor = {"weight_sum": weight_sum, "kept": mpmath.mpf(kept), "samples": mpmath.mpf(len(losses))}[mean_divisor]
+    if divisor == 0:
+        return mpmath.nan if empty_mean == "nan" else mpmath.mpf(0)
+    return mpmath.fsum(losses) / divisor
+
+
+WEIGHTED_MEANS = st.sampled_from([("weight_sum", "nan"), ("kept", "nan"), ("samples", "nan"), ("kept", "zero")])
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@SETTINGS
+@given(data=st.data(), reduction=st.sampled_from(REDUCTIONS), eps=SMOOTHING, variant=WEIGHTED_MEANS)
+def test_class_weights_and_ignored_labels_match_mpmath(from_logits, data, reduction, eps, variant):
+    """−Σ_c w_c·t_c·log p_c per kept row, reduced by a loop; the ignored label is drawn among the labels."""
+    classes = data.draw(st.sampled_from([2, 3, 7]))
+    shape = (data.draw(st.sampled_from([1, 3, 4])), classes)
+    prediction = data.draw(arrays(LOGITS, [shape])) if from_logits else data.draw(class_rows(classes=[classes]))
+    shape = prediction.shape
+    weight = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0, 10))
+    class_weight = data.draw(st.one_of(st.none(), st.tuples(*[weight] * shape[-1])))
+    ignore_index = data.draw(st.one_of(st.none(), st.integers(0, shape[-1] - 1)))
+    label = st.integers(0, shape[-1] - 1) if ignore_index is None else st.one_of(st.just(ignore_index),
+                                                                                  st.integers(0, shape[-1] - 1))
+    labels = np.array(data.draw(st.lists(label, min_size=shape[0], max_size=shape[0])))
+    mean_divisor, empty_mean = variant
+    w = [M(1)] * shape[-1] if class_weight is None else [M(v) for v in class_weight]
+    row_loss = cce_logits_row if from_logits else cce_row
+    exact = []
+    for pr, y in zip(rows(prediction), labels):
+        target = smooth_categorical([M(1) if c == y else M(0) for c in range(shape[-1])], M(eps))
+        exact.append(row_loss(pr, [wc * tc for wc, tc in zip(w, target)]))
+    want = weighted_class_losses(exact, labels, class_weight, ignore_index, reduction, mean_divisor, empty_mean)
+    variants = {"mean_divisor": mean_divisor, "empty_mean": empty_mean}
+    actual = L.sparse_categorical_cross_entropy(prediction, labels, from_logits=from_logits, reduction=reduction,
+                                                label_smoothing=eps, class_weight=class_weight,
+                                                ignore_index=ignore_index, **variants)
+    if want is mpmath.nan or (not isinstance(want, list) and mpmath.isnan(want)):
+        assert np.isnan(actual)
+    else:
+        assert_close(actual, want, what="sparse")
+    exact = [-(w[y] * pr[y]) for pr, y in zip(rows(prediction), labels)]  # logits here: terms of either sign
+    scale = weighted_class_losses([abs(v) for v in exact], labels, class_weight, ignore_index, reduction,
+                                  mean_divisor, "zero")
+    want = weighted_class_losses(exact, labels, class_weight, ignore_index, reduction, mean_divisor, empty_mean)
+    actual = L.nll(prediction, labels, reduction=reduction, class_weight=class_weight, ignore_index=ignore_index,
+                   **variants)
+    if not isinstance(want, list) and mpmath.isnan(want):
+        assert np.isnan(actual)
+    else:
+        assert_close(actual, want, scale, what="nll")
+
+
+def test_weighted_nll_and_sparse_closed_forms():
+    """Two rows, weights (1, 3): the mean is (1·log 2 + 3·log(4/3))/(1 + 3); ignoring label 1 leaves log 2."""
+    lp = np.log(np.array([[0.5, 0.5], [0.25, 0.75]]))
+    labels, w = np.array([0, 1]), (1.0, 3.0)
+    weighted = (math.log(2) + 3 * math.log(4 / 3)) / 4
+    assert L.nll(lp, labels, class_weight=w) == pytest.approx(weighted, rel=1e-15)
+    assert L.nll(lp, labels, class_weight=w, mean_divisor="kept") == pytest.approx(4 * weighted / 2, rel=1e-15)
+    assert L.nll(lp, labels, class_weight=w, ignore_index=1) == pytest.approx(math.log(2), rel=1e-15)
+    assert L.nll(lp, labels, class_weight=w, ignore_index=1, mean_divisor="samples") == pytest.approx(
+        math.log(2) / 2, rel=1e-15)
+    np.testing.assert_array_equal(L.nll(lp, labels, reduction="none", ignore_index=0), [0.0, -lp[1, 1]])
+    # the gradient of the weighted mean: −w_y/Σw at the label, 0 elsewhere and on an ignored row
+    np.testing.assert_allclose(L.nll_vjp(lp, labels, np.float64(1.0), class_weight=w), [[-0.25, 0], [0, -0.75]],
+                               rtol=1e-15)
+    np.testing.assert_array_equal(L.nll_vjp(lp, labels, np.float64(1.0), ignore_index=1), [[-1.0, 0], [0, 0]])
+    probabilities = np.exp(lp)
+    assert L.sparse_categorical_cross_entropy(probabilities, labels, class_weight=w) == pytest.approx(weighted,
+                                                                                                    rel=1e-15)
+
+
+def test_an_all_ignored_batch_has_a_nan_mean_and_no_gradient():
+    """Every row ignored: the mean is 0/0 = nan (0 under empty_mean="zero"), the sum 0, each row 0; the loss
+    does not depend on any row, so every gradient element is 0. Every kept row weighted 0: nan too, and the
+    kept rows' gradient nan (at the label for nll and probabilities, the whole row through softmax)."""
+    x = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]])
+    labels = np.array([1, 1])
+    for op, vjp, params in [(L.nll, L.nll_vjp, {}),
+                            (L.sparse_categorical_cross_entropy, L.sparse_categorical_cross_entropy_vjp,
+                             {"from_logits": True, "label_smoothing": 0.1})]:
+        assert np.isnan(op(x, labels, ignore_index=1, **params))
+        assert op(x, labels, ignore_index=1, empty_mean="zero", **params) == 0.0
+        assert op(x, labels, ignore_index=1, reduction="sum", **params) == 0.0
+        np.testing.assert_array_equal(op(x, labels, ignore_index=1, reduction="none", **params), [0.0, 0.0])
+        for reduction in REDUCTIONS:
+            g = np.ones(2) if reduction == "none" else np.float64(1.0)
+            np.testing.assert_array_equal(vjp(x, labels, g, ignore_index=1, reduction=reduction, **params), 0 * x)
+    zero_weighted = dict(class_weight=(1.0, 0.0, 2.0), ignore_index=0)
+    assert np.isnan(L.nll(x, labels, **zero_weighted))
+    np.testing.assert_array_equal(np.isnan(L.nll_vjp(x, labels, np.float64(1.0), **zero_weighted)),
+                                  [[False, True, False], [False, True, False]])
+    logits_vjp = L.sparse_categorical_cross_entropy_vjp(x, labels, np.float64(1.0), from_logits=True, **zero_weighted)
+    assert np.all(np.isnan(logits_vjp))
+    p = np.exp(x) / np.exp(x).sum(-1, keepdims=True)
+    probabilities_vjp = L.sparse_categorical_cross_entropy_vjp(p, labels, np.float64(1.0), **zero_weighted)
+    np.testing.assert_array_equal(np.isnan(probabilities_vjp), [[False, True, False], [False, True, False]])
+
+
+def test_a_zero_class_weight_at_a_zero_probability_is_zero_and_nan_under_ieee():
+    """w_y = 0 at p_y = 0: the term 0·log 0 is 0 (the limit); zero_weight="ieee" makes it nan, as torch's
+    nll_loss of log p does; an ignored row is no term at all, nan only in the ieee gradient (0/0 through log)."""
+    p, labels = np.array([[0.0, 1.0], [0.5, 0.5]]), np.array([0, 1])
+    weighted = {"class_weight": (0.0, 1.0), "reduction": "sum"}
+    assert L.sparse_categorical_cross_entropy(p, labels, **weighted) == pytest.approx(math.log(2), rel=1e-15)
+    assert np.isnan(L.sparse_categorical_cross_entropy(p, labels, **weighted, zero_weight="ieee"))
+    ignored = {"ignore_index": 0, "reduction": "sum"}
+    assert L.sparse_categorical_cross_entropy(p, labels, **ignored, zero_weight="ieee") == pytest.approx(math.log(2))
+    gradient = L.sparse_categorical_cross_entropy_vjp(p, labels, np.float64(1.0), **ignored, zero_weight="ieee")
+    np.testing.assert_array_equal(np.isnan(gradient), [[True, False], [False, False]])
+    np.testing.assert_array_equal(L.sparse_categorical_cross_entropy_vjp(p, labels, np.float64(1.0), **ignored),
+                                  [[0.0, 0.0], [0.0, -2.0]])
+
+
+@given(data=st.data(), reduction=st.sampled_from(REDUCTIONS))
+@SETTINGS
+def test_the_defaults_and_neutral_values_are_the_unweighted_loss(data, reduction):
+    """class_weight None and ignore_index None are the loss as it was before it had them (bit for bit, the
+    engine replays old examples at these defaults); all-ones weights and an absent label equal it too."""
+    x = data.draw(arrays(LOGITS, [(3, 4)]))
+    labels = np.array(data.draw(st.lists(st.integers(0, 2), min_size=3, max_size=3)))
+    for op, params in [(L.nll, {}), (L.sparse_categorical_cross_entropy, {"from_logits": True})]:
+        plain = op(x, labels, reduction=reduction, **params)
+        for variant in ({}, {"mean_divisor": "kept"}, {"mean_divisor": "samples"}, {"empty_mean": "zero"}):
+            np.testing.assert_array_equal(op(x, labels, reduction=reduction, **params, **variant), plain)
+            for neutral in ({"class_weight": (1.0,) * 4}, {"ignore_index": 3}):
+                np.testing.assert_allclose(op(x, labels, reduction=reduction, **params, **neutral, **variant), plain,
+                                           rtol=4e-16)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @SETTINGS
 @given(p=class_rows(normalised=True), data=st.data())
@@ -479,7 +622,15 @@ CASES = [
     ("sparse_categorical_cross_entropy", (X, LABELS), {"from_logits": True, "label_smoothing": 0.1}),
     ("sparse_categorical_cross_entropy", (PC, LABELS), {"from_logits": False, "label_smoothing": 0.1}),
     ("sparse_categorical_cross_entropy", (P, LABELS), {"renormalise": "after_clip", "clip_epsilon": 0.1}),
-    ("nll", (X, LABELS), {}), ("kl_divergence", (PC, TC), {}), ("kl_divergence", (P, T), {"clip_epsilon": 0.1}),
+    ("nll", (X, LABELS), {}),
+    *((op, (X, np.array([0, 3, 3])), {**more, **weighted})
+      for op, more in (("nll", {}), ("sparse_categorical_cross_entropy", {"from_logits": True, "label_smoothing": 0.1}))
+      for weighted in ({"class_weight": (0.5, 2.0, 0.0, 3.0)}, {"ignore_index": 3},
+                       {"class_weight": (0.5, 2.0, 1.5, 3.0), "ignore_index": 0, "mean_divisor": "kept"},
+                       {"class_weight": (0.5, 2.0, 1.5, 3.0), "ignore_index": 3, "mean_divisor": "samples"})),
+    ("sparse_categorical_cross_entropy", (PC, np.array([0, 3, 3])), {"class_weight": (0.5, 2.0, 1.5, 3.0),
+                                                                     "ignore_index": 0}),
+    ("kl_divergence", (PC, TC), {}), ("kl_divergence", (P, T), {"clip_epsilon": 0.1}),
     *(("focal", (X if logits else P, T), {"alpha": alpha, "gamma": gamma, "from_logits": logits,
                                           "label_smoothing": 0.1})
       for logits in (False, True) for alpha in (None, 0.25) for gamma in (0.0, 0.5, 2.0)),

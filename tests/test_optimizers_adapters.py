@@ -53,7 +53,7 @@ def test_one_step_of_each_optimizer_moves_against_the_gradient(backend, dtype):
     params, grads = np.array([1.0, -2.0], dtype), np.array([[0.5, -0.5]], dtype)
     lr = np.array([0.1], dtype)
     hyper = {"momentum": 0.9, "initial_accumulator": 0.0, "eps": 1e-8, "rho": 0.9, "centered": False,
-             "beta1": 0.9, "beta2": 0.999, "amsgrad": False, "weight_decay": 0.0}
+             "beta1": 0.9, "beta2": 0.999, "amsgrad": False, "weight_decay": 0.0, "lr_decay": 0.0}
     for row in ROWS:
         if "trajectory" not in row.checks:
             continue

@@ -72,6 +72,13 @@ def test_decoupled_weight_decay_is_matched_and_shows_only_with_a_decay():
     assert example.params["weight_decay"] > 0  # λ = 0 cannot tell coupled from decoupled
 
 
+def test_a_rate_decayed_from_the_first_step_is_caught_and_only_with_a_decay():
+    record = trajectory(W.AdagradDecayFromStepOne(), "adagrad", budget="standard")
+    assert record["status"] == "fail" and record["matches_variant"] is None
+    example = decode_example(record["counterexamples"][0])
+    assert example.params["lr_decay"] > 0
+
+
 def test_a_slow_drift_fails_late_and_is_cut_to_a_short_failing_sequence():
     record = trajectory(W.DriftingSgd(), "sgd", budget="standard")
     assert record["status"] == "fail" and record["matches_variant"] is None

@@ -156,6 +156,15 @@ def test_adagrad_sums_squared_gradients_from_the_initial_accumulator(eps_placeme
     close(got[:, 0], expected)
 
 
+def test_adagrad_lr_decay_divides_step_t_by_one_plus_t_minus_one_decays():
+    g, lr, d, steps = mpmath.mpf("0.4"), mpmath.mpf("0.1"), mpmath.mpf("0.25"), 30
+    expected = [1 - sum(lr / (1 + (k - 1) * d) * g / (mpmath.sqrt(k * g * g) + mpmath.mpf("1e-10"))
+                        for k in range(1, t + 1)) for t in range(1, steps + 1)]
+    got = O.adagrad(np.array([1.0]), constant(0.4, steps), lr=0.1, lr_decay=0.25)
+    close(got[:, 0], expected)
+    assert got[0, 0] == O.adagrad(np.array([1.0]), constant(0.4, 1), lr=0.1)[0, 0]  # step 1 is undecayed
+
+
 @pytest.mark.parametrize("centered", [False, True])
 def test_rmsprop_with_a_constant_gradient(centered):
     """v_t = g²(1 − ρᵗ); centered, ḡ_t = g(1 − ρᵗ) and v − ḡ² = g²(1 − ρᵗ)ρᵗ."""

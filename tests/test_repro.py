@@ -64,6 +64,8 @@ WRONG = [
     ("wrong_recurrent:AlwaysResetAfter", "gru"),
     ("wrong_attention:ScaleByDk", "scaled_dot_product_attention"),
     ("wrong_attention:EpsilonOutsideSqrt", "layer_norm"),
+    ("wrong_attention:HalfSplitRotary", "rotary_embedding"),  # two inputs, the positions among them
+    ("wrong_attention:RmsEpsilonOutsideSqrt", "rms_norm"),
 ]
 NEEDS = {"wrong_recurrent": ("torch", "tensorflow")}
 

@@ -57,8 +57,11 @@ TEXTBOOK = {
     "binary_cross_entropy_with_logits": {"reduction": "mean", "label_smoothing": 0.0},
     "categorical_cross_entropy": {"reduction": "mean", "label_smoothing": 0.0},
     "categorical_cross_entropy_with_logits": {"reduction": "mean", "label_smoothing": 0.0},
-    "sparse_categorical_cross_entropy": {"from_logits": False, "reduction": "mean", "label_smoothing": 0.0},
-    "nll": {"reduction": "mean"},
+    # class_weight None: unweighted (torch's weight=None, Keras' sample_weight=None); ignore_index None: no label
+    # ignored (Keras' ignore_class=None; torch's −100 is no class, so ignores nothing in labels in [0, C))
+    "sparse_categorical_cross_entropy": {"from_logits": False, "reduction": "mean", "label_smoothing": 0.0,
+                                         "class_weight": None, "ignore_index": None},
+    "nll": {"reduction": "mean", "class_weight": None, "ignore_index": None},
     "kl_divergence": {"reduction": "mean"},
     # Lin et al. 2017, section 5.1: γ = 2, α = 0.25 worked best.
     "focal": {"alpha": 0.25, "gamma": 2.0, "from_logits": False, "reduction": "mean", "label_smoothing": 0.0},
@@ -71,7 +74,7 @@ TEXTBOOK = {
     "sgd": {"lr": 0.01, "weight_decay": 0.0},  # no textbook default; Keras' SGD
     "momentum": {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.0},  # μ = 0.9, Sutskever et al. 2013
     "nesterov": {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.0},
-    "adagrad": {"lr": 0.01, "initial_accumulator": 0.0, "eps": 1e-10, "weight_decay": 0.0},  # Duchi 2011; as torch
+    "adagrad": {"lr": 0.01, "initial_accumulator": 0.0, "eps": 1e-10, "weight_decay": 0.0, "lr_decay": 0.0},  # Duchi 2011; as torch
     "rmsprop": {"lr": 0.001, "rho": 0.9, "eps": 1e-8, "centered": False, "momentum": 0.0,
                 "weight_decay": 0.0},  # Hinton 2012, 6e
     # Kingma & Ba 2015, Algorithm 1: α = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
@@ -99,18 +102,28 @@ TEXTBOOK = {
     "lstm": {"batch_first": False, "return_sequences": True},
     "gru": {"reset_after": False, "batch_first": False, "return_sequences": True},
     # Attention: Vaswani et al. 2017: scale 1/√d_k (scale=None), biased projections, sinusoids of
-    # base 10000 (section 3.5), post-norm blocks; no dropout in a reference.
-    "scaled_dot_product_attention": {"use_mask": False, "scale": None, "causal": False, "dropout": 0.0},
+    # base 10000 (section 3.5), post-norm blocks; no dropout in a reference. Vaswani's attention has no logit
+    # cap, no key/value cache before the queries, no ALiBi and as many key/value heads as query heads.
+    "scaled_dot_product_attention": {"use_mask": False, "scale": None, "causal": False, "dropout": 0.0,
+                                     "softcap": None, "causal_offset": 0, "alibi": False},
     "multi_head_attention": {"num_heads": REQUIRED, "use_mask": False, "causal": False, "bias": True,
-                             "dropout": 0.0},
+                             "dropout": 0.0, "num_kv_heads": None},
     "sinusoidal_positional_encoding": {"d_model": REQUIRED, "base": 10000.0},
     "layer_norm": {"epsilon": 1e-5, "affine": True},  # ε = 1e-5 as the docstring states (torch LayerNorm)
     "transformer_block": {"num_heads": REQUIRED, "use_mask": False, "norm_first": False, "epsilon": 1e-5,
                           "dropout": 0.0},
+    # RMS norm: ε = 1e-6 inside the root as T5 (Raffel et al. 2020, T5LayerNorm) and Llama state it; Zhang &
+    # Sennrich 2019's eq. 4 has no ε. Rotary: θ_i = 10000^{−2i/d} and the paper's interleaved pairs (Su et al. 2021).
+    "rms_norm": {"epsilon": 1e-6},
+    "rotary_embedding": {"base": 10000.0, "pairs": "interleaved"},
     # Layers: torch's and Keras' Conv2D: stride 1, no padding ('valid'), no dilation, one group; pools stride
     # by their window (torch stride=None, Keras strides=None); TF's 'SAME' average counts only input cells.
     "dense": {},
     "conv2d": {"stride": (1, 1), "padding": "valid", "dilation": (1, 1), "groups": 1},
+    "conv1d": {"stride": 1, "padding": "valid", "dilation": 1, "groups": 1},  # torch F.conv1d, Keras Conv1D
+    # torch F.conv_transpose2d: no pads, no output padding (Keras' None is its own size rule; the spec names it)
+    "conv2d_transpose": {"stride": (1, 1), "padding": "valid", "output_padding": (0, 0), "dilation": (1, 1),
+                         "groups": 1},
     "max_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid"},
     "avg_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid", "count_include_pad": False},
     "global_avg_pool2d": {}, "global_max_pool2d": {}, "flatten": {},
@@ -139,8 +152,11 @@ FORMULATION = {
     "binary_cross_entropy_with_logits": {"smoothed_target": "exact", "feature_mean": False, "dtype": None},
     "categorical_cross_entropy": {"clip_epsilon": None, "renormalise": False, "zero_weight": "limit", "dtype": None},
     "categorical_cross_entropy_with_logits": {"normalised_targets": False},
+    # the weighted mean divides by Σ w_{y_i} over the kept rows, as torch's CrossEntropyLoss/NLLLoss document;
+    # an empty one (divisor 0) is 0/0 = nan, as torch returns
     "sparse_categorical_cross_entropy": {"clip_epsilon": None, "renormalise": False, "zero_weight": "limit",
-                                         "dtype": None},
+                                         "mean_divisor": "weight_sum", "empty_mean": "nan", "dtype": None},
+    "nll": {"mean_divisor": "weight_sum", "empty_mean": "nan"},
     "kl_divergence": {"clip_epsilon": None, "elementwise": False, "zero_weight": "limit", "dtype": None},
     "focal": {"one_minus_pt": "exact", "log_floor": None, "clip_epsilon": None, "zero_weight": "limit",
               "smoothed_target": "exact", "feature_mean": False, "dtype": None},
@@ -171,7 +187,11 @@ FORMULATION = {
     "sinusoidal_positional_encoding": {"layout": "interleaved"},  # Vaswani et al.: sin at 2i, cos at 2i + 1
     "layer_norm": {"epsilon_at": "inside_sqrt"},  # Ba et al. 2016: √(σ² + ε)
     "transformer_block": {"mask_means": "attend"},
+    "rms_norm": {"epsilon_at": "inside_sqrt"},  # T5, Llama: x/√(mean(x²) + ε)
     "conv2d": {"same_odd_pad": "after"},  # TensorFlow's 'SAME': the odd pad cell at the bottom/right
+    # cross-correlation, as every deep-learning framework; the transpose is conv2d's exact adjoint in x
+    "conv1d": {"same_odd_pad": "after", "kernel_flip": False},
+    "conv2d_transpose": {"same_odd_pad": "after", "kernel_flip": False},
     "max_pool2d": {"ties": "first"}, "global_max_pool2d": {"ties": "first"},  # the first maximum, row-major
     "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
     "batch_norm": {"running_variance": "unbiased"},  # torch: the running variance from σ²·K/(K − 1)
@@ -180,8 +200,9 @@ FORMULATION = {
 
 # Spec functions that serve an op without its name as their prefix.
 HELPERS = {"normalize": "layer_norm", "attention_weights": "scaled_dot_product_attention",
-           "allowed_keys": "scaled_dot_product_attention", "transformer_block": "layer_norm",
-           "same_pads": "conv2d", "pads": "conv2d"}
+           "allowed_keys": "scaled_dot_product_attention", "query_offset": "scaled_dot_product_attention",
+           "transformer_block": "layer_norm", "same_pads": "conv2d", "pads": "conv2d",
+           "transpose_output_size": "conv2d_transpose"}
 
 
 def same(a, b) -> bool:
@@ -353,6 +374,13 @@ def _change_default(monkeypatch, f, name, value):
      "reduce_on_plateau"),  # same value, another type
     ("optimizers", "adam", "eps_placement", "inside", test_the_spec_formulation_is_the_pinned_one, "adam"),
     ("optimizers", "nadam", "momentum_decay", 1.0, test_the_spec_formulation_is_the_pinned_one, "nadam"),
+    ("normalization", "rms_norm", "epsilon", 1e-5, test_catalogue_defaults_are_the_textbook_ones, "rms_norm"),
+    ("normalization", "rms_norm", "epsilon_at", "outside_sqrt", test_the_spec_formulation_is_the_pinned_one,
+     "rms_norm"),
+    ("encoding", "rotary_embedding", "base", 500000.0, test_catalogue_defaults_are_the_textbook_ones,
+     "rotary_embedding"),
+    ("encoding", "rotary_embedding", "pairs", "half", test_catalogue_defaults_are_the_textbook_ones,
+     "rotary_embedding"),
 ])  # fmt: skip
 def test_a_changed_default_fails(monkeypatch, module, function, name, value, check, argument):
     _change_default(monkeypatch, getattr(importlib.import_module(f"nnspec.spec.{module}"), function), name, value)
@@ -363,6 +391,7 @@ def test_a_changed_default_fails(monkeypatch, module, function, name, value, che
 @pytest.mark.parametrize("module, function, name, value", [
     ("optimizers", "adam_update", "eps", 1e-7), ("normalization", "layer_norm_vjp", "epsilon", 1e-6),
     ("normalization", "normalize", "epsilon_at", "outside_sqrt"), ("attention", "transformer_block", "epsilon", 1e-6),
+    ("normalization", "rms_norm_vjp", "epsilon", 1e-5), ("encoding", "rotary_embedding_vjp", "pairs", "half"),
 ])  # fmt: skip
 def test_a_helper_that_drifts_from_its_op_fails(monkeypatch, module, function, name, value):
     f = getattr(importlib.import_module(f"nnspec.spec.{module}"), function)

@@ -43,8 +43,10 @@ class ScaleByDk(_Changed):
             params["scale"] = 1.0 / inputs[0].shape[-1]
         return inputs, params
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
-        params = {"use_mask": use_mask, "scale": scale, "causal": causal, "dropout": dropout}
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        params = {"use_mask": use_mask, "scale": scale, "causal": causal, "dropout": dropout, "softcap": softcap,
+                  "causal_offset": causal_offset, "alibi": alibi}
         inputs, params = self.change([query, key, value, mask], params)
         return in_dtype(A.scaled_dot_product_attention, *inputs, **params)
 
@@ -60,10 +62,11 @@ class InvertedMask(_Changed):
             inputs[3] = ~inputs[3]
         return inputs, params
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
         inputs, _ = self.change([query, key, value, mask], {})
         return in_dtype(A.scaled_dot_product_attention, *inputs, use_mask=use_mask, scale=scale, causal=causal,
-                        dropout=dropout)
+                        dropout=dropout, softcap=softcap, causal_offset=causal_offset, alibi=alibi)
 
 
 class ZeroedMaskedRows(_Changed):
@@ -75,9 +78,60 @@ class ZeroedMaskedRows(_Changed):
     def change(self, inputs, params):
         return inputs, {**params, "all_masked": "zeros"}
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
         return in_dtype(A.scaled_dot_product_attention, query, key, value, mask, use_mask=use_mask, scale=scale,
-                        causal=causal, dropout=dropout, all_masked="zeros")
+                        causal=causal, dropout=dropout, softcap=softcap, causal_offset=causal_offset, alibi=alibi,
+                        all_masked="zeros")
+
+
+class NoCacheOffset(_Changed):
+    """Scaled dot-product attention that ignores the key/value-cache offset: query i sees keys j ≤ i."""
+
+    name = "no-cache-offset"
+    op, backward = "scaled_dot_product_attention", A.scaled_dot_product_attention_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "causal_offset": 0}
+
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        params = {"use_mask": use_mask, "scale": scale, "causal": causal, "dropout": dropout, "softcap": softcap,
+                  "causal_offset": causal_offset, "alibi": alibi}
+        inputs, params = self.change([query, key, value, mask], params)
+        return in_dtype(A.scaled_dot_product_attention, *inputs, **params)
+
+
+def tiled(x, heads):
+    """(…, K, S, d) -> (…, H, S, d) by tiling: query head h gets kv head h mod K (the wrong grouping)."""
+    return np.tile(x, (1,) * (x.ndim - 3) + (heads // x.shape[-3], 1, 1))
+
+
+class TiledKvHeads(_Changed):
+    """Grouped-query attention whose key/value heads are tiled (kv head h mod K) instead of repeat-interleaved."""
+
+    name = "tiled-kv-heads"
+    op, backward = "scaled_dot_product_attention", A.scaled_dot_product_attention_vjp
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op != self.op:
+            return super().vjp(op, inputs, cotangent, params, wrt)
+        query, key, value, mask = inputs
+        heads, kv_heads = query.shape[-3], key.shape[-3]
+        gradients = in_dtype(A.scaled_dot_product_attention_vjp, query, tiled(key, heads), tiled(value, heads), mask,
+                             cotangent, **params)
+        def untile(d):  # the transpose of tiled: copy c of kv head k is head c·K + k
+            return d.reshape(*d.shape[:-3], heads // kv_heads, kv_heads, *d.shape[-2:]).sum(axis=-4)
+
+        gradients = (gradients[0], untile(gradients[1]), untile(gradients[2]))
+        return tuple(gradients[i] for i in wrt)
+
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        heads = query.shape[-3]
+        return in_dtype(A.scaled_dot_product_attention, query, tiled(key, heads), tiled(value, heads), mask,
+                        use_mask=use_mask, scale=scale, causal=causal, dropout=dropout, softcap=softcap,
+                        causal_offset=causal_offset, alibi=alibi)
 
 
 class ConcatenatedEncoding(_Changed):
@@ -150,3 +204,88 @@ def swapped_layout():
             return weights
 
     return SwappedLayout()
+
+
+class RmsEpsilonOutsideSqrt(_Changed):
+    """RMS norm dividing by √mean(x²) + ε (Zhang & Sennrich's code) where the spec says √(mean(x²) + ε)."""
+
+    name = "rms-epsilon-outside-sqrt"
+    op, backward = "rms_norm", N.rms_norm_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "epsilon_at": "outside_sqrt"}
+
+    def rms_norm(self, x, weight, epsilon):
+        return in_dtype(N.rms_norm, x, weight, epsilon=epsilon, epsilon_at="outside_sqrt")
+
+
+class RmsOverTheWrongAxis(_Changed):
+    """RMS norm taking mean(x²) over the first axis instead of the last (no variant reproduces it)."""
+
+    name = "rms-wrong-axis"
+    op, backward = "rms_norm", N.rms_norm_vjp
+
+    def rms_norm(self, x, weight, epsilon):
+        moved = np.moveaxis(x, 0, -1)
+        if moved.shape[-1] != weight.shape[0]:  # a square matrix would let the weight broadcast: keep the shape
+            scale = in_dtype(N.rms_norm, moved, np.ones(moved.shape[-1], x.dtype), epsilon=epsilon)
+            return np.moveaxis(scale, -1, 0) * weight
+        return np.moveaxis(in_dtype(N.rms_norm, moved, weight, epsilon=epsilon), -1, 0)
+
+
+class HalfSplitRotary(_Changed):
+    """Rotary embedding rotating (x_i, x_{i+d/2}) (GPT-NeoX's rotate-half) whatever pairing it is asked for."""
+
+    name = "half-split-rotary"
+    op, backward = "rotary_embedding", E.rotary_embedding_vjp
+
+    def change(self, inputs, params):
+        return inputs, {**params, "pairs": "half"}
+
+    def rotary_embedding(self, x, positions, base, pairs):
+        return in_dtype(E.rotary_embedding, x, positions, base=base, pairs="half")
+
+
+class TiledKvHeadsMHA(_Changed):
+    """Grouped-query multi-head attention whose key/value heads are tiled (query head h reads kv head h mod K):
+    the spec's multi-head attention on key/value projections widened to H heads by tiling their head columns."""
+
+    name = "tiled-kv-heads-mha"
+    op, backward = "multi_head_attention", A.multi_head_attention_vjp
+
+    @staticmethod
+    def widen(w, heads, kv_heads):
+        """(…, K·d) -> (…, H·d): head column block h is kv block h mod K."""
+        d = w.shape[-1] // kv_heads
+        blocks = [w[..., (h % kv_heads) * d:(h % kv_heads + 1) * d] for h in range(heads)]
+        return np.concatenate(blocks, axis=-1)
+
+    @staticmethod
+    def narrow(dw, heads, kv_heads):
+        """The transpose of widen: each kv block's tiled copies summed."""
+        d = dw.shape[-1] // heads
+        return np.concatenate([sum(dw[..., h * d:(h + 1) * d] for h in range(k, heads, kv_heads))
+                               for k in range(kv_heads)], axis=-1)
+
+    def _widened(self, inputs, params):
+        heads, kv_heads = params["num_heads"], A.kv_heads_of(params["num_heads"], params["num_kv_heads"])
+        inputs = list(inputs)
+        for i in (5, 6, 7, 8):  # w_k, b_k, w_v, b_v
+            inputs[i] = self.widen(inputs[i], heads, kv_heads)
+        return inputs, {**params, "num_kv_heads": None}, heads, kv_heads
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op != self.op:
+            return super().vjp(op, inputs, cotangent, params, wrt)
+        inputs, params, heads, kv_heads = self._widened(inputs, params)
+        gradients = list(in_dtype(A.multi_head_attention_vjp, *inputs, cotangent, **params))
+        for i in (5, 6, 7, 8):
+            gradients[i] = self.narrow(gradients[i], heads, kv_heads)
+        return tuple(gradients[i] for i in wrt)
+
+    def multi_head_attention(self, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads,
+                             use_mask, causal, bias, dropout, num_kv_heads):
+        params = {"num_heads": num_heads, "use_mask": use_mask, "causal": causal, "bias": bias, "dropout": dropout,
+                  "num_kv_heads": num_kv_heads}
+        inputs, params, _, _ = self._widened([query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask], params)
+        return in_dtype(A.multi_head_attention, *inputs, **params)

@@ -80,3 +80,49 @@ class TorchSymmetricSamePad(TorchBackend):
             padding = tuple(((k - 1) * d + 1) // 2 for k, d in zip(w.shape[2:], dilation))
             return F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
         return super().conv2d(x, w, b, stride, padding, dilation, groups)
+
+
+class FlippedConv1dKernel(NumpyBackend):
+    """conv1d as the convolution of signal processing (np.convolve): the kernel reversed, where every
+    framework and the spec cross-correlate — what a port gets that copies a kernel from a convolving routine."""
+
+    name = "flipped-conv1d-kernel"
+
+    def conv1d(self, x, w, b, stride, padding, dilation, groups):
+        return in_dtype(L.conv1d, x, np.ascontiguousarray(w[:, :, ::-1]), b, stride=stride, padding=padding,
+                        dilation=dilation, groups=groups)
+
+
+class SwappedTransposeKernel(NumpyBackend):
+    """conv2d_transpose reading its (in, out/groups, KH, KW) kernel as conv2d's (out, in/groups, ...): the in/out
+    axes swapped, as a port does that copies a ConvTranspose2d weight into a layer storing it the other way
+    (Keras' (KH, KW, out, in) read as (KH, KW, in, out)); the layout mapping stores it swapped and reads it back
+    as stored."""
+
+    name = "swapped-transpose-kernel"
+
+    def conv2d_transpose(self, x, w, b, stride, padding, output_padding, dilation, groups):
+        if w.shape[0] != w.shape[1]:
+            raise ValueError(f"a {w.shape[0]}→{w.shape[1]} kernel does not fit when swapped")
+        return in_dtype(L.conv2d_transpose, x, np.ascontiguousarray(w.transpose(1, 0, 2, 3)), b, stride=stride,
+                        padding=padding, output_padding=output_padding, dilation=dilation, groups=groups)
+
+    def to_native_layout(self, op, weights, params):
+        if op != "conv2d_transpose":
+            return super().to_native_layout(op, weights, params)
+        return {"w": weights["w"].transpose(1, 0, 2, 3).copy(), "b": weights["b"].copy()}
+
+    def from_native_layout(self, op, native, params):
+        if op != "conv2d_transpose":
+            return super().from_native_layout(op, native, params)
+        return {name: w.copy() for name, w in native.items()}  # forgets to swap back
+
+
+class TorchFlippedConv1d(TorchBackend):
+    """torch's F.conv1d fed the kernel reversed (a port from a convolving routine): its autograd gradients are
+    those of the flipped kernel, so forward and gradient fail as the kernel_flip variant."""
+
+    name = "torch-flipped-conv1d"
+
+    def conv1d(self, x, w, b, stride, padding, dilation, groups):
+        return super().conv1d(x, w.flip(-1), b, stride, padding, dilation, groups)

@@ -43,10 +43,46 @@ class SparseWithoutLastClass(NumpyBackend):
 
     name = "sparse-without-last-class"
 
-    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing):
+    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
+                                         class_weight, ignore_index):
         last = prediction.shape[-1] - 1
+        weights = None if class_weight is None else class_weight[:last]
         return in_dtype(L.sparse_categorical_cross_entropy, prediction[..., :last], np.minimum(labels, last - 1),
-                        from_logits=from_logits, reduction=reduction, label_smoothing=label_smoothing)
+                        from_logits=from_logits, reduction=reduction, label_smoothing=label_smoothing,
+                        class_weight=weights, ignore_index=ignore_index)
+
+
+class WeightedMeanOverRows(NumpyBackend):
+    """nll whose weighted "mean" divides by the count of kept rows, not by their weights' sum (as Keras'
+    sum_over_batch_size with sample weights does)."""
+
+    name = "weighted-mean-over-rows"
+
+    def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):
+        return in_dtype(L.nll, log_probabilities, labels, reduction=reduction, class_weight=class_weight,
+                        ignore_index=ignore_index, mean_divisor="kept")
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op == "nll":
+            return in_dtype(L.nll_vjp, *inputs, cotangent, **params, mean_divisor="kept")
+        return super().vjp(op, inputs, cotangent, params, wrt)
+
+
+class IgnoredRowsStillSummed(NumpyBackend):
+    """sparse_categorical_cross_entropy whose ignored rows leave the mean's divisor but not its sum."""
+
+    name = "ignored-rows-still-summed"
+
+    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
+                                         class_weight, ignore_index):
+        every = in_dtype(L.sparse_categorical_cross_entropy, prediction, labels, from_logits=from_logits,
+                         reduction="none" if reduction == "mean" else reduction, label_smoothing=label_smoothing,
+                         class_weight=class_weight)  # no row ignored in the terms
+        if reduction != "mean":
+            return every
+        divisor = L._divisor(labels, class_weight, ignore_index, np.float64, "weight_sum")
+        with np.errstate(all="ignore"):  # an empty divisor: 0/0, as the spec's mean
+            return np.asarray(np.sum(every.astype(np.float64)) / divisor, dtype=prediction.dtype)
 
 
 class NoLabelSmoothing(NumpyBackend):

@@ -91,6 +91,24 @@ class KerasStyleWeightDecay(NumpyBackend):
                                                                           "weight_decay": weight_decay})
 
 
+class AdagradDecayFromStepOne(NumpyBackend):
+    """Adagrad whose rate is lr / (1 + t·d) from the first step on, where torch and the spec
+    start decaying at the second (lr / (1 + (t − 1)·d)): written out here, not the spec's."""
+
+    name = "adagrad-decay-from-step-one"
+
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay, lr_decay):
+        def update(params, grad, state, step, lr, eps, weight_decay, lr_decay):
+            rate = O.learning_rate(lr, step) / (1 + step * lr_decay)
+            grad = grad + weight_decay * params
+            total = state["sum"] + grad * grad
+            return params - rate * grad / (np.sqrt(total) + eps), {"sum": total}
+
+        return O.trajectory(O.adagrad_init, update, params, grads, lr,
+                            {"eps": eps, "weight_decay": weight_decay, "lr_decay": lr_decay},
+                            {"initial_accumulator": initial_accumulator})
+
+
 class RaisingNadam(NumpyBackend):
     name = "raising-nadam"
 

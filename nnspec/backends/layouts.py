@@ -2,13 +2,17 @@
 
 Images: N (batch), C (channels), H, W (spatial). Kernels: O (output channels), I (input channels
 per group), H, W. Dense weights: O, I. The spec's layouts are ``NCHW``, ``OIHW`` and ``OI``; a
-framework's are named in its adapter (torch NCHW/OIHW/OI, Keras and flax NHWC/HWIO/IO). Moving
-an array between two layouts is one transpose, whose axis order the letters give.
+framework's are named in its adapter (torch NCHW/OIHW/OI, Keras and flax NHWC/HWIO/IO). 1-D
+signals are NCW with OIW kernels. A transposed convolution's kernel names I the channels of its
+input x and O its output channels per group: the spec (as torch) stores it IOHW, Keras HWOI,
+flax's ConvTranspose HWIO. Moving an array between two layouts is one transpose, whose axis
+order the letters give.
 """
 
 from __future__ import annotations
 
-SPEC = {"image": "NCHW", "kernel": "OIHW", "dense": "OI"}
+SPEC = {"image": "NCHW", "kernel": "OIHW", "dense": "OI", "signal": "NCW", "kernel1d": "OIW",
+        "transpose_kernel": "IOHW"}
 
 
 def order(source: str, target: str) -> tuple[int, ...]:

@@ -417,11 +417,14 @@ def encode_example(example: Example) -> dict:
 
 
 def decode_example(data: dict) -> Example:
+    """The example ``encode_example`` wrote. A parameter that is a sequence (class weights) was drawn as a
+    tuple and written as a JSON list: it comes back a tuple, hashable as a drawn one (JAX keys its jits on it)."""
     cotangent = data.get("cotangent")
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in (data.get("params") or {}).items()}
     return Example(
         inputs=[decode_array(a) for a in data["inputs"]],
         cotangent=None if cotangent is None else decode_array(cotangent),
-        params=dict(data.get("params") or {}),
+        params=params,
     )
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import itertools
 from pathlib import Path
 
+from ..backends.binding import native_default_of
 from ..backends.layouts import SPEC, order
 from ..spec import layers as L
 
@@ -30,10 +30,12 @@ ADAPTERS = {  # framework -> its layers adapter module (LAYOUT, Layers.NATIVE_DE
     "flax": "nnspec.backends.jax.layers",
 }
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "porting-conv.md"
-KINDS = {"image": "image", "kernel": "conv kernel", "dense": "dense weight"}
+KINDS = {"image": "image", "kernel": "conv kernel", "dense": "dense weight", "signal": "1-D signal",
+         "kernel1d": "conv1d kernel", "transpose_kernel": "conv2d_transpose kernel"}
 # 'same' at stride 2 with a 3-wide kernel: inputs of even and odd size (an odd total pad on even sizes)
 SAME_CASES = [(n, k, 2) for k in (3, 4) for n in (6, 7, 8)]
 POOLS = ("max_pool2d", "avg_pool2d")
+CONVS = ("conv1d", "conv2d", "conv2d_transpose")
 
 
 def adapters() -> dict:
@@ -41,8 +43,8 @@ def adapters() -> dict:
 
 
 def _native_default(target, name):
-    """The default as the framework's signature states it (a class: its __init__)."""
-    return inspect.signature(target).parameters[name].default
+    """The default as the framework's signature states it (a class: its __init__; a C builtin: its docstring's)."""
+    return native_default_of(target, name)
 
 
 def _flattened(layout: str) -> str:
@@ -61,19 +63,21 @@ def render() -> str:
         "edit by hand: `tests/test_conv_porting.py` fails when this file is stale.",
         "",
         "Axis letters: N batch, C channels, H and W spatial; kernels O output channels, I input channels per",
+        "group; a transposed convolution's kernel names I the channels of its input and O its output channels per",
         "group. The spec (`nnspec/spec/layers.py`) is "
-        f"{SPEC['image']} images, {SPEC['kernel']} kernels, {SPEC['dense']} dense weights.",
+        f"{SPEC['image']} images, {SPEC['kernel']} kernels, {SPEC['dense']} dense weights, {SPEC['signal']} signals "
+        f"with {SPEC['kernel1d']} kernels, and {SPEC['transpose_kernel']} transposed-convolution kernels (torch's).",
         "",
         "## Layouts",
         "",
         "| framework | " + " | ".join(KINDS.values()) + " |",
-        "|---|---|---|---|",
+        "|---" * (len(KINDS) + 1) + "|",
     ]
     for name, mod in mods.items():
         out.append(f"| {name} | " + " | ".join(mod.LAYOUT[k] for k in KINDS) + " |")
     out += ["", "## Moving weights", "",
             "`transpose(axes)` takes an array in the first framework's layout to the second's (NumPy axes order).",
-            "", "| from → to | " + " | ".join(KINDS.values()) + " |", "|---|---|---|---|"]
+            "", "| from → to | " + " | ".join(KINDS.values()) + " |", "|---" * (len(KINDS) + 1) + "|"]
     for (a, ma), (b, mb) in itertools.permutations(mods.items(), 2):
         cells = []
         for kind in KINDS:
@@ -109,6 +113,31 @@ def render() -> str:
         after = L.same_pads(n, k, s, 1, "after")
         odd = "after" if after[1] > after[0] else "none (even total)"
         out.append(f"| {n} | {k} | {s} | {after} | {odd} | {after} | ({k // 2}, {k // 2}) |")
+    out += ["", "## Transposed convolution", "",
+            "The spec's `conv2d_transpose` is conv2d's adjoint in x (torch's `ConvTranspose2d`, Keras'",
+            "`Conv2DTranspose`, TF's `conv2d_transpose`). flax's `nn.ConvTranspose` with its default",
+            "`transpose_kernel=False` correlates the stride-dilated input with the kernel as given: the adjoint of a",
+            "conv with the kernel reversed in both spatial axes (the spec's `kernel_flip=True` variant). A flax port",
+            "of a torch or Keras layer passes `transpose_kernel=True` (kernel HWOI, as Keras') or reverses the",
+            "kernel: `w[::-1, ::-1]`. flax's pads are those of the dilated input: torch's `padding=p` and",
+            "`output_padding=o` are `((k_eff − 1 − p, k_eff − 1 − p + o), ...)` there."]
+    out += ["", "## Conv defaults", "",
+            "As each framework's signature states them, read where the adapter's `defaults` check reads them.", "",
+            "| framework | op | native | padding default | output_padding default |", "|---|---|---|---|---|"]
+    for name, mod in mods.items():
+        table = mod.Layers.NATIVE_DEFAULTS
+        for op in CONVS:
+            target, param, _ = table[op]["padding"]
+            label = f"{target.__module__.split('.')[0]}.{target.__name__}"  # torch.conv1d is F.conv1d
+            if op == "conv2d_transpose" and "output_padding" in table[op]:
+                otarget, oparam, _ = table[op]["output_padding"]
+                output_padding = f"`{oparam}={_native_default(otarget, oparam)!r}`"
+            else:
+                output_padding = "none" if op == "conv2d_transpose" else ""
+            out.append(f"| {name} | {op} | `{label}` | `{param}={_native_default(target, param)!r}` | "
+                       f"{output_padding} |")
+    out += ["", "Keras' `output_padding=None` infers the size, (H − 1)·s + k_eff + max(s − k_eff, 0) for 'valid'",
+            "(torch's 0 when k_eff ≥ s) and H·s for 'same'; flax's ConvTranspose has none (its pads carry it)."]
     out += ["", "## Pool defaults", "",
             "As each framework's signature states them, read where the adapter's `defaults` check reads them.", "",
             "| framework | pool | stride default | padding default | means |", "|---|---|---|---|---|"]

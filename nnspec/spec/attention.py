@@ -2,11 +2,13 @@
 
 Shapes (B batch, H heads, L queries, S keys, E features, d = E/H per head):
 
-* ``scaled_dot_product_attention``: query (B, H, L, d), key and value (B, H, S, d);
+* ``scaled_dot_product_attention``: query (B, H, L, d), key and value (B, K, S, d)
+  with K dividing H (K = H: multi-head; K < H: grouped-query, K = 1: multi-query);
   mask broadcastable to (B, H, L, S).
 * ``multi_head_attention``: query (B, L, E_q), key and value (B, S, E_kv); projection
-  weights in the textbook's right-multiplied layout: w_q, w_k, w_v (E_in, H·d) whose
-  columns h·d … h·d + d − 1 are head h, w_o (H·d, E_out); biases b_q, b_k, b_v (H·d,),
+  weights in the textbook's right-multiplied layout: w_q (E_in, H·d) whose columns
+  h·d … h·d + d − 1 are head h, w_k, w_v (E_kv, K·d) with K = ``num_kv_heads`` key/value
+  heads (K = H unless given), w_o (H·d, E_out); biases b_q (H·d,), b_k, b_v (K·d,),
   b_o (E_out,); mask broadcastable to (B, L, S).
 * ``transformer_block``: x (B, L, E), the attention weights above with E_in = E_out = E,
   the feed-forward w_1 (E, F), b_1 (F,), w_2 (F, E), b_2 (E,) and two layer norms.
@@ -19,9 +21,23 @@ Conventions
 * A boolean mask means True = may attend (``mask_means="attend"``); a float mask is
   added to the logits (an additive bias, ALiBi-style or −1e4 "soft" masking). Either
   is applied only when ``use_mask`` (the framework call gets mask=None otherwise).
-* ``causal`` lets query i attend keys j ≤ i (``causal_align="top_left"``, the
-  ``tril(ones(L, S))`` that torch, JAX and Keras build); with L ≠ S the other common
-  alignment, j ≤ i + S − L (flash-attention's), is the variant ``"bottom_right"``.
+* ``causal`` lets query i attend keys j ≤ i + ``causal_offset`` (``causal_align="top_left"``;
+  offset 0 is the ``tril(ones(L, S))`` that torch, JAX and Keras build; offset P is a
+  decoder with P keys already in its key/value cache, query i being token P + i). With
+  L ≠ S the other common alignment, j ≤ i + S − L (flash-attention's: the queries are the
+  last L tokens), is the variant ``"bottom_right"``, which adds S − L to the offset:
+  bottom_right is top_left with ``causal_offset = S − L``.
+* Grouped-query heads: query head h uses key/value head h // (H/K), i.e. key/value are
+  repeated H/K times along the head axis *interleaved* (``repeat_interleave``: kv head 0
+  serves query heads 0 … H/K − 1), as torch's ``enable_gqa``, jax.nn's (B, T, K, G, H)
+  grouping and Keras' GroupQueryAttention do.
+* ``softcap`` c > 0 caps the scaled logits, s → c·tanh(s/c) (Gemma 2), before any bias or
+  mask; None or 0 is off.
+* ``alibi`` adds the ALiBi bias −m_h·(p_i − j) (Press et al. 2022) after the cap, p_i =
+  i + offset the query's position under the same offset as the causal mask; the slopes
+  ``alibi_slopes(H)`` are m_h = 2^(−8h/H), h = 1 … H, for H a power of two and, otherwise,
+  those of the power of two n below H followed by every other slope of 2n (the paper's
+  reference code).
 * A masked logit becomes −∞ (``masked_fill="-inf"``), so a row whose keys are all
   masked is 0/0 = nan, as IEEE arithmetic of the textbook formula gives. Frameworks
   that fill a large finite negative instead (−1e9, finfo.min, −0.7·finfo.max: all
@@ -55,26 +71,77 @@ def default_scale(query):
     return float(1 / np.sqrt(query.shape[-1]))
 
 
-def allowed_keys(shape, mask, use_mask, causal, *, mask_means="attend", causal_align="top_left"):
+def query_offset(queries, keys, causal_offset=0, causal_align="top_left"):
+    """The position of query 0 among the keys: ``causal_offset``, plus S − L under bottom_right."""
+    return causal_offset + (0 if causal_align == "top_left" else keys - queries)
+
+
+def allowed_keys(shape, mask, use_mask, causal, *, mask_means="attend", causal_align="top_left", causal_offset=0):
     """Boolean array (…, L, S): which keys each query may attend (True = attend)."""
     allowed = np.ones(shape, dtype=bool)
     if use_mask and mask.dtype == bool:
         allowed = allowed & (mask if mask_means == "attend" else ~mask)
     if causal:
         queries, keys = shape[-2:]
-        offset = 0 if causal_align == "top_left" else keys - queries
+        offset = query_offset(queries, keys, causal_offset, causal_align)
         allowed = allowed & (np.arange(keys) <= np.arange(queries)[:, None] + offset)
     return allowed
 
 
-def attention_weights(query, key, mask, use_mask, scale, causal, *, masked_fill="-inf", all_masked="softmax",
-                      mask_means="attend", causal_align="top_left"):
-    """P = softmax(scale·QKᵀ + additive mask, masked logits filled), and the allowed-key array."""
+def alibi_slopes(heads):
+    """ALiBi's head slopes m_1 … m_H: 2^(−8h/H) for H a power of two; otherwise the slopes of the
+    largest power of two n < H, then slopes 1, 3, 5, … of 2n up to H in all (Press et al.'s code)."""
+    def geometric(n):
+        return [2.0 ** (-8.0 * h / n) for h in range(1, n + 1)]
+
+    n = 2 ** int(np.floor(np.log2(heads)))
+    return np.array(geometric(n) if n == heads else geometric(n) + geometric(2 * n)[0::2][:heads - n])
+
+
+def alibi_bias(heads, queries, keys, offset):
+    """(H, L, S): −m_h·(i + offset − j), the query's position minus the key's, times the head's slope."""
+    distance = np.arange(queries)[:, None] + offset - np.arange(keys)
+    return -alibi_slopes(heads)[:, None, None] * distance
+
+
+def repeat_kv(x, heads):
+    """(…, K, S, d) -> (…, H, S, d): kv head h // (H/K) for query head h (repeat_interleave)."""
+    kv_heads = x.shape[-3]
+    if heads % kv_heads:
+        raise ValueError(f"{heads} query heads are not a multiple of {kv_heads} key/value heads")
+    return np.repeat(x, heads // kv_heads, axis=-3)
+
+
+def sum_groups(d, kv_heads):
+    """(…, H, S, d) -> (…, K, S, d): the transpose of repeat_kv (each kv head's query heads summed)."""
+    *lead, heads, rows, cols = d.shape
+    return d.reshape(*lead, kv_heads, heads // kv_heads, rows, cols).sum(axis=-3)
+
+
+def _capped_logits(query, key, scale, softcap):
+    """scale·QKᵀ capped (c·tanh(s/c) when softcap), and its derivative with respect to the uncapped s."""
+    logits = scale * (query @ np.swapaxes(repeat_kv(key, query.shape[-3]), -1, -2))
+    if not softcap:
+        return logits, 1
+    capped = np.tanh(logits / softcap)
+    return softcap * capped, 1 - capped * capped
+
+
+def attention_weights(query, key, mask, use_mask, scale, causal, softcap=None, causal_offset=0, alibi=False, *,
+                      masked_fill="-inf", all_masked="softmax", mask_means="attend", causal_align="top_left"):
+    """P = softmax(cap(scale·QKᵀ) + ALiBi + additive mask, masked logits filled), and the allowed-key array.
+
+    ``query`` (…, H, L, d); ``key`` (…, K, S, d), its heads repeated to H (``repeat_kv``)."""
     scale = default_scale(query) if scale is None else scale
-    logits = scale * (query @ np.swapaxes(key, -1, -2))
+    logits, _ = _capped_logits(query, key, scale, softcap)
+    queries, keys = logits.shape[-2:]
+    if alibi:
+        logits = logits + alibi_bias(query.shape[-3], queries, keys,
+                                     query_offset(queries, keys, causal_offset, causal_align))
     if use_mask and mask.dtype != bool:
         logits = logits + mask
-    allowed = allowed_keys(logits.shape, mask, use_mask, causal, mask_means=mask_means, causal_align=causal_align)
+    allowed = allowed_keys(logits.shape, mask, use_mask, causal, mask_means=mask_means, causal_align=causal_align,
+                           causal_offset=causal_offset)
     logits = np.where(allowed, logits, np.asarray(MASK_FILL[masked_fill], dtype=logits.dtype))
     weights = softmax.__wrapped__(logits, axis=-1)
     if all_masked == "zeros":
@@ -86,42 +153,51 @@ def attention_weights(query, key, mask, use_mask, scale, causal, *, masked_fill=
 
 
 @float64
-def scaled_dot_product_attention(query, key, value, mask, use_mask=False, scale=None, causal=False, dropout=0.0, *,
-                                 masked_fill="-inf", all_masked="softmax", mask_means="attend",
-                                 causal_align="top_left"):
-    """Attention(Q, K, V) = softmax(QKᵀ·scale + M) V, scale = 1/√d_k unless given (``scale=None``).
+def scaled_dot_product_attention(query, key, value, mask, use_mask=False, scale=None, causal=False, dropout=0.0,
+                                 softcap=None, causal_offset=0, alibi=False, *, masked_fill="-inf",
+                                 all_masked="softmax", mask_means="attend", causal_align="top_left"):
+    """Attention(Q, K, V) = softmax(cap(QKᵀ·scale) + M) V, scale = 1/√d_k unless given (``scale=None``).
 
-    M: −∞ where the boolean ``mask`` (True = attend) or ``causal`` forbids a key, or the
-    float ``mask`` itself, added (when ``use_mask``). The softmax subtracts each row's
-    maximum (compensated, as ``activations.softmax``). ``dropout`` must be 0.
+    M: −∞ where the boolean ``mask`` (True = attend) or ``causal`` (key j ≤ i + ``causal_offset``)
+    forbids a key, or the float ``mask`` itself, added (when ``use_mask``), plus the ALiBi
+    bias −m_h·(i + causal_offset − j) when ``alibi``; cap(s) = c·tanh(s/c) for ``softcap`` c,
+    the identity for None or 0. Key and value may have fewer heads K than the query's H
+    (grouped-query): query head h uses key/value head h // (H/K). The softmax subtracts each
+    row's maximum (compensated, as ``activations.softmax``). ``dropout`` must be 0.
     VJP, with P the weights and G the cotangent: dV = PᵀG; dS = P ⊙ (GVᵀ − rowsum(P ⊙ GVᵀ)),
-    zero at masked keys; dQ = scale·dS K; dK = scale·dSᵀ Q.
+    zero at masked keys, times cap′(s) = 1 − tanh²(s/c); dQ = scale·dS K; dK = scale·dSᵀ Q;
+    under grouped-query dK and dV summed over each key/value head's H/K query heads.
     """
     _no_dropout(dropout)
-    weights, _ = attention_weights(query, key, mask, use_mask, scale, causal, masked_fill=masked_fill,
-                                   all_masked=all_masked, mask_means=mask_means, causal_align=causal_align)
-    return weights @ value
+    weights, _ = attention_weights(query, key, mask, use_mask, scale, causal, softcap, causal_offset, alibi,
+                                   masked_fill=masked_fill, all_masked=all_masked, mask_means=mask_means,
+                                   causal_align=causal_align)
+    return weights @ repeat_kv(value, query.shape[-3])
 
 
 @float64
 def scaled_dot_product_attention_vjp(query, key, value, mask, cotangent, use_mask=False, scale=None, causal=False,
-                                     dropout=0.0, *, masked_fill="-inf", all_masked="softmax", mask_means="attend",
-                                     causal_align="top_left"):
+                                     dropout=0.0, softcap=None, causal_offset=0, alibi=False, *, masked_fill="-inf",
+                                     all_masked="softmax", mask_means="attend", causal_align="top_left"):
     _no_dropout(dropout)
-    weights, allowed = attention_weights(query, key, mask, use_mask, scale, causal, masked_fill=masked_fill,
-                                         all_masked=all_masked, mask_means=mask_means, causal_align=causal_align)
-    return _sdpa_backward(query, key, value, weights, allowed, cotangent, scale)
+    weights, allowed = attention_weights(query, key, mask, use_mask, scale, causal, softcap, causal_offset, alibi,
+                                         masked_fill=masked_fill, all_masked=all_masked, mask_means=mask_means,
+                                         causal_align=causal_align)
+    return _sdpa_backward(query, key, value, weights, allowed, cotangent, scale, softcap)
 
 
-def _sdpa_backward(query, key, value, weights, allowed, cotangent, scale):
+def _sdpa_backward(query, key, value, weights, allowed, cotangent, scale, softcap=None):
     scale = default_scale(query) if scale is None else scale
-    d_weights = cotangent @ np.swapaxes(value, -1, -2)
+    heads, kv_heads = query.shape[-3], key.shape[-3]
+    key_h, value_h = repeat_kv(key, heads), repeat_kv(value, heads)
+    d_weights = cotangent @ np.swapaxes(value_h, -1, -2)
     d_logits = weights * (d_weights - np.sum(weights * d_weights, axis=-1, keepdims=True))
     # A filled logit does not depend on Q or K (nan stays: a −∞-filled row is nan throughout, as IEEE gives).
     d_logits = np.where(allowed | np.isnan(d_logits), d_logits, 0)
-    d_query = scale * (d_logits @ key)
-    d_key = scale * (np.swapaxes(d_logits, -1, -2) @ query)
-    d_value = np.swapaxes(weights, -1, -2) @ cotangent
+    d_logits = d_logits * _capped_logits(query, key, scale, softcap)[1]
+    d_query = scale * (d_logits @ key_h)
+    d_key = sum_groups(scale * (np.swapaxes(d_logits, -1, -2) @ query), kv_heads)
+    d_value = sum_groups(np.swapaxes(weights, -1, -2) @ cotangent, kv_heads)
     return d_query, d_key, d_value
 
 
@@ -140,11 +216,21 @@ def _merge_heads(x):
     return np.swapaxes(x, 1, 2).reshape(b, t, heads * d)
 
 
-def _mha_parts(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, num_heads, use_mask, causal, bias, variants):
+def kv_heads_of(num_heads, num_kv_heads):
+    """The number of key/value heads: ``num_kv_heads``, or ``num_heads`` when None (multi-head)."""
+    kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+    if kv_heads < 1 or num_heads % kv_heads:
+        raise ValueError(f"num_heads={num_heads} is not a multiple of num_kv_heads={num_kv_heads}")
+    return kv_heads
+
+
+def _mha_parts(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, num_heads, use_mask, causal, bias, variants,
+               num_kv_heads=None):
     biases = (b_q, b_k, b_v) if bias else (0, 0, 0)
+    kv_heads = kv_heads_of(num_heads, num_kv_heads)
     q = _split_heads(query @ w_q + biases[0], num_heads)
-    k = _split_heads(key @ w_k + biases[1], num_heads)
-    v = _split_heads(value @ w_v + biases[2], num_heads)
+    k = _split_heads(key @ w_k + biases[1], kv_heads)
+    v = _split_heads(value @ w_v + biases[2], kv_heads)
     head_mask = mask[:, None] if mask.ndim == 3 else mask
     weights, allowed = attention_weights(q, k, head_mask, use_mask, None, causal, **variants)
     return q, k, v, weights, allowed
@@ -152,13 +238,17 @@ def _mha_parts(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, num_heads,
 
 @float64
 def multi_head_attention(query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads, use_mask=False,
-                         causal=False, bias=True, dropout=0.0, *, masked_fill="-inf", all_masked="softmax",
-                         mask_means="attend", causal_align="top_left"):
+                         causal=False, bias=True, dropout=0.0, num_kv_heads=None, *, masked_fill="-inf",
+                         all_masked="softmax", mask_means="attend", causal_align="top_left"):
     """MultiHead(Q, K, V) = Concat(head_1 … head_H) W_O + b_O, head_h = Attention(QW_Q^h + b_Q^h, KW_K^h + b_K^h, …).
 
     Returns (output (B, L, E_out), attention weights (B, H, L, S)); each head is scaled
     dot-product attention with scale 1/√d, d = (H·d)/``num_heads``; the boolean ``mask``
     (B, L, S) applies to every head. ``bias=False``: no projection biases (b_* ignored).
+    ``num_kv_heads`` K (dividing H; None: K = H, multi-head; 1: multi-query): the key and
+    value projections make K heads of width d, and query head h attends with key/value
+    head h // (H/K) (grouped-query attention, Ainslie et al. 2023; torch's
+    ``repeat_interleave``, not a tiling of the K heads).
     VJP (of the output; the weights are not differentiated): dW_O = Oᵀ G, db_O = ΣG,
     dO = G W_Oᵀ split into heads, then each head's attention VJP, and through each
     projection dX = dP Wᵀ, dW = Xᵀ dP, db = ΣdP.
@@ -166,21 +256,21 @@ def multi_head_attention(query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b
     _no_dropout(dropout)
     variants = dict(masked_fill=masked_fill, all_masked=all_masked, mask_means=mask_means, causal_align=causal_align)
     _, _, v, weights, _ = _mha_parts(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, num_heads, use_mask,
-                                     causal, bias, variants)
-    output = _merge_heads(weights @ v) @ w_o + (b_o if bias else 0)
+                                     causal, bias, variants, num_kv_heads)
+    output = _merge_heads(weights @ repeat_kv(v, num_heads)) @ w_o + (b_o if bias else 0)
     return output, weights
 
 
 @float64
 def multi_head_attention_vjp(query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, cotangent, num_heads,
-                             use_mask=False, causal=False, bias=True, dropout=0.0, *, masked_fill="-inf",
-                             all_masked="softmax", mask_means="attend", causal_align="top_left"):
+                             use_mask=False, causal=False, bias=True, dropout=0.0, num_kv_heads=None, *,
+                             masked_fill="-inf", all_masked="softmax", mask_means="attend", causal_align="top_left"):
     """Gradients w.r.t. (query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o)."""
     _no_dropout(dropout)
     variants = dict(masked_fill=masked_fill, all_masked=all_masked, mask_means=mask_means, causal_align=causal_align)
     q, k, v, weights, allowed = _mha_parts(query, key, value, mask, w_q, b_q, w_k, b_k, w_v, b_v, num_heads,
-                                           use_mask, causal, bias, variants)
-    heads = _merge_heads(weights @ v)
+                                           use_mask, causal, bias, variants, num_kv_heads)
+    heads = _merge_heads(weights @ repeat_kv(v, num_heads))
     d_w_o, d_b_o = _sum_rows(heads, cotangent)
     d_heads = _split_heads(cotangent @ w_o.T, num_heads)
     d_q, d_k, d_v = (_merge_heads(g) for g in _sdpa_backward(q, k, v, weights, allowed, d_heads, None))

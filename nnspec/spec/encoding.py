@@ -1,4 +1,4 @@
-"""Positional encodings: the sinusoidal encoding of Vaswani et al. (2017).
+"""Positional encodings: the sinusoidal encoding of Vaswani et al. (2017) and rotary embeddings (Su et al. 2021).
 
     PE(pos, 2i) = sin(pos / base^{2i/d}),   PE(pos, 2i+1) = cos(pos / base^{2i/d}),   base = 10000
 
@@ -61,3 +61,70 @@ def sinusoidal_positional_encoding_vjp(positions, cotangent, d_model, base=10000
     slopes = np.where(even, np.cos(angles), -np.sin(angles)) / denominators
     slopes = _columns(slopes, d_model, layout)
     return np.sum(cotangent.astype(slopes.dtype) * slopes, axis=-1).astype(positions.dtype)
+
+
+# rotary position embedding ---------------------------------------------------------------------------------------
+
+ROTARY_PAIRS = ("interleaved", "half")
+
+
+def _rotary_pairs(x, pairs):
+    """The two coordinates of every rotated pair: (x_{2i}, x_{2i+1}) interleaved, (x_i, x_{i+d/2}) half-split."""
+    d = x.shape[-1]
+    if d % 2:
+        raise ValueError(f"rotary_embedding rotates pairs of coordinates: the last axis ({d}) must be even")
+    if pairs not in ROTARY_PAIRS:
+        raise ValueError(f"rotary_embedding: pairs must be one of {ROTARY_PAIRS}, got {pairs!r}")
+    return (x[..., 0::2], x[..., 1::2]) if pairs == "interleaved" else (x[..., : d // 2], x[..., d // 2:])
+
+
+def _rotary_join(first, second, pairs):
+    if pairs == "interleaved":
+        return np.stack([first, second], axis=-1).reshape(first.shape[:-1] + (2 * first.shape[-1],))
+    return np.concatenate([first, second], axis=-1)
+
+
+def _rotary_cos_sin(x, positions, base):
+    """cos and sin of m·θ_i, θ_i = base^{−2i/d}, shaped (L, 1, d/2) against x's (…, L, H, d/2) pairs; in float64
+    the angle and its cosine and sine are taken in extended precision (as the sinusoidal encoding's)."""
+    work = np.longdouble if x.dtype == np.float64 else x.dtype
+    half = x.shape[-1] // 2
+    exponents = (2 * np.arange(half)).astype(work) / np.asarray(2 * half, dtype=work)
+    # e^{−(2i/d)·ln base}: a base past the dtype's range (Llama 3's 500000 in float16) still has its logarithm
+    log_base = np.log(np.longdouble(base)) if work is np.longdouble else np.asarray(np.log(base), dtype=work)
+    frequencies = np.exp(-exponents * log_base)
+    angles = positions.astype(work)[..., None, None] * frequencies
+    return np.cos(angles), np.sin(angles), work
+
+
+def _rotate(x, positions, base, pairs, sign):
+    first, second = _rotary_pairs(x, pairs)
+    cos, sin, work = _rotary_cos_sin(x, positions, base)
+    first, second = first.astype(work), second.astype(work)
+    sin = sign * sin
+    rotated = _rotary_join(first * cos - second * sin, first * sin + second * cos, pairs)
+    return rotated.astype(x.dtype)
+
+
+@float64
+def rotary_embedding(x, positions, base=10000.0, pairs="interleaved"):
+    """RoPE: each pair (a, b) of x's last axis rotated by m·θ_i: (a cos mθ_i − b sin mθ_i, a sin mθ_i + b cos mθ_i).
+
+    x (…, L, H, d) (batch, sequence, heads, head width; d even), ``positions`` m (L,) the
+    tokens' positions (real numbers: scaled or offset positions included), θ_i = base^{−2i/d},
+    i = 0 … d/2 − 1, base = 10000 (Su et al. 2021, RoFormer, section 3.2.2). Which coordinates pair:
+    ``pairs="interleaved"``, (x_{2i}, x_{2i+1}), is the paper's (its block-diagonal rotation
+    R^d_{Θ,m} of 2×2 blocks; GPT-J, the ONNX op's ``interleaved=1``); ``pairs="half"``,
+    (x_i, x_{i+d/2}), is GPT-NeoX's "rotate half" (Llama in HF transformers, the ONNX op's
+    default). Read as complex numbers z_i = a + ib, RoPE is z_i·e^{imθ_i}: it preserves
+    every pair's norm, and ⟨RoPE(q, m), RoPE(k, n)⟩ depends on m − n only.
+
+    VJP: a rotation is orthogonal, so dx is the cotangent rotated back, by −mθ_i, pair by pair.
+    (The positions are not differentiated: the VJP is the one of x.)
+    """
+    return _rotate(x, positions, base, pairs, 1)
+
+
+@float64
+def rotary_embedding_vjp(x, positions, cotangent, base=10000.0, pairs="interleaved"):
+    return _rotate(cotangent, positions, base, pairs, -1)

@@ -1,4 +1,4 @@
-"""Layers: dense, 2-D convolution, pooling and flatten, in one canonical layout (NCHW, OIHW).
+"""Layers: dense, 1-D and 2-D convolution, transposed convolution, pooling and flatten, in one canonical layout.
 
 Layout
 ------
@@ -13,7 +13,29 @@ Convolution is cross-correlation (no kernel flip), as in every deep-learning fra
     y[n, o, i, j] = b[o] + Σ_{c, p, q} x_pad[n, g·Cg + c, i·sh + p·dh, j·sw + q·dw] · w[o, c, p, q]
 
 with g = o // (O/groups) the group of output channel o, Cg = C/groups, strides (sh, sw)
-and dilations (dh, dw). ``groups = C`` with O = k·C is the depthwise convolution.
+and dilations (dh, dw). ``groups = C`` with O = k·C is the depthwise convolution. ``conv1d`` is the
+same on NCW inputs with OIW kernels (O, C/groups, K): conv2d of a one-row image, padding "valid",
+"same" or explicit (before, after). The keyword-only variant ``kernel_flip=True`` is the
+convolution of signal processing (the kernel's spatial axes reversed): what a port gets that reads
+"convolution" literally, or copies a kernel between a correlating and a convolving routine.
+
+Transposed convolution
+----------------------
+``conv2d_transpose(x, w, b, stride, padding, output_padding, dilation, groups)`` is the adjoint of
+conv2d in x (its VJP with respect to the input, as torch, TensorFlow and Keras define it): x is
+(N, C_in, H, W) and the kernel is stored as torch stores it, (C_in, C_out/groups, KH, KW) — read as
+the OIHW kernel of the conv2d that maps C_out channels back to C_in. Then
+
+    y = b[o] + (A_wᵀ x),   A_w z = conv2d(z, w, 0, stride, padding, dilation, groups)
+
+on a z of OH = (H − 1)·sh − top − bottom + (KH − 1)·dh + 1 + oph rows (and likewise columns):
+⟨conv2d(z, w, 0), x⟩ = ⟨z, conv2d_transpose(x, w, 0)⟩. ``output_padding`` (oph, opw), each below its
+stride, adds rows/columns at the bottom/right that the forward conv2d's strides never reach (torch's
+``output_padding``). ``padding="same"`` gives H·sh × W·sw outputs (Keras' Conv2DTranspose): the adjoint
+of a 'same' conv2d of that size (its odd pad after; ``same_odd_pad="before"`` the variant), with no
+output padding. ``kernel_flip=True`` is the variant whose kernel is reversed in both spatial axes:
+flax's ConvTranspose with ``transpose_kernel=False`` (its default), which convolves the dilated input
+with the kernel as given.
 
 Padding
 -------
@@ -33,9 +55,11 @@ the window (``count_include_pad=False``, TensorFlow's "SAME") or the whole windo
 VJPs
 ----
 ``<op>_vjp(*inputs, cotangent, **params)`` is the gradient of ⟨cotangent, y⟩ with respect to
-every array input, in input order (x, w, b), in float64. The max pool's gradient goes to
-the first maximum of each window in row-major order (``ties="first"``); ``ties="spread"``
-divides it equally among tied maxima (what a reduce-max VJP such as jnp.max's does).
+every array input, in input order (x, w, b), in float64. conv2d_transpose is linear in x with
+the adjoint conv2d: its x-gradient is conv2d(g, w, 0), its w-gradient conv2d's w-gradient at input g
+and cotangent x. The max pool's gradient goes to the first maximum of each window in row-major
+order (``ties="first"``); ``ties="spread"`` divides it equally among tied maxima (what a reduce-max
+VJP such as jnp.max's does).
 """
 
 from __future__ import annotations
@@ -45,6 +69,7 @@ import numpy as np
 from ._float64 import float64
 
 SAME_ODD_PADS = ("after", "before")
+KERNEL_FLIPS = (False, True)
 TIES = ("first", "spread")
 
 
@@ -163,6 +188,96 @@ def conv2d_vjp(x, w, b, cotangent, stride=(1, 1), padding="valid", dilation=(1, 
         N, groups, *patches.shape[3:5], *patches.shape[2:3], *patches.shape[5:])
     dpatches = dpatches.transpose(0, 1, 4, 2, 3, 5, 6).reshape(N, -1, *patches.shape[3:5], *patches.shape[5:])
     return _scatter(x_pad.shape, index, pad, dpatches), dw, cotangent.sum(axis=(0, 2, 3))
+
+
+def _flipped(w, kernel_flip):
+    """The kernel with its spatial axes reversed (``kernel_flip``): convolution rather than cross-correlation."""
+    return w[(..., *[slice(None, None, -1)] * (w.ndim - 2))] if kernel_flip else w
+
+
+# the formulas themselves, in their inputs' dtype: the ops below are conv2d's, and the NumPy baseline runs them
+# in the dtype under test
+_conv2d, _conv2d_vjp = conv2d.__wrapped__, conv2d_vjp.__wrapped__
+
+
+# conv1d ------------------------------------------------------------------------------------------
+
+
+def _as_2d(stride, padding, dilation):
+    """conv1d's geometry as conv2d's of a one-row image: stride/dilation (1, s), no pad on the row axis."""
+    row_pad = padding if isinstance(padding, str) else ((0, 0), tuple(int(p) for p in padding))
+    return dict(stride=(1, int(np.ravel(stride)[0])), padding=row_pad, dilation=(1, int(np.ravel(dilation)[0])))
+
+
+@float64
+def conv1d(x, w, b, stride=1, padding="valid", dilation=1, groups=1, *, same_odd_pad="after", kernel_flip=False):
+    """y[n, o, i] = b[o] + Σ_{c,p} x_pad[n, g·Cg + c, i·s + p·d]·w[o, c, p].
+
+    NCW input, OIW kernel (O, C/groups, K), cross-correlation; padding "valid", "same" or (before, after)."""
+    y = _conv2d(x[:, :, None, :], _flipped(w, kernel_flip)[:, :, None, :], b, **_as_2d(stride, padding, dilation),
+               groups=groups, same_odd_pad=same_odd_pad)
+    return y[:, :, 0, :]
+
+
+@float64
+def conv1d_vjp(x, w, b, cotangent, stride=1, padding="valid", dilation=1, groups=1, *, same_odd_pad="after",
+               kernel_flip=False):
+    """conv2d's (dx, dw, db) of the one-row image; dw flipped back with the kernel."""
+    dx, dw, db = _conv2d_vjp(x[:, :, None, :], _flipped(w, kernel_flip)[:, :, None, :], b, cotangent[:, :, None, :],
+                            **_as_2d(stride, padding, dilation), groups=groups, same_odd_pad=same_odd_pad)
+    return dx[:, :, 0, :], _flipped(dw[:, :, 0, :], kernel_flip), db
+
+
+# conv2d_transpose --------------------------------------------------------------------------------
+
+
+def transpose_output_size(n, k, s, d, pad, output_padding):
+    """Cells of one output axis: n·s for 'same', else (n − 1)·s − before − after + (k − 1)·d + 1 + output_padding."""
+    if pad == "same":
+        return n * s
+    return (n - 1) * s - pad[0] - pad[1] + (k - 1) * d + 1 + output_padding
+
+
+def _transpose_geometry(x, w, stride, padding, output_padding, dilation, groups):
+    """The conv2d whose adjoint this is: its parameters and the shape of its input z."""
+    stride, dilation, output_padding = _pair(stride), _pair(dilation), _pair(output_padding)
+    if any(op >= s for op, s in zip(output_padding, stride)):
+        raise ValueError(f"output_padding {output_padding} must be below the stride {stride}")
+    if padding == "same" and any(output_padding):
+        raise ValueError("padding='same' gives H·s outputs: output_padding must be 0")
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"{x.shape[1]} input channels do not fit a {w.shape} (in, out/groups, KH, KW) kernel")
+    per_axis = ["same"] * 2 if padding == "same" else [tuple(int(p) for p in pair) for pair in
+                                                       (((0, 0), (0, 0)) if padding == "valid" else padding)]
+    spatial = tuple(transpose_output_size(n, k, s, d, pad, op) for n, k, s, d, pad, op in
+                    zip(x.shape[2:], w.shape[2:], stride, dilation, per_axis, output_padding))
+    z_shape = (x.shape[0], w.shape[1] * groups, *spatial)
+    return z_shape, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@float64
+def conv2d_transpose(x, w, b, stride=(1, 1), padding="valid", output_padding=(0, 0), dilation=(1, 1), groups=1, *,
+                     same_odd_pad="after", kernel_flip=False):
+    """y = b[o] + (A_wᵀ x)[n, o, i, j], A_w z = conv2d(z, w, 0, stride, padding, dilation, groups): the adjoint.
+
+    x (N, C_in, H, W), kernel as torch stores it (C_in, C_out/groups, KH, KW); every x[n, c, i, j] adds
+    x·w[c, o, p, q] at z_pad[n, g·(C_out/groups) + o, i·sh + p·dh, j·sw + q·dw] (the pads then cropped)."""
+    z_shape, conv = _transpose_geometry(x, w, stride, padding, output_padding, dilation, groups)
+    z = np.zeros(z_shape, dtype=x.dtype)
+    dz, _, _ = _conv2d_vjp(z, _flipped(w, kernel_flip), np.zeros(w.shape[0], dtype=w.dtype), x, **conv,
+                           same_odd_pad=same_odd_pad)
+    return dz + b[:, None, None]
+
+
+@float64
+def conv2d_transpose_vjp(x, w, b, cotangent, stride=(1, 1), padding="valid", output_padding=(0, 0), dilation=(1, 1),
+                         groups=1, *, same_odd_pad="after", kernel_flip=False):
+    """(dx, dw, db) = (conv2d(g, w, 0), conv2d's w-gradient at input g and cotangent x, Σ g over n, i, j)."""
+    _, conv = _transpose_geometry(x, w, stride, padding, output_padding, dilation, groups)
+    kernel, zero = _flipped(w, kernel_flip), np.zeros(w.shape[0], dtype=w.dtype)
+    dx = _conv2d(cotangent, kernel, zero, **conv, same_odd_pad=same_odd_pad)
+    _, dw, _ = _conv2d_vjp(cotangent, kernel, zero, x, **conv, same_odd_pad=same_odd_pad)
+    return dx, _flipped(dw, kernel_flip), cotangent.sum(axis=(0, 2, 3))
 
 
 # pooling -------------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ Conventions
   kl_divergence, dice, triplet) one per row, summed over the last axis. ``reduction``
   is ``"none"`` (those terms), ``"sum"`` or ``"mean"`` (their sum, their average).
 * 0·log 0 = 0: a term whose weight (target) is 0 contributes 0, whatever the log.
+* Class weights and ignored labels (``class_weight``, ``ignore_index``: sparse CE and nll):
+  a row's loss is −Σ_c w_c·t_c·log p_c, 0 where its label is ignored; "mean" is the weighted
+  mean, divided by Σ w_y over the kept rows (torch's documented divisor), nan where that is 0.
 * Label smoothing (``label_smoothing`` = ε, default 0) replaces the target t by
   t(1 − ε) + ε/2 (binary losses) or t(1 − ε) + ε/C (C classes).
 * Keeping log(0) finite. The default is the textbook formula (a loss of +inf at a
@@ -37,7 +40,10 @@ Conventions
   - ``feature_mean`` (Keras): an elementwise loss's per-sample value is the mean over the
     last axis, so "sum" and "none" differ;
   - ``elementwise`` (torch's kl_div): "none" returns the terms t·log(t/p) unsummed;
-  - ``difference_eps`` (torch), ``squared_eps`` (optax): triplet distances kept off 0.
+  - ``difference_eps`` (torch), ``squared_eps`` (optax): triplet distances kept off 0;
+  - ``mean_divisor`` (Keras: "kept", optax's where= then jnp.mean: "samples"), ``empty_mean="zero"``
+    (Keras): how a class-weighted or ignoring "mean" divides, see the notes above
+    ``sparse_categorical_cross_entropy``.
 
   A framework's constants live in its own dtype (Keras' 1 − 1e-7 is 1 in float16), so
   those variants round them to the dtype the prediction arrived in, which ``@_spec``
@@ -419,46 +425,182 @@ def categorical_cross_entropy_with_logits_vjp(logits, target, cotangent, reducti
     return _cross_entropy_of_logits_vjp(logits, t, _rows(cotangent, reduction, logits), normalised_targets)
 
 
+# class weights and ignored labels (sparse_categorical_cross_entropy, nll) ------------------------
+#
+# With class weights w (``class_weight``, shape (C,)) and an ignored label (``ignore_index``) a
+# row's target becomes t'_c = k·w_c·t_c, k = 0 where the label is ``ignore_index`` (1 else): the
+# row's loss is −Σ_c w_c·t_c·log p_c (w_y·(−log p_y) for a one-hot target; with label smoothing
+# every class's term carries its own weight, as torch's cross_entropy weights them), 0 for an
+# ignored row. "mean" is the weighted mean Σ_i loss_i / Σ_i k_i·w_{y_i}, the divisor torch's
+# CrossEntropyLoss and NLLLoss document ("the losses are averaged across observations for each
+# minibatch depending on the weight": ℓ = Σ_n l_n / Σ_n w_{y_n}·1{y_n ≠ ignore_index}); without
+# weights it is the mean over the kept rows. A batch whose divisor is 0 (every row ignored, or
+# every kept row weighted 0) has the mean 0/0 = nan, on which the ignored rows have no influence
+# (gradient 0) and the kept rows' gradient is nan. Named variants:
+#
+# - ``mean_divisor="kept"``: Σ_i loss_i / Σ_i k_i, the count of kept rows (Keras: class weights as
+#   sample_weight under "sum_over_batch_size", and ignore_class's mask scaled to the kept rows);
+#   ``"samples"``: / N, every row ignored or not;
+# - ``empty_mean="zero"``: a mean whose divisor is 0 is 0, gradient 0 (Keras' divide_no_nan).
+
+MEAN_DIVISORS = ("weight_sum", "kept", "samples")
+
+
+def _plain(class_weight, ignore_index):
+    """No class weight and no ignored label: the unweighted formulas, exactly as before they had either."""
+    return class_weight is None and ignore_index is None
+
+
+def _kept(labels, ignore_index):
+    return np.ones(np.shape(labels), dtype=bool) if ignore_index is None else labels != ignore_index
+
+
+def _weighted_targets(t, labels, class_weight, ignore_index):
+    """t' = k·w_c·t_c: each class's term weighted, an ignored row's target 0."""
+    weighted = t if class_weight is None else t * np.asarray(class_weight, dtype=t.dtype)
+    return np.where(_kept(labels, ignore_index)[..., None], weighted, 0)
+
+
+def _label_weights(labels, class_weight, ignore_index, dtype):
+    """k_i·w_{y_i}: each row's weight (1 without class weights), 0 where its label is ignored."""
+    kept = _kept(labels, ignore_index)
+    if class_weight is None:
+        return kept.astype(dtype)
+    weights = np.asarray(class_weight, dtype=dtype)
+    return np.where(kept, weights[np.where(kept, labels, 0)], 0)
+
+
+def _divisor(labels, class_weight, ignore_index, dtype, mean_divisor):
+    """The divisor of the mean: Σ k_i·w_{y_i} ("weight_sum"), Σ k_i ("kept") or N ("samples")."""
+    if mean_divisor == "weight_sum":
+        return np.sum(_label_weights(labels, class_weight, ignore_index, dtype))
+    if mean_divisor == "kept":
+        return np.sum(_kept(labels, ignore_index).astype(dtype))
+    if mean_divisor == "samples":
+        return np.asarray(np.size(labels), dtype=dtype)
+    raise ValueError(f"mean_divisor must be one of {MEAN_DIVISORS}, got {mean_divisor!r}")
+
+
+def _check_empty_mean(empty_mean):
+    if empty_mean not in ("nan", "zero"):
+        raise ValueError(f"empty_mean must be 'nan' or 'zero', got {empty_mean!r}")
+
+
+def _reduce_weighted(losses, reduction, divisor, empty_mean):
+    """The rows' losses (already weighted, 0 where ignored) reduced; "mean" divides their sum by ``divisor``."""
+    _check_empty_mean(empty_mean)
+    if reduction != "mean":
+        return _reduce(losses, reduction)
+    if divisor == 0:  # 0/0 (every term is 0 when every row's weight is): nan, or Keras' divide_no_nan
+        return np.asarray(np.nan if empty_mean == "nan" else 0.0, dtype=losses.dtype)
+    return np.asarray(np.sum(losses) / divisor)
+
+
+def _weighted_rows(cotangent, reduction, prediction, labels, divisor, ignore_index, empty_mean):
+    """The cotangent of each row's (weighted) loss, class axis restored: 0 on ignored rows, which the
+    loss does not depend on; 1/divisor of the output's for "mean" (nan, or 0, where the divisor is 0)."""
+    _check_empty_mean(empty_mean)
+    if reduction != "mean":
+        return _rows(cotangent, reduction, prediction)
+    rows = prediction.shape[:-1]
+    if divisor == 0:
+        per = np.full(rows, np.nan if empty_mean == "nan" else 0.0)
+    else:
+        per = np.broadcast_to(cotangent / divisor, rows)
+    return np.where(_kept(labels, ignore_index), per, 0)[..., None]
+
+
 @_spec
-def sparse_categorical_cross_entropy(prediction, labels, from_logits=False, reduction="mean", label_smoothing=0.0, *,
-                                     clip_epsilon=None, renormalise=False, zero_weight="limit", dtype=None):
+def sparse_categorical_cross_entropy(prediction, labels, from_logits=False, reduction="mean", label_smoothing=0.0,
+                                     class_weight=None, ignore_index=None, *, clip_epsilon=None, renormalise=False,
+                                     zero_weight="limit", mean_divisor="weight_sum", empty_mean="nan", dtype=None):
     """The categorical cross-entropy of one-hot(labels): reduce(−log p_y), or logsumexp(x) − x_y ``from_logits``.
 
     Labels are integers in [0, C). With smoothing ε the target is one-hot·(1 − ε) + ε/C.
-    Gradients as for ``categorical_cross_entropy`` and its logits form; the variants
-    (Keras, probabilities only) are ``clip_epsilon`` and ``renormalise="after_clip"``, and
-    ``zero_weight="ieee"`` (0/0 = nan in the gradient off the label where p = 0: log then nll).
+    ``class_weight`` (C weights, default None: unweighted) weights each class's term,
+    −Σ_c w_c·t_c·log p_c; a row labelled ``ignore_index`` (default None: none) is left out;
+    "mean" divides by Σ w_{y_i} over the kept rows (see the notes above
+    ``sparse_categorical_cross_entropy``: nan where that is 0).
+    Gradients as for ``categorical_cross_entropy`` and its logits form, with the weighted
+    target; the variants (Keras, probabilities only) are ``clip_epsilon`` and
+    ``renormalise="after_clip"``, ``zero_weight="ieee"`` (0/0 = nan in the gradient off the
+    label where p = 0: log then nll; a class weight of 0 times log 0 = nan in the forward,
+    as torch's nll_loss of log p), and ``mean_divisor``, ``empty_mean`` (see the notes).
     """
-    t = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
+    smoothed = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
+    plain = _plain(class_weight, ignore_index)
+    t = smoothed if plain else _weighted_targets(smoothed, labels, class_weight, ignore_index)
     if from_logits:
-        return _reduce(_cross_entropy_of_logits(prediction, t), reduction)
-    p, _ = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
-    return _reduce(-np.sum(_times(t, np.log(p)), axis=-1), reduction)
+        losses = _cross_entropy_of_logits(prediction, t)
+    else:
+        p, _ = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
+        terms = _times(t, np.log(p))
+        if zero_weight == "ieee":  # a class weight of 0 times log 0 is nan; absent terms and ignored rows stay 0
+            absent = (smoothed == 0) | ~_kept(labels, ignore_index)[..., None]
+            terms = np.where(absent, 0, t * np.log(p))
+        losses = -np.sum(terms, axis=-1)
+    if plain:
+        return _reduce(losses, reduction)
+    divisor = _divisor(labels, class_weight, ignore_index, prediction.dtype, mean_divisor)
+    return _reduce_weighted(losses, reduction, divisor, empty_mean)
 
 
 @_spec
 def sparse_categorical_cross_entropy_vjp(prediction, labels, cotangent, from_logits=False, reduction="mean",
-                                         label_smoothing=0.0, *, clip_epsilon=None, renormalise=False,
-                                         zero_weight="limit", dtype=None):
-    t = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
-    g = _rows(cotangent, reduction, prediction)
+                                         label_smoothing=0.0, class_weight=None, ignore_index=None, *,
+                                         clip_epsilon=None, renormalise=False, zero_weight="limit",
+                                         mean_divisor="weight_sum", empty_mean="nan", dtype=None):
+    smoothed = _smooth_categorical(_one_hot(labels, prediction.shape[-1], prediction.dtype), label_smoothing)
+    plain = _plain(class_weight, ignore_index)
+    if plain:
+        t, g = smoothed, _rows(cotangent, reduction, prediction)
+    else:
+        t = _weighted_targets(smoothed, labels, class_weight, ignore_index)
+        divisor = _divisor(labels, class_weight, ignore_index, prediction.dtype, mean_divisor)
+        g = _weighted_rows(cotangent, reduction, prediction, labels, divisor, ignore_index, empty_mean)
     if from_logits:
         return _cross_entropy_of_logits_vjp(prediction, t, g)
     p, backward = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
-    return backward(_pull(g, -_over(t, p, zero_weight), zero_weight))
+    pulled = _pull(g, -_over(t, p, zero_weight), zero_weight)
+    if not plain:
+        # A class absent from the smoothed target, or an ignored row, is no term of the loss: the cotangent
+        # reaching its log p is 0 even where g is nan (an empty mean), so its gradient is 0 (ieee: 0/p).
+        absent = (smoothed == 0) | ~_kept(labels, ignore_index)[..., None]
+        pulled = np.where(absent, -_over(np.zeros_like(p), p, zero_weight), pulled)
+    return backward(pulled)
 
 
 @float64
-def nll(log_probabilities, labels, reduction="mean"):
-    """nll = reduce(−log_probabilities[y]), y the integer label of each row.   d/dlp_c = −1 if c = y else 0."""
-    picked = np.take_along_axis(log_probabilities, labels[..., None], axis=-1)[..., 0]
-    return _reduce(-picked, reduction)
+def nll(log_probabilities, labels, reduction="mean", class_weight=None, ignore_index=None, *,
+        mean_divisor="weight_sum", empty_mean="nan"):
+    """nll = reduce(−log_probabilities[y]), y the integer label of each row.   d/dlp_c = −1 if c = y else 0.
+
+    ``class_weight`` (C weights, default None) makes a row's loss −w_y·lp_y; a row labelled
+    ``ignore_index`` (default None) is left out; "mean" divides by Σ w_{y_i} over the kept
+    rows (nan where that is 0). d/dlp_c = −w_y at c = y. Variants ``mean_divisor``,
+    ``empty_mean``: see the notes above ``sparse_categorical_cross_entropy``.
+    """
+    kept = _kept(labels, ignore_index)
+    picked = np.take_along_axis(log_probabilities, np.where(kept, labels, 0)[..., None], axis=-1)[..., 0]
+    if _plain(class_weight, ignore_index):
+        return _reduce(-picked, reduction)
+    dtype = log_probabilities.dtype
+    losses = _times(_label_weights(labels, class_weight, ignore_index, dtype), -picked)
+    divisor = _divisor(labels, class_weight, ignore_index, dtype, mean_divisor)
+    return _reduce_weighted(losses, reduction, divisor, empty_mean)
 
 
 @float64
-def nll_vjp(log_probabilities, labels, cotangent, reduction="mean"):
+def nll_vjp(log_probabilities, labels, cotangent, reduction="mean", class_weight=None, ignore_index=None, *,
+            mean_divisor="weight_sum", empty_mean="nan"):
     hot = _one_hot(labels, log_probabilities.shape[-1], log_probabilities.dtype)
-    return _rows(cotangent, reduction, log_probabilities) * -hot
+    if _plain(class_weight, ignore_index):
+        return _rows(cotangent, reduction, log_probabilities) * -hot
+    dtype = log_probabilities.dtype
+    divisor = _divisor(labels, class_weight, ignore_index, dtype, mean_divisor)
+    g = _weighted_rows(cotangent, reduction, log_probabilities, labels, divisor, ignore_index, empty_mean)
+    weights = _label_weights(labels, class_weight, ignore_index, dtype)[..., None]
+    return np.where(hot == 1, -(weights * g), 0)  # only the label's term depends on lp: 0 elsewhere, even for a nan g
 
 
 @_spec

@@ -1,4 +1,5 @@
-"""Layer normalization (Ba, Kiros & Hinton 2016) over the last axis.
+"""Layer normalization (Ba, Kiros & Hinton 2016) and RMS normalization (Zhang & Sennrich 2019), over the last axis;
+batch, group and instance normalization and L2 normalization (each stated in its own section below).
 
     LN(x) = (x − μ) / √(σ² + ε) ⊙ γ + β,   μ = mean(x),   σ² = mean((x − μ)²)  (biased)
 
@@ -271,3 +272,64 @@ def instance_norm(x, weight, bias, epsilon=1e-5, affine=True):
 @float64
 def instance_norm_vjp(x, weight, bias, cotangent, epsilon=1e-5, affine=True):
     return group_norm_vjp.__wrapped__(x, weight, bias, cotangent, x.shape[1], epsilon, affine)
+
+
+# RMS normalization ----------------------------------------------------------------------------------------------
+
+def _rms_scaled(x, epsilon, epsilon_at):
+    """x̂ = x/√(mean(x²) + ε) (or x/(√mean(x²) + ε)), 1/denominator and the root mean square, over the last axis.
+
+    In float64 each row is first scaled by a power of two (exact) so that mean(x²) neither
+    overflows nor underflows; the NumPy baseline runs the textbook lines in x's own dtype."""
+    inside = epsilon_at == "inside_sqrt"
+    if x.dtype != np.float64:  # the NumPy baseline
+        rms = np.sqrt(np.mean(x * x, axis=-1, keepdims=True))
+        inverse = 1 / (np.sqrt(rms * rms + epsilon) if inside else rms + epsilon)
+        return x * inverse, inverse, rms
+    top = np.max(np.abs(x), axis=-1, keepdims=True)
+    _, exponent = np.frexp(np.where((top > 0) & np.isfinite(top), top, 1.0))
+    scale = np.ldexp(1.0, exponent - 1)  # x/scale is exact and at most 2 in magnitude
+    xs = x / scale
+    mean_square = np.mean(xs * xs, axis=-1, keepdims=True)  # mean(x²)/scale², in [2⁻²/n, 4]
+    rms = scale * np.sqrt(mean_square)
+    big = scale >= 1
+    with np.errstate(all="ignore"):
+        if inside:  # the denominator over scale for scale ≥ 1 (ε/scale² cannot overflow), itself below
+            big_root = np.sqrt(mean_square + (epsilon / np.where(big, scale, 1.0)) / np.where(big, scale, 1.0))
+            small_root = np.sqrt(mean_square * scale * scale + epsilon)
+        else:
+            big_root = np.sqrt(mean_square) + epsilon / np.where(big, scale, 1.0)
+            small_root = rms + epsilon
+        x_hat = np.where(big, xs / big_root, x / small_root)
+        inverse = np.where(big, (1 / scale) / big_root, 1 / small_root)
+    return x_hat, inverse, rms
+
+
+@float64
+def rms_norm(x, weight, epsilon=1e-6, *, epsilon_at="inside_sqrt"):
+    """RMSNorm(x) = x/√(mean(x²) + ε) ⊙ γ over the last axis, γ = ``weight`` (E,), ε = ``epsilon`` (default 1e-6).
+
+    Zhang & Sennrich 2019 (eq. 4) divide by RMS(x) = √(mean(x²)) and add no ε; the ε that keeps a
+    zero row finite goes inside the root, with ε = 1e-6, in T5 (Raffel et al. 2020, its
+    ``T5LayerNorm``), Llama and its ports, and in Keras ``RMSNormalization`` and flax ``RMSNorm``.
+    The paper's own code divides by RMS(x) + ε instead: ``epsilon_at="outside_sqrt"``. There is
+    no mean subtraction and no bias (it is layer norm without re-centring).
+
+    VJP, with x̂ = x·r, r = 1/√(mean(x²) + ε), dx̂ = G ⊙ γ: dx = r·(dx̂ − x̂·mean(dx̂ ⊙ x̂));
+    dγ = Σ_rows G ⊙ x̂. (ε outside the root, r = 1/(RMS + ε): the last term's r becomes 1/RMS,
+    and 0 on a zero row, where x/(|x|/√n + ε) has the derivative 1/ε.)
+    """
+    x_hat, _, _ = _rms_scaled(x, epsilon, epsilon_at)
+    return x_hat * weight
+
+
+@float64
+def rms_norm_vjp(x, weight, cotangent, epsilon=1e-6, *, epsilon_at="inside_sqrt"):
+    x_hat, inverse, rms = _rms_scaled(x, epsilon, epsilon_at)
+    d_hat = cotangent * weight
+    mean_dx = np.mean(d_hat * x_hat, axis=-1, keepdims=True)
+    with np.errstate(all="ignore"):
+        last = inverse if epsilon_at == "inside_sqrt" else np.where(rms > 0, 1 / rms, 0.0)
+    d_x = inverse * d_hat - last * x_hat * mean_dx
+    d_weight = np.sum((cotangent * x_hat).reshape(-1, x.shape[-1]), axis=0)
+    return d_x, d_weight

@@ -214,24 +214,26 @@ def adagrad_init(params, initial_accumulator=0.0):
     return {"sum": np.full_like(params, initial_accumulator)}
 
 
-def adagrad_update(params, grad, state, step, lr, eps=1e-10, weight_decay=0.0, *, eps_placement="outside",
-                   weight_decay_mode="coupled", lr_dtype=None):
-    """s ← s + g², w ← w − lr·g/(√s + ε)."""
-    rate = learning_rate(lr, step, lr_dtype)
+def adagrad_update(params, grad, state, step, lr, eps=1e-10, weight_decay=0.0, lr_decay=0.0, *,
+                   eps_placement="outside", weight_decay_mode="coupled", lr_dtype=None):
+    """s ← s + g², w ← w − lrₜ·g/(√s + ε), lrₜ = lr / (1 + (t − 1)·d)."""
+    rate = learning_rate(lr, step, lr_dtype) / (1 + (step - 1) * lr_decay)
     params, grad = _weight_decayed(params, grad, rate, weight_decay, weight_decay_mode)
     total = state["sum"] + grad * grad
     return params - rate * grad / _denominator(total, eps, eps_placement), {"sum": total}
 
 
 @float64
-def adagrad(params, grads, lr=0.01, initial_accumulator=0.0, eps=1e-10, weight_decay=0.0, *, eps_placement="outside",
-            weight_decay_mode="coupled", lr_dtype=None):
-    """AdaGrad (Duchi et al. 2011): s ← s + g², w ← w − lr·g/(√s + ε), s₀ = ``initial_accumulator``; g ← g + λw first.
+def adagrad(params, grads, lr=0.01, initial_accumulator=0.0, eps=1e-10, weight_decay=0.0, lr_decay=0.0, *,
+            eps_placement="outside", weight_decay_mode="coupled", lr_dtype=None):
+    """AdaGrad (Duchi et al. 2011): s ← s + g², w ← w − lrₜ·g/(√s + ε), s₀ = ``initial_accumulator``; g ← g + λw first.
 
-    Defaults: lr 0.01, s₀ = 0 (the sum of squared gradients starts empty), ε = 1e-10, λ = 0.
-    eps_placement="inside": w ← w − lr·g/√(s + ε).
+    lrₜ = lr / (1 + (t − 1)·d) at step t = 1, 2, …, d = ``lr_decay`` (torch's inverse-time decay of
+    the rate; d = 0 is the paper's constant rate).
+    Defaults: lr 0.01, s₀ = 0 (the sum of squared gradients starts empty), ε = 1e-10, λ = 0, d = 0.
+    eps_placement="inside": w ← w − lrₜ·g/√(s + ε).
     """
-    hyper = {"eps": eps, "weight_decay": weight_decay, "eps_placement": eps_placement,
+    hyper = {"eps": eps, "weight_decay": weight_decay, "lr_decay": lr_decay, "eps_placement": eps_placement,
              "weight_decay_mode": weight_decay_mode, "lr_dtype": lr_dtype}
     return trajectory(adagrad_init, adagrad_update, params, grads, lr, hyper, {"initial_accumulator": initial_accumulator})
 

@@ -12,6 +12,15 @@ Masks: flax and jax.nn take True = attend, the spec's own convention. jax.nn's l
 (B, L, H, d), the spec's (B, H, L, d): transposed on the way in and out. flax's attention
 has no causal flag: the causal mask is made with flax's own ``make_attention_mask`` and
 ``combine_masks``. jax.nn.dot_product_attention has no dropout at all.
+
+Grouped-query attention: jax.nn.dot_product_attention takes key/value with K < N heads
+(its (B, T, K, G, H) grouping is the spec's h // (H/K)); flax's MultiHeadDotProductAttention
+projects key and value to ``num_heads`` heads, so ``num_kv_heads`` ≠ ``num_heads`` is
+Unsupported there. A key/value-cache offset P of the causal mask (``causal_offset``) is
+jax.nn's own ``local_window_size=(L + S, P)`` (query i attends keys i − L − S … i + P, i.e.
+every j ≤ i + P) in place of ``is_causal``. jax.nn has no logit soft-capping and no ALiBi
+(``softcap``, ``alibi``: Unsupported; its ``bias`` takes any additive bias, and jax documents
+no ALiBi recipe).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ..base import composed, same
+from ..base import Unsupported, composed, same
 
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
 BLOCK_WEIGHTS = PROJECTIONS + ("ln1_weight", "ln1_bias", "w_1", "b_1", "w_2", "b_2", "ln2_weight", "ln2_bias")
@@ -132,15 +141,25 @@ class Attention:
         },
     }
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        if softcap is not None:  # a float parameter is traced under jit: any cap given is declined, 0 included
+            raise Unsupported("jax.nn.dot_product_attention has no logit soft-capping (softcap)")
+        if alibi:
+            raise Unsupported("jax.nn.dot_product_attention has no ALiBi (alibi=True)")
         boolean = use_mask and mask.dtype == jnp.bool_
+        window = None
+        if causal and causal_offset:  # jax.nn's own window: keys i − left … i + right
+            window, causal = (query.shape[-2] + key.shape[-2], causal_offset), False
         out = jax.nn.dot_product_attention(
             *(jnp.swapaxes(t, 1, 2) for t in (query, key, value)), bias=mask if use_mask and not boolean else None,
-            mask=mask if boolean else None, scale=scale, is_causal=causal)
+            mask=mask if boolean else None, scale=scale, is_causal=causal, local_window_size=window)
         return jnp.swapaxes(out, 1, 2)
 
     def multi_head_attention(self, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads,
-                             use_mask, causal, bias, dropout):
+                             use_mask, causal, bias, dropout, num_kv_heads):
+        if num_kv_heads not in (None, num_heads):
+            raise Unsupported("flax.linen.MultiHeadDotProductAttention has no grouped-query attention (num_kv_heads)")
         weights = dict(zip(PROJECTIONS, (w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o)))
         module = attention_module(num_heads, w_q.shape[1], bias, dropout, query.dtype)
         allowed = mask[:, None] if use_mask else None
@@ -177,6 +196,8 @@ class Attention:
         """The parameter tree, checked against the tree flax's own ``init`` makes for the module."""
         w = {name: self.asarray(array, "cpu") for name, array in weights.items()}
         if op == "multi_head_attention":
+            if params.get("num_kv_heads") not in (None, params["num_heads"]):
+                raise Unsupported("flax.linen.MultiHeadDotProductAttention has no grouped-query attention")
             native = attention_parameters(w, params["num_heads"])
             module = attention_module(params["num_heads"], w["w_q"].shape[1], params["bias"], params["dropout"],
                                       w["w_q"].dtype)
@@ -210,3 +231,12 @@ class Attention:
         else:
             return super().from_native_layout(op, native, params)
         return {name: self.to_numpy(array) for name, array in weights.items()}
+
+    # RMS normalization (its own block, merged into the family's defaults). Neither JAX nor flax (linen, nnx) has
+    # a rotary embedding: rotary_embedding is unsupported here. -----------------------------------------------------
+
+    NATIVE_DEFAULTS = {**NATIVE_DEFAULTS, "rms_norm": {"epsilon": (nn.RMSNorm, "epsilon", same)}}
+
+    def rms_norm(self, x, weight, epsilon):
+        module = nn.RMSNorm(epsilon=epsilon, dtype=x.dtype, param_dtype=x.dtype)
+        return module.apply({"params": {"scale": weight}}, x)

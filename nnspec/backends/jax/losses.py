@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 from jax.scipy.special import xlog1py, xlogy
 
-from ..base import composed, same
+from ..base import Unsupported, composed, same
 
 
 def _reduce(losses, reduction):
@@ -66,7 +66,14 @@ class Losses:
         target = optax.smooth_labels(target, label_smoothing, axis=-1)
         return _reduce(optax.losses.softmax_cross_entropy(logits, target, axis=-1), reduction)
 
-    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing):
+    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
+                                         class_weight, ignore_index):
+        if class_weight is not None:
+            raise Unsupported("optax's cross-entropies take no class weights")
+        if ignore_index is not None and not from_logits:
+            raise Unsupported("optax has no cross-entropy of probabilities (composed here): no ignored label to pass")
+        # optax's where= leaves the ignored rows out (their loss 0); the mean over every row is then jnp.mean's.
+        where = None if ignore_index is None else labels != ignore_index
         target = optax.smooth_labels(jax.nn.one_hot(labels, prediction.shape[-1], dtype=prediction.dtype),
                                      label_smoothing, axis=-1)
         if not from_logits:  # optax's cross-entropies take logits: on probabilities it is composed
@@ -74,15 +81,18 @@ class Losses:
 
         # The integer-label form has no smoothing: with ε > 0, the smoothed one-hot goes to the dense form.
         def integer(args):
-            return optax.losses.softmax_cross_entropy_with_integer_labels(args[0], labels, axis=-1)
+            return optax.losses.softmax_cross_entropy_with_integer_labels(args[0], labels, axis=-1, where=where)
 
         def smoothed(args):
-            return optax.losses.softmax_cross_entropy(args[0], args[1], axis=-1)
+            return optax.losses.softmax_cross_entropy(args[0], args[1], axis=-1, where=where)
 
         return _reduce(jax.lax.cond(label_smoothing == 0, integer, smoothed, (prediction, target)), reduction)
 
     @composed
-    def nll(self, log_probabilities, labels, reduction):
+    def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):
+        if class_weight is not None or ignore_index is not None:
+            raise Unsupported("optax has no nll loss (composed here from jax.numpy): no native class weights or "
+                              "ignored label to pass")
         picked = jnp.take_along_axis(log_probabilities, labels[..., None], axis=-1)[..., 0]
         return _reduce(-picked, reduction)
 

@@ -19,7 +19,7 @@ import numpy as np
 import optax
 import optax.contrib
 
-from ..base import same
+from ..base import Unsupported, same
 
 
 def on_host(result):
@@ -47,6 +47,7 @@ def on_host(result):
             shape, dtype = result(*arrays, **settings)
             return jax.pure_callback(eagerly, jax.ShapeDtypeStruct(shape, dtype), arrays, traced)
 
+        op.on_host = True  # JaxBackend.call runs it eagerly: no jit to trace, and Unsupported reaches the engine
         return op
 
     return decorate
@@ -126,7 +127,9 @@ class Optimizers:
         return _steps(_l2(optimizer, weight_decay), params, grads)
 
     @trajectory
-    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay):
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay, lr_decay):
+        if lr_decay:  # optax decays a rate only through a schedule passed as learning_rate
+            raise Unsupported("optax.adagrad has no lr_decay")
         optimizer = optax.adagrad(_learning_rate(lr), initial_accumulator_value=initial_accumulator,
                                   eps=eps)
         return _steps(_l2(optimizer, weight_decay), params, grads)

@@ -11,12 +11,12 @@ import numpy as np
 from ...spec import layers as L
 from .formulas import spec_binding
 
-OPS = ("dense", "conv2d")
+OPS = ("dense", "conv1d", "conv2d", "conv2d_transpose")
 
 
 class Layers:
     BINDINGS = {op: spec_binding(getattr(L, op)) for op in (
-        "dense", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d", "flatten")}
+        "dense", "conv1d", "conv2d", "conv2d_transpose", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d", "flatten")}
 
     def to_native_layout(self, op, weights, params):
         if op not in OPS:

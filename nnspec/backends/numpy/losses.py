@@ -32,12 +32,15 @@ class Losses:
         return in_dtype(L.categorical_cross_entropy_with_logits, logits, target, reduction=reduction,
                         label_smoothing=label_smoothing)
 
-    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing):
+    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
+                                         class_weight, ignore_index):
         return in_dtype(L.sparse_categorical_cross_entropy, prediction, labels, from_logits=from_logits,
-                        reduction=reduction, label_smoothing=label_smoothing)
+                        reduction=reduction, label_smoothing=label_smoothing, class_weight=class_weight,
+                        ignore_index=ignore_index)
 
-    def nll(self, log_probabilities, labels, reduction):
-        return in_dtype(L.nll, log_probabilities, labels, reduction=reduction)
+    def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):
+        return in_dtype(L.nll, log_probabilities, labels, reduction=reduction, class_weight=class_weight,
+                        ignore_index=ignore_index)
 
     def kl_divergence(self, prediction, target, reduction):
         return in_dtype(L.kl_divergence, prediction, target, reduction=reduction)

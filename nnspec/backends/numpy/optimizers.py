@@ -35,9 +35,9 @@ class Optimizers:
     def nesterov(self, params, grads, lr, momentum, weight_decay):
         return in_dtype(O.nesterov, params, grads, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
-    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay):
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay, lr_decay):
         return in_dtype(O.adagrad, params, grads, lr=lr, initial_accumulator=initial_accumulator, eps=eps,
-                        weight_decay=weight_decay)
+                        weight_decay=weight_decay, lr_decay=lr_decay)
 
     def rmsprop(self, params, grads, lr, rho, eps, centered, momentum, weight_decay):
         return in_dtype(O.rmsprop, params, grads, lr=lr, rho=rho, eps=eps, centered=centered, momentum=momentum,

@@ -12,6 +12,13 @@ is the spec's W₁/W₂ as is. Variables are matched by the last two parts of th
 Masks: Keras takes True = attend, the spec's own convention, as ``attention_mask``
 (B, L, S). Keras' layout is (B, L, H, d), the spec's (B, H, L, d): transposed on the way
 in and out of keras.ops.dot_product_attention.
+
+Grouped-query attention: keras.ops.dot_product_attention takes key/value with fewer heads
+(``ops.repeat`` along the head axis, the spec's h // (H/K)); ``num_kv_heads`` ≠
+``num_heads`` runs keras.layers.GroupQueryAttention (its key/value kernels (E_kv, K, d)),
+else MultiHeadAttention. Keras' causal masks are top-left only: a key/value-cache offset
+(``causal_offset`` ≠ 0) is Unsupported. ``attn_logits_soft_cap`` exists but Keras refuses it
+except for JAX on TPU (``softcap``: Unsupported here); Keras has no ALiBi (``alibi``: Unsupported).
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ..base import composed, same
+from ..base import Unsupported, composed, same
+from ..binding import bind
 
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
 BLOCK_WEIGHTS = PROJECTIONS + ("ln1_weight", "ln1_bias", "w_1", "b_1", "w_2", "b_2", "ln2_weight", "ln2_bias")
 MHA = keras.layers.MultiHeadAttention
+GQA = keras.layers.GroupQueryAttention
 
 
 def given(value):
@@ -32,15 +41,17 @@ def given(value):
     return value is not None
 
 
-def attention_variables(w, heads):
-    """Spec projections -> MultiHeadAttention variables by path suffix (kernels with the head axis split out)."""
+def attention_variables(w, heads, kv_heads=None):
+    """Spec projections -> MultiHeadAttention (or GroupQueryAttention, key/value with ``kv_heads`` heads)
+    variables by path suffix (kernels with the head axis split out)."""
     features = w["w_q"].shape[1]
     split = (heads, features // heads)
+    kv_split = (heads if kv_heads is None else kv_heads, features // heads)
     native = {}
     for name, short in (("query", "q"), ("key", "k"), ("value", "v")):
-        kernel = w[f"w_{short}"]
-        native[f"{name}/kernel"] = ops.reshape(kernel, (kernel.shape[0], *split))
-        native[f"{name}/bias"] = ops.reshape(w[f"b_{short}"], split)
+        kernel, shape = w[f"w_{short}"], split if short == "q" else kv_split
+        native[f"{name}/kernel"] = ops.reshape(kernel, (kernel.shape[0], *shape))
+        native[f"{name}/bias"] = ops.reshape(w[f"b_{short}"], shape)
     native["attention_output/kernel"] = ops.reshape(w["w_o"], (*split, w["w_o"].shape[1]))
     native["attention_output/bias"] = w["b_o"]
     return native
@@ -100,6 +111,7 @@ class Attention:
             "use_mask": (ops.dot_product_attention, "mask", given),
             "scale": (ops.dot_product_attention, "scale", same),
             "causal": (ops.dot_product_attention, "is_causal", same),
+            "softcap": (ops.dot_product_attention, "attn_logits_soft_cap", same),
         },
         "multi_head_attention": {
             "use_mask": (MHA.call, "attention_mask", given),
@@ -117,7 +129,14 @@ class Attention:
         },
     }
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        if softcap:
+            raise Unsupported("keras.ops.dot_product_attention takes attn_logits_soft_cap only for JAX on TPU")
+        if alibi:
+            raise Unsupported("keras.ops.dot_product_attention has no ALiBi (alibi=True)")
+        if causal and causal_offset:
+            raise Unsupported("keras.ops.dot_product_attention's causal mask has no key/value-cache offset")
         boolean = use_mask and mask.dtype.is_bool
         out = ops.dot_product_attention(
             *(ops.swapaxes(t, 1, 2) for t in (query, key, value)), bias=mask if use_mask and not boolean else None,
@@ -125,11 +144,12 @@ class Attention:
         return ops.swapaxes(out, 1, 2)
 
     def multi_head_attention(self, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads,
-                             use_mask, causal, bias, dropout):
+                             use_mask, causal, bias, dropout, num_kv_heads):
         weights = dict(zip(PROJECTIONS, (w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o)))
-        layer = self._mha_layer(query.shape[-1], key.shape[-1], w_q.shape[1], num_heads, bias, dropout, query.dtype)
+        layer = self._mha_layer(query.shape[-1], key.shape[-1], w_q.shape[1], num_heads, bias, dropout, query.dtype,
+                                num_kv_heads)
         attention_mask = broadcast_mask(mask, query.shape[1], key.shape[1]) if use_mask else None
-        return stateless(layer, attention_variables(weights, num_heads), query, value, key=key,
+        return stateless(layer, attention_variables(weights, num_heads, num_kv_heads), query, value, key=key,
                          attention_mask=attention_mask, return_attention_scores=True, use_causal_mask=causal,
                          training=False)
 
@@ -178,14 +198,23 @@ class Attention:
 
     # layers and weight layouts ------------------------------------------------------------
 
-    def _mha_layer(self, query_dim, kv_dim, features, heads, bias, dropout, dtype):
+    def _mha_layer(self, query_dim, kv_dim, features, heads, bias, dropout, dtype, kv_heads=None):
+        """MultiHeadAttention, or GroupQueryAttention when the key/value heads are fewer than the query's."""
+        grouped = kv_heads not in (None, heads)
+
         def make():
-            layer = MHA(num_heads=heads, key_dim=features // heads, value_dim=features // heads, dropout=dropout,
-                        use_bias=bias, dtype=dtype.name)
+            if grouped:
+                layer = GQA(head_dim=features // heads, num_query_heads=heads, num_key_value_heads=kv_heads,
+                            dropout=dropout, use_bias=bias, dtype=dtype.name)
+            else:
+                layer = MHA(num_heads=heads, key_dim=features // heads, value_dim=features // heads, dropout=dropout,
+                            use_bias=bias, dtype=dtype.name)
             layer.build((1, 1, query_dim), (1, 1, kv_dim), (1, 1, kv_dim))
             return layer
 
-        return self._keras_cache(("mha", query_dim, kv_dim, features, heads, bias, dropout, dtype.name), make)
+        key = ("gqa" if grouped else "mha", query_dim, kv_dim, features, heads, kv_heads if grouped else heads, bias,
+               dropout, dtype.name)
+        return self._keras_cache(key, make)
 
     def _norm_layer(self, features, epsilon, affine, dtype):
         def make():
@@ -214,9 +243,10 @@ class Attention:
         w = {name: self.asarray(array, "cpu") for name, array in weights.items()}
         if op == "multi_head_attention":
             features = w["w_q"].shape[1]
+            kv_heads = params.get("num_kv_heads")
             layer = self._mha_layer(w["w_q"].shape[0], w["w_k"].shape[0], features, params["num_heads"],
-                                    params["bias"], params["dropout"], w["w_q"].dtype)
-            assign(layer, attention_variables(w, params["num_heads"]))
+                                    params["bias"], params["dropout"], w["w_q"].dtype, kv_heads)
+            assign(layer, attention_variables(w, params["num_heads"], kv_heads))
             return layer
         if op == "layer_norm":
             layer = self._norm_layer(w["weight"].shape[0], params["epsilon"], params["affine"], w["weight"].dtype)
@@ -260,3 +290,12 @@ class Attention:
         else:
             return super().from_native_layout(op, native, params)
         return {name: self.to_numpy(ops.convert_to_tensor(value)) for name, value in weights.items()}
+
+    # RMS normalization (its own block). Keras 3 has no rotary embedding (it is keras_hub's RotaryEmbedding layer,
+    # not Keras'): rotary_embedding is unsupported here. ------------------------------------------------------------
+
+    BINDINGS = {  # x, weight -> rms_normalization(x, scale, axis=-1, epsilon=...): one native call
+        # epsilon=None is keras.config.epsilon(), read when the op runs; the RMSNormalization layer's default is 1e-6
+        "rms_norm": bind(ops.rms_normalization,
+                         to_spec={"epsilon": lambda value: keras.config.epsilon() if value is None else value}),
+    }

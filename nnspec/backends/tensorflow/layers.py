@@ -1,4 +1,5 @@
-"""Tensorflow adapter, layers: Keras 3 Dense and Conv2D (by stateless_call), keras.ops pools, global pools, Flatten.
+"""Tensorflow adapter, layers: Keras 3 Dense, Conv1D, Conv2D and Conv2DTranspose (by stateless_call), keras.ops
+pools, global pools, Flatten.
 
 Keras is channels-last here, as a Keras model on CPU runs: images NHWC, conv kernels HWIO,
 dense kernels IO (``LAYOUT``, axis letters; ``backends/layouts.py``); the adapter moves the
@@ -6,7 +7,9 @@ spec's NCHW/OIHW/OI arrays in and the output back. Keras pads 'valid' or 'same' 
 spec's explicit pads are what a Keras port writes, ``keras.ops.pad`` (ZeroPadding2D) then
 'valid' (composed). ``Flatten`` reads H, W, C whatever its data_format (``"channels_first"`` moves the channels last before
 flattening, so that a model keeps its dense weights when switching formats): the spec's
-``order="hwc"`` variant.
+``order="hwc"`` variant. Conv2DTranspose stores its kernel (KH, KW, out, in), has no groups (declined) and pads
+'valid' or 'same' only: explicit pads run 'valid' (with the output padding that reaches the last cell kept)
+and crop, composed. Its 'same' without output padding is the spec's H·s outputs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from ..base import Unsupported
 from ..layouts import SPEC
 from ..layouts import convert as _convert
 
-LAYOUT = {"image": "NHWC", "kernel": "HWIO", "dense": "IO"}
+LAYOUT = {"image": "NHWC", "kernel": "HWIO", "dense": "IO", "signal": "NWC", "kernel1d": "WIO",
+          "transpose_kernel": "HWOI"}
+KINDS = {"dense": "dense", "conv1d": "kernel1d", "conv2d": "kernel", "conv2d_transpose": "transpose_kernel"}
 ops = keras.ops
 
 
@@ -61,6 +66,19 @@ class Layers:
             "dilation": (keras.layers.Conv2D, "dilation_rate", _pair),
             "groups": (keras.layers.Conv2D, "groups", lambda g: g),
         },
+        "conv1d": {
+            "stride": (keras.layers.Conv1D, "strides", lambda s: s),
+            "padding": (keras.layers.Conv1D, "padding", lambda p: p),
+            "dilation": (keras.layers.Conv1D, "dilation_rate", lambda d: d),
+            "groups": (keras.layers.Conv1D, "groups", lambda g: g),
+        },
+        "conv2d_transpose": {
+            "stride": (keras.layers.Conv2DTranspose, "strides", _pair),
+            "padding": (keras.layers.Conv2DTranspose, "padding", lambda p: p),
+            # None: Keras infers the size, (H − 1)·s + k_eff + max(s − k_eff, 0) for 'valid' (not torch's 0)
+            "output_padding": (keras.layers.Conv2DTranspose, "output_padding", lambda o: o if o is None else _pair(o)),
+            "dilation": (keras.layers.Conv2DTranspose, "dilation_rate", _pair),
+        },
         "max_pool2d": {
             "stride": (keras.layers.MaxPooling2D, "strides", lambda s: s),
             "padding": (keras.layers.MaxPooling2D, "padding", lambda p: p),
@@ -88,6 +106,45 @@ class Layers:
                                     use_bias=True, dtype=_dtype(x))
         layer.build(tuple(x.shape))
         y, _ = layer.stateless_call([convert(w, SPEC["kernel"], LAYOUT["kernel"]), b], [], x)
+        return _nchw(y)
+
+    def conv1d(self, x, w, b, stride, padding, dilation, groups):
+        if stride > 1 and dilation > 1:  # as Conv2D, documented incompatible
+            raise Unsupported("keras.layers.Conv1D: strides > 1 cannot be combined with dilation_rate > 1")
+        x = convert(x, SPEC["signal"], LAYOUT["signal"])
+        if _explicit(padding):
+            x, padding = ops.pad(x, ((0, 0), tuple(padding), (0, 0))), "valid"
+        layer = keras.layers.Conv1D(w.shape[0], w.shape[2], strides=stride, padding=padding,
+                                    data_format="channels_last", dilation_rate=dilation, groups=groups,
+                                    use_bias=True, dtype=_dtype(x))
+        layer.build(tuple(x.shape))
+        y, _ = layer.stateless_call([convert(w, SPEC["kernel1d"], LAYOUT["kernel1d"]), b], [], x)
+        return convert(y, LAYOUT["signal"], SPEC["signal"])
+
+    def conv2d_transpose(self, x, w, b, stride, padding, output_padding, dilation, groups):
+        stride, dilation, output_padding = _pair(stride), _pair(dilation), _pair(output_padding)
+        if groups != 1:
+            raise Unsupported("keras.layers.Conv2DTranspose has no groups")
+        if max(stride) > 1 and max(dilation) > 1:
+            raise Unsupported("keras.layers.Conv2DTranspose: strides > 1 cannot be combined with dilation_rate > 1")
+        x = _nhwc(x)
+        crop = None
+        if padding == "same":
+            native_padding = None  # Keras' 'same' without output padding: H·s outputs, the spec's
+        elif padding == "valid":
+            native_padding = output_padding
+        else:  # 'valid' with the output padding that reaches the last kept cell, then the pads cropped
+            full = [(n - 1) * s + (k - 1) * d + 1 for n, k, s, d in zip(x.shape[1:3], w.shape[2:], stride, dilation)]
+            out = [f - sum(pad) + o for f, pad, o in zip(full, padding, output_padding)]
+            native_padding = tuple(max(pad[0] + n - f, 0) for pad, n, f in zip(padding, out, full))
+            crop, padding = [(pad[0], pad[0] + n) for pad, n in zip(padding, out)], "valid"
+        layer = keras.layers.Conv2DTranspose(w.shape[1], tuple(w.shape[2:]), strides=stride, padding=padding,
+                                             output_padding=native_padding, data_format="channels_last",
+                                             dilation_rate=dilation, use_bias=True, dtype=_dtype(x))
+        layer.build(tuple(x.shape))
+        y, _ = layer.stateless_call([convert(w, SPEC["transpose_kernel"], LAYOUT["transpose_kernel"]), b], [], x)
+        if crop is not None:
+            y = y[:, crop[0][0]: crop[0][1], crop[1][0]: crop[1][1], :]
         return _nchw(y)
 
     def max_pool2d(self, x, window, stride, padding):
@@ -118,21 +175,21 @@ class Layers:
         return keras.layers.Flatten(data_format="channels_first", dtype=_dtype(x))(x)
 
     def is_composed(self, op):
-        return op in ("conv2d", "max_pool2d", "avg_pool2d") or super().is_composed(op)
+        return op in ("conv1d", "conv2d", "conv2d_transpose", "max_pool2d", "avg_pool2d") or super().is_composed(op)
 
     # layout: Keras' kernel/bias variables ---------------------------------------------------------
 
     def to_native_layout(self, op, weights, params):
-        if op not in ("dense", "conv2d"):
+        if op not in KINDS:
             return super().to_native_layout(op, weights, params)
-        kind = "dense" if op == "dense" else "kernel"
+        kind = KINDS[op]
         w, b = (self.asarray(weights[n], "cpu") for n in ("w", "b"))
         return [convert(w, SPEC[kind], LAYOUT[kind]), b]
 
     def from_native_layout(self, op, native, params):
-        if op not in ("dense", "conv2d"):
+        if op not in KINDS:
             return super().from_native_layout(op, native, params)
-        kind = "dense" if op == "dense" else "kernel"
+        kind = KINDS[op]
         return {"w": convert(native[0], LAYOUT[kind], SPEC[kind]).numpy(), "b": native[1].numpy()}
 
 

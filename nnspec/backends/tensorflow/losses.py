@@ -29,6 +29,21 @@ def class_balancing(on):
     return native_default_of(keras.losses.BinaryFocalCrossentropy, "alpha") if on else None
 
 
+def _per_sample_class_weight(class_weight, labels, dtype):
+    """Class weights as Keras takes them: ``sample_weight`` = class_weight[y], one weight per row.
+
+    Keras' losses have no class-weight parameter; ``Model.fit(class_weight=...)`` turns class weights
+    into exactly this per-sample weight (its data adapters gather class_weight[y]) and passes it to
+    the loss's __call__, so this is Keras' own documented mechanism, not a formula of ours. Labels
+    outside [0, C) (an ignored label may be one) gather class 0; ignore_class zeroes their loss anyway.
+    """
+    if class_weight is None:
+        return None
+    weights = ops.convert_to_tensor(np.asarray(class_weight), dtype=dtype)
+    classes = len(class_weight)
+    return ops.take(weights, ops.where((labels >= 0) & (labels < classes), labels, 0))
+
+
 def _dtype(tensor):
     return tensor.dtype.name
 
@@ -54,7 +69,8 @@ class Losses:
         "categorical_cross_entropy_with_logits": _defaults(keras.losses.CategoricalCrossentropy,
                                                            label_smoothing=("label_smoothing", same)),
         "sparse_categorical_cross_entropy": _defaults(keras.losses.SparseCategoricalCrossentropy,
-                                                      from_logits=("from_logits", same)),
+                                                      from_logits=("from_logits", same),
+                                                      ignore_index=("ignore_class", same)),
         "kl_divergence": _defaults(keras.losses.KLDivergence),
         "focal": _defaults(keras.losses.BinaryFocalCrossentropy, alpha=("apply_class_balancing", class_balancing),
                            gamma=("gamma", same), from_logits=("from_logits", same),
@@ -96,15 +112,23 @@ class Losses:
                                                     reduction=REDUCTION[reduction], dtype=_dtype(logits))
         return loss(target, logits)
 
-    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing):
+    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
+                                         class_weight, ignore_index):
         if label_smoothing != 0:
             raise Unsupported("keras.losses.SparseCategoricalCrossentropy has no label_smoothing")
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=None, axis=-1,
-                                                          reduction=REDUCTION[reduction], dtype=_dtype(prediction))
-        return loss(labels, prediction)
+        # Keras' "sum_over_batch_size" (its default, the spec's "mean") divides a weighted sum by the count of
+        # rows (of kept rows under ignore_class), not by the weights' sum: the spec's mean_divisor="kept".
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_index,
+                                                          axis=-1, reduction=REDUCTION[reduction],
+                                                          dtype=_dtype(prediction))
+        weights = _per_sample_class_weight(class_weight, labels, _dtype(prediction))
+        return loss(labels, prediction, sample_weight=weights)
 
     @composed
-    def nll(self, log_probabilities, labels, reduction):
+    def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):
+        if class_weight is not None or ignore_index is not None:
+            raise Unsupported("Keras has no nll loss (composed here from keras.ops): no native class weights "
+                              "or ignored label to pass")
         picked = ops.take_along_axis(log_probabilities, ops.expand_dims(labels, -1), axis=-1)
         return _reduce(-ops.squeeze(picked, -1), reduction)
 

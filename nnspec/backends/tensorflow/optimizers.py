@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from keras.optimizers import schedules as K
 
-from ..base import same
+from ..base import Unsupported, same
 
 
 def _steps(optimizer, params, grads, lr):
@@ -158,7 +158,9 @@ class Optimizers:
         return _steps(lambda rate: SGD(learning_rate=rate, momentum=momentum, nesterov=True,
                                        weight_decay=weight_decay or None), params, grads, lr)
 
-    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay):
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay, lr_decay):
+        if lr_decay:  # Keras 3's Adagrad decays its rate only through a schedule (InverseTimeDecay)
+            raise Unsupported("keras.optimizers.Adagrad has no lr_decay")
         return _steps(lambda rate: Adagrad(learning_rate=rate, initial_accumulator_value=initial_accumulator,
                                            epsilon=eps, weight_decay=weight_decay or None), params, grads, lr)
 

@@ -1,4 +1,5 @@
-"""Torch adapter, attention: F.scaled_dot_product_attention, MultiheadAttention, layer_norm, TransformerEncoderLayer.
+"""Torch adapter, attention: F.scaled_dot_product_attention, MultiheadAttention, layer_norm, TransformerEncoderLayer,
+F.rms_norm and torch.onnx.ops.rotary_embedding.
 
 Layers run through ``torch.func.functional_call`` with the spec's weights mapped into
 the module's own parameters, so autograd reaches every spec weight.
@@ -17,7 +18,15 @@ True = attend is inverted); a (B, 1, S) spec mask is its ``key_padding_mask``, a
 (B, L, S) one its ``attn_mask`` repeated per head. nn.MultiheadAttention takes no causal
 flag of its own (``is_causal`` is a hint that attn_mask is causal), and
 F.scaled_dot_product_attention refuses ``is_causal`` beside an explicit mask: there the
-causal mask is built as torch documents it, ``ones(L, S).tril()``.
+causal mask is built as torch documents it, ``ones(L, S).tril()``; with a key/value-cache
+offset P (``causal_offset``) as ``ones(L, S).tril(diagonal=P)``, torch having no offset
+flag of its own (``torch.nn.attention.bias.causal_lower_right`` is the one offset S − L).
+
+Grouped-query attention: F.scaled_dot_product_attention takes key/value with fewer heads
+under ``enable_gqa=True`` (repeat_interleave, the spec's grouping); nn.MultiheadAttention
+has no key/value head count, so ``num_kv_heads`` ≠ ``num_heads`` is Unsupported there.
+Neither has logit soft-capping or ALiBi (``softcap``, ``alibi``: Unsupported; only
+flex_attention's ``score_mod`` would take them, as a formula written by the caller).
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
+from torch.onnx import ops as onnx_ops
 
-from ..base import composed, same
+from ..base import Unsupported, composed, same
 
 
 def given(value):
@@ -39,10 +49,26 @@ ENCODER = torch.nn.TransformerEncoderLayer
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
 BLOCK_WEIGHTS = PROJECTIONS + ("ln1_weight", "ln1_bias", "w_1", "b_1", "w_2", "b_2", "ln2_weight", "ln2_bias")
 
+# RMS norm: F.rms_norm's eps=None is "torch.finfo(x.dtype).eps" of the dtype it computes in: float64's for
+# float64, float32's (1.19e-7) for float32 and for float16/bfloat16, which it computes in float32.
+#
+# Rotary: torch's one rotary op is torch.onnx.ops.rotary_embedding, the ONNX RotaryEmbedding operator (opset 23)
+# run eagerly. It rotates; the cos and sin of the angles are its inputs (``cos_cache``, ``sin_cache``), which the
+# ONNX operator leaves to its caller: the adapter builds them (composed), the rotation is torch's. Its layout is
+# (B, H, L, d) (the spec's (B, L, H, d)); ``interleaved`` defaults to False, the half-split pairs.
+ROTARY_PAIRS = {"interleaved": True, "half": False}  # spec pairs -> the ONNX op's ``interleaved``
 
-def causal_keys(queries, keys, device):
-    """True where query i may attend key j ≤ i: torch's documented ones(L, S).tril()."""
-    return torch.ones(queries, keys, dtype=torch.bool, device=device).tril()
+
+def causal_keys(queries, keys, device, offset=0):
+    """True where query i may attend key j ≤ i + offset: torch's documented ones(L, S).tril(diagonal=offset)."""
+    return torch.ones(queries, keys, dtype=torch.bool, device=device).tril(diagonal=offset)
+
+
+def refuse_unsupported(softcap, alibi):
+    if softcap:
+        raise Unsupported("torch's F.scaled_dot_product_attention has no logit soft-capping (softcap)")
+    if alibi:
+        raise Unsupported("torch's F.scaled_dot_product_attention has no ALiBi (alibi=True)")
 
 
 def attention_parameters(w, packed, prefix=""):
@@ -98,6 +124,7 @@ class Attention:
             "scale": (F.scaled_dot_product_attention, "scale", same),
             "causal": (F.scaled_dot_product_attention, "is_causal", same),
             "dropout": (F.scaled_dot_product_attention, "dropout_p", same),
+            # softcap, causal_offset, alibi: no native keyword (see the module docstring)
         },
         "multi_head_attention": {
             "use_mask": (MHA_FORWARD, "attn_mask", given),
@@ -117,17 +144,25 @@ class Attention:
         },
     }
 
-    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout):
+    def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
+                                     causal_offset, alibi):
+        refuse_unsupported(softcap, alibi)
         attn_mask = mask if use_mask else None
-        if causal and use_mask:
-            allowed = causal_keys(query.shape[-2], key.shape[-2], query.device)
-            attn_mask = mask & allowed if mask.dtype == torch.bool else mask.masked_fill(~allowed, float("-inf"))
+        if causal and (use_mask or causal_offset):
+            allowed = causal_keys(query.shape[-2], key.shape[-2], query.device, causal_offset)
+            if attn_mask is None:
+                attn_mask = allowed
+            else:
+                attn_mask = mask & allowed if mask.dtype == torch.bool else mask.masked_fill(~allowed, float("-inf"))
             causal = False
         return F.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask, dropout_p=dropout,
-                                              is_causal=causal, scale=scale)
+                                              is_causal=causal, scale=scale,
+                                              enable_gqa=key.shape[-3] != query.shape[-3])
 
     def multi_head_attention(self, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads,
-                             use_mask, causal, bias, dropout):
+                             use_mask, causal, bias, dropout, num_kv_heads):
+        if num_kv_heads not in (None, num_heads):
+            raise Unsupported("torch.nn.MultiheadAttention has no grouped-query attention (num_kv_heads)")
         weights = dict(zip(PROJECTIONS, (w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o)))
         module = self._mha_module(weights, num_heads, bias, dropout)
         padding = attn_mask = None
@@ -187,6 +222,8 @@ class Attention:
     def to_native_layout(self, op, weights, params):
         tensors = {name: self.asarray(array, "cpu") for name, array in weights.items()}
         if op == "multi_head_attention":
+            if params.get("num_kv_heads") not in (None, params["num_heads"]):
+                raise Unsupported("torch.nn.MultiheadAttention has no grouped-query attention (num_kv_heads)")
             module = self._mha_module(tensors, params["num_heads"], params["bias"], params["dropout"])
             native = attention_parameters(tensors, module.in_proj_weight is not None)
         elif op == "transformer_block":
@@ -212,3 +249,27 @@ class Attention:
         else:
             return super().from_native_layout(op, native, params)
         return {name: self.to_numpy(tensor.contiguous()) for name, tensor in weights.items()}
+
+
+    # RMS normalization and rotary position embeddings (their own block, merged into the family's defaults) --------
+
+    NATIVE_DEFAULTS = {
+        **NATIVE_DEFAULTS,
+        "rms_norm": {"epsilon": (F.rms_norm, "eps", same)},
+        "rotary_embedding": {"pairs": (onnx_ops.rotary_embedding, "interleaved",
+                                       {native: spec for spec, native in ROTARY_PAIRS.items()}.__getitem__)},
+    }
+
+    def rms_norm(self, x, weight, epsilon):
+        return F.rms_norm(x, x.shape[-1:], weight, eps=epsilon)
+
+    @composed
+    def rotary_embedding(self, x, positions, base, pairs):
+        """The caches as Llama's ports build them: angles in float32 at least, cos and sin cast to x's dtype."""
+        half, work = x.shape[-1] // 2, torch.promote_types(x.dtype, torch.float32)
+        frequencies = torch.pow(torch.tensor(base, dtype=work, device=x.device),
+                                -(2 * torch.arange(half, device=x.device)).to(work) / (2 * half))
+        angles = (positions.to(work)[:, None] * frequencies).expand(x.shape[0], -1, -1)  # (B, L, d/2)
+        out = onnx_ops.rotary_embedding(x.transpose(1, 2), torch.cos(angles).to(x.dtype),
+                                        torch.sin(angles).to(x.dtype), interleaved=ROTARY_PAIRS[pairs])
+        return out.transpose(1, 2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..base import Unsupported, composed, same
+from ..base import Unsupported, composed, native_default_of, same
 
 KL_REDUCTION = {"mean": "batchmean", "sum": "sum", "none": "none"}
 
@@ -24,6 +24,22 @@ def kl_reduction(native):
 def _reduce(losses, reduction):
     """The reduction of a composed loss, as torch's own losses do it."""
     return {"mean": torch.mean, "sum": torch.sum}.get(reduction, lambda x: x)(losses)
+
+
+def no_class(native):
+    """torch's ignore_index default, −100, in spec vocabulary: a negative index is no class, so it ignores
+    no label in [0, C) — the spec's None. A class index would be itself."""
+    return None if native < 0 else native
+
+
+def _class_weight(class_weight, like):
+    """The spec's C class weights as torch's ``weight``: a tensor in the prediction's dtype and device."""
+    return None if class_weight is None else torch.tensor(class_weight, dtype=like.dtype, device=like.device)
+
+
+def _ignored(ignore_index, loss):
+    """torch's ignore_index: the spec's, or ``loss``'s own default (read from its signature) for None."""
+    return native_default_of(loss, "ignore_index") if ignore_index is None else ignore_index
 
 
 def _smooth_binary(target, label_smoothing):
@@ -48,8 +64,11 @@ class Losses:
         "sparse_categorical_cross_entropy": {
             "reduction": (F.cross_entropy, "reduction", same),
             "label_smoothing": (F.cross_entropy, "label_smoothing", same),
+            "class_weight": (F.cross_entropy, "weight", same),
+            "ignore_index": (F.cross_entropy, "ignore_index", no_class),
         },
-        "nll": {"reduction": (F.nll_loss, "reduction", same)},
+        "nll": {"reduction": (F.nll_loss, "reduction", same), "class_weight": (F.nll_loss, "weight", same),
+                "ignore_index": (F.nll_loss, "ignore_index", no_class)},
         "kl_divergence": {"reduction": (F.kl_div, "reduction", kl_reduction)},
         "triplet": {"margin": (F.triplet_margin_loss, "margin", same),
                     "reduction": (F.triplet_margin_loss, "reduction", same)},
@@ -81,15 +100,22 @@ class Losses:
     def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing):
         return F.cross_entropy(logits, target, reduction=reduction, label_smoothing=label_smoothing)
 
-    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing):
+    def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
+                                         class_weight, ignore_index):
+        weight = _class_weight(class_weight, prediction)
         if from_logits:
-            return F.cross_entropy(prediction, labels, reduction=reduction, label_smoothing=label_smoothing)
+            ignored = _ignored(ignore_index, F.cross_entropy)
+            return F.cross_entropy(prediction, labels, weight=weight, ignore_index=ignored, reduction=reduction,
+                                   label_smoothing=label_smoothing)
         if label_smoothing != 0:
             raise Unsupported("torch smooths labels in cross_entropy (logits) only, not in nll_loss")
-        return F.nll_loss(torch.log(prediction), labels, reduction=reduction)  # torch's way for probabilities
+        # torch's way for probabilities
+        return F.nll_loss(torch.log(prediction), labels, weight=weight, ignore_index=_ignored(ignore_index, F.nll_loss),
+                          reduction=reduction)
 
-    def nll(self, log_probabilities, labels, reduction):
-        return F.nll_loss(log_probabilities, labels, reduction=reduction)
+    def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):
+        return F.nll_loss(log_probabilities, labels, weight=_class_weight(class_weight, log_probabilities),
+                          ignore_index=_ignored(ignore_index, F.nll_loss), reduction=reduction)
 
     def kl_divergence(self, prediction, target, reduction):
         return F.kl_div(torch.log(prediction), target, reduction=KL_REDUCTION[reduction], log_target=False)

@@ -57,7 +57,7 @@ class Optimizers:
                      "weight_decay": (SGD, "weight_decay", same)},
         "nesterov": {"lr": (SGD, "lr", same), "momentum": (SGD, "momentum", same),
                      "weight_decay": (SGD, "weight_decay", same)},
-        "adagrad": {"lr": (Adagrad, "lr", same), "initial_accumulator": (Adagrad, "initial_accumulator_value", same),
+        "adagrad": {"lr": (Adagrad, "lr", same), "lr_decay": (Adagrad, "lr_decay", same), "initial_accumulator": (Adagrad, "initial_accumulator_value", same),
                     "eps": (Adagrad, "eps", same), "weight_decay": (Adagrad, "weight_decay", same)},
         "rmsprop": {"lr": (RMSprop, "lr", same), "rho": (RMSprop, "alpha", same), "eps": (RMSprop, "eps", same),
                     "centered": (RMSprop, "centered", same), "momentum": (RMSprop, "momentum", same),
@@ -92,8 +92,8 @@ class Optimizers:
         return _steps(SGD, params, grads, lr, momentum=momentum, dampening=0.0, nesterov=True,
                       weight_decay=weight_decay)
 
-    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay):
-        return _steps(Adagrad, params, grads, lr, lr_decay=0.0, initial_accumulator_value=initial_accumulator, eps=eps,
+    def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay, lr_decay):
+        return _steps(Adagrad, params, grads, lr, lr_decay=lr_decay, initial_accumulator_value=initial_accumulator, eps=eps,
                       weight_decay=weight_decay)
 
     def rmsprop(self, params, grads, lr, rho, eps, centered, momentum, weight_decay):

@@ -100,19 +100,37 @@ SDPA_SCENARIOS = [
     ((1, 1, 256, 192, 32), "padding", True, False),
 ]
 
+# Grouped-query, soft-capping, key/value-cache offsets and ALiBi, drawn beside the scenarios above
+# (a framework lacking one declines those examples and is measured on the rest). The key/value
+# heads K of each scenario: H, or a divisor of H drawn from GQA_HEADS (K = 1: multi-query).
+GQA_HEADS = {16: (16, 4, 1), 4: (4, 2, 1), 2: (2, 1)}
+OFFSETS = (0, 1, 2)  # the keys a decoder's cache holds before the queries (0: no cache)
+SOFTCAPS = (None, None, 0.5, 20.0)  # off mostly; a cap below, and one within, the logits drawn
+
+
+def attention_extras(draw, dtype, heads):
+    """The key/value heads and the spec parameters softcap, causal_offset, alibi of one example."""
+    kv_heads = draw(st.sampled_from(GQA_HEADS.get(heads, (heads,))))
+    softcap = draw(st.sampled_from(SOFTCAPS))
+    offset = draw(st.sampled_from(OFFSETS))
+    alibi = draw(st.sampled_from([False, False, True]))  # mostly off: the frameworks decline it
+    return kv_heads, {"softcap": None if softcap is None else S.in_dtype(softcap, dtype), "causal_offset": offset,
+                      "alibi": alibi}
+
 
 @st.composite
 def sdpa_examples(draw, dtype, params):
     (b, h, l, s, d), kind, causal, scaled = draw(st.sampled_from(SDPA_SCENARIOS))
+    kv_heads, extras = attention_extras(draw, dtype, h)
     c = np.sqrt(draw(st.sampled_from(LOGITS[dtype])))
-    q, k = dense(draw, dtype, (b, h, l, d), c), dense(draw, dtype, (b, h, s, d), c)
+    q, k = dense(draw, dtype, (b, h, l, d), c), dense(draw, dtype, (b, kv_heads, s, d), c)
     # values and cotangents off zero even when shrunk: a row with every key masked then tells uniform from zeros
     v_scale = draw(st.sampled_from([1.0, 100.0]))
-    v = dense(draw, dtype, (b, h, s, d), v_scale, offset=v_scale / 2)
+    v = dense(draw, dtype, (b, kv_heads, s, d), v_scale, offset=v_scale / 2)
     shape = {"none": (1, 1, 1, 1), "padding": (b, 1, 1, s)}.get(kind, (b, h, l, s) if h > 2 else (1, 1, l, s))
     mask = attention_mask(draw, dtype, kind, shape)
     drawn = {"use_mask": kind != "none", "scale": draw(explicit_scale(dtype)) if scaled else None, "causal": causal,
-             "dropout": NO_DROPOUT}
+             "dropout": NO_DROPOUT, **extras}
     return S.Example([q, k, v, mask], dense(draw, dtype, (b, h, l, d), offset=0.5), drawn)
 
 
@@ -124,6 +142,7 @@ MHA_SCENARIOS = [
     ((1, 7, 7, 48, 48, 16), True, "none", True),
     ((1, 128, 96, 64, 32, 8), False, "boolean", False),
 ]
+MHA_KV_HEADS = {2: (1,), 4: (2, 1), 16: (4,), 8: (2,)}  # num_heads -> the num_kv_heads drawn besides None
 
 
 def projections(draw, dtype, pairs):
@@ -138,16 +157,20 @@ def projections(draw, dtype, pairs):
 @st.composite
 def mha_examples(draw, dtype, params):
     (b, l, s, e, e_kv, h), self_attention, kind, causal = draw(st.sampled_from(MHA_SCENARIOS))
+    # None (multi-head), or a divisor of H: grouped-query (key/value projections of K·d columns), 1: multi-query
+    kv_heads = draw(st.sampled_from([None, None, *MHA_KV_HEADS.get(h, ())]))
+    kv_features = e if kv_heads is None else kv_heads * (e // h)
     c = np.sqrt(draw(st.sampled_from(LOGITS[dtype])))
     query = dense(draw, dtype, (b, l, e), c)
     if self_attention:  # one sequence is query, key and value
         key = value = query
     else:
         key, value = dense(draw, dtype, (b, s, e_kv), c), dense(draw, dtype, (b, s, e_kv), c)
-    weights = projections(draw, dtype, [(e, e), (e_kv, e), (e_kv, e), (e, e)])
+    weights = projections(draw, dtype, [(e, e), (e_kv, kv_features), (e_kv, kv_features), (e, e)])
     shape = {"none": (1, 1, 1, 1), "padding": (b, 1, 1, s)}.get(kind, (b, 1, l, s))
     mask = attention_mask(draw, dtype, kind, shape)[:, 0]
-    drawn = {"num_heads": h, "use_mask": kind != "none", "causal": causal, "bias": True, "dropout": NO_DROPOUT}
+    drawn = {"num_heads": h, "use_mask": kind != "none", "causal": causal, "bias": True, "dropout": NO_DROPOUT,
+             "num_kv_heads": kv_heads}
     cotangent = dense(draw, dtype, (b, l, e), offset=0.5)
     return S.Example([query, key.copy(), value.copy(), *weights, mask], cotangent, drawn)
 
@@ -240,32 +263,49 @@ def _variant(example):
     return {"mask_means": p.get("mask_means", "attend"), "causal_align": p.get("causal_align", "top_left")}
 
 
+def _extras(example):
+    """The sdpa parameters beside the mask (soft cap, cache offset, ALiBi) at the example's values."""
+    p = example.params
+    return {"softcap": p.get("softcap"), "causal_offset": p.get("causal_offset", 0), "alibi": p.get("alibi", False)}
+
+
 def _f64(*arrays):
     """Float inputs in float64 (bfloat16 included, whose numpy kind is "V"); masks as they are."""
     return [a if a.dtype.kind in "iub" else a.astype(np.float64) for a in map(np.asarray, arrays)]
 
 
-def _weights_and_growth(q, k, mask, use_mask, scale, causal, variant, reach):
+def _weights_and_growth(q, k, mask, use_mask, scale, causal, variant, reach, extras=None):
     """The weights (uniform in rows with every key masked, whatever a variant returns there), the
     allowed keys, and the growth 1 + A_i·reach, A_i = max over allowed j of scale·Σ|q_i||k_j| + |bias_ij|:
-    the logits are rounded to about reach = √(length of the sums that form them) ULPs of A_i."""
-    weights, allowed = A.attention_weights(q, k, mask, use_mask, scale, causal, masked_fill="-1e9", **variant)
+    the logits are rounded to about reach = √(length of the sums that form them) ULPs of A_i. A soft
+    cap's derivative is at most 1 (its rounding is within A_i's); ALiBi's bias counts as a bias."""
+    extras = extras or {}
+    weights, allowed = A.attention_weights(q, k, mask, use_mask, scale, causal, **extras, masked_fill="-1e9",
+                                           **variant)
     scale = A.default_scale(q) if scale is None else scale
+    k = A.repeat_kv(k, q.shape[-3])
     a = scale * (np.abs(q) @ np.swapaxes(np.abs(k), -1, -2))
     if use_mask and mask.dtype != bool:
         a = a + np.abs(mask)
+    if extras.get("alibi"):
+        queries, keys = a.shape[-2:]
+        offset = A.query_offset(queries, keys, extras["causal_offset"], variant.get("causal_align", "top_left"))
+        a = a + np.abs(A.alibi_bias(q.shape[-3], queries, keys, offset))
     return weights, allowed, 1 + reach * np.max(np.where(allowed, a, 0), axis=-1, keepdims=True), scale
 
 
 def _attention_magnitudes(qa, ka, va, weights, allowed, grow, scale, ga=None):
-    """Floors of o = PV and, given |G|, of dQ, dK, dV: the VJP's products taken in magnitude, × growth."""
+    """Floors of o = PV and, given |G|, of dQ, dK, dV: the VJP's products taken in magnitude, × growth
+    (grouped-query: key/value magnitudes repeated to the query's heads, dK and dV summed back)."""
+    kv_heads = ka.shape[-3]
+    ka, va = A.repeat_kv(ka, qa.shape[-3]), A.repeat_kv(va, qa.shape[-3])
     out = (weights @ va) * grow
     if ga is None:
         return out
-    d_value = np.swapaxes(weights, -1, -2) @ (ga * grow)
+    d_value = A.sum_groups(np.swapaxes(weights, -1, -2) @ (ga * grow), kv_heads)
     spread = ga @ np.swapaxes(va, -1, -2) + np.sum(ga * (weights @ va), axis=-1, keepdims=True)
     u = np.where(allowed, weights * spread * grow, 0)
-    return out, scale * (u @ ka), scale * (np.swapaxes(u, -1, -2) @ qa), d_value
+    return out, scale * (u @ ka), A.sum_groups(scale * (np.swapaxes(u, -1, -2) @ qa), kv_heads), d_value
 
 
 @per_example
@@ -273,7 +313,7 @@ def _sdpa_floors(example, gradient):
     q, k, v, mask = _f64(*example.inputs)
     p = example.params
     w, allowed, grow, scale = _weights_and_growth(q, k, mask, p["use_mask"], p["scale"], p["causal"], _variant(example),
-                                                  np.sqrt(q.shape[-1]))
+                                                  np.sqrt(q.shape[-1]), _extras(example))
     ga = np.abs(example.cotangent.astype(np.float64)) if gradient else None
     magnitudes = _attention_magnitudes(np.abs(q), np.abs(k), np.abs(v), w, allowed, grow, scale, ga)
     return magnitudes[1:] if gradient else magnitudes
@@ -284,10 +324,12 @@ def _mha_floors(example, gradient):
     query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask = _f64(*example.inputs)
     p = example.params
     heads = p["num_heads"]
+    kv_heads = A.kv_heads_of(heads, p.get("num_kv_heads"))
     split = lambda x: A._split_heads(x, heads)  # noqa: E731
-    q, k = split(query @ w_q + b_q), split(key @ w_k + b_k)
-    qa, ka = split(np.abs(query) @ np.abs(w_q) + np.abs(b_q)), split(np.abs(key) @ np.abs(w_k) + np.abs(b_k))
-    va = split(np.abs(value) @ np.abs(w_v) + np.abs(b_v))
+    split_kv = lambda x: A._split_heads(x, kv_heads)  # noqa: E731
+    q, k = split(query @ w_q + b_q), split_kv(key @ w_k + b_k)
+    qa, ka = split(np.abs(query) @ np.abs(w_q) + np.abs(b_q)), split_kv(np.abs(key) @ np.abs(w_k) + np.abs(b_k))
+    va = split_kv(np.abs(value) @ np.abs(w_v) + np.abs(b_v))
     head_mask = mask[:, None]
     reach = 2 * np.sqrt(query.shape[-1]) + np.sqrt(q.shape[-1])  # the projections' sums, then the heads' dot products
     w, allowed, grow, scale = _weights_and_growth(q, k, head_mask, p["use_mask"], None, p["causal"], _variant(example),
@@ -401,7 +443,8 @@ ROWS = [
         "scaled_dot_product_attention", "attention", A.scaled_dot_product_attention,
         A.scaled_dot_product_attention_vjp, ATTENTION, ATTENTION_BACKWARD,
         params={"use_mask": S.choice(False, True), "scale": lambda dtype, inputs: explicit_scale(dtype),
-                "causal": S.choice(False, True), "dropout": S.choice(NO_DROPOUT)},
+                "causal": S.choice(False, True), "dropout": S.choice(NO_DROPOUT), "softcap": S.choice(*SOFTCAPS),
+                "causal_offset": S.choice(*OFFSETS), "alibi": S.choice(False, True)},
         variants=MASKING, inputs=sdpa_examples, wrt=(0, 1, 2),
         gradient_floor=lambda example: _sdpa_floors(example, gradient=True), checks=ALL_CHECKS,
     ),
@@ -409,7 +452,7 @@ ROWS = [
         "multi_head_attention", "attention", A.multi_head_attention, A.multi_head_attention_vjp, PROJECTED,
         ATTENTION_BACKWARD,
         params={"num_heads": S.choice(1), "use_mask": S.choice(False, True), "causal": S.choice(False, True),
-                "bias": S.choice(True), "dropout": S.choice(NO_DROPOUT)},
+                "bias": S.choice(True), "dropout": S.choice(NO_DROPOUT), "num_kv_heads": S.choice(None, 1)},
         variants=MASKING, inputs=mha_examples, wrt=tuple(range(11)),
         gradient_floor=lambda example: _mha_floors(example, gradient=True),
         checks=ALL_CHECKS, weights=("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o"),
@@ -437,5 +480,92 @@ ROWS = [
         checks=ALL_CHECKS,
         weights=("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o", "ln1_weight", "ln1_bias", "w_1", "b_1",
                  "w_2", "b_2", "ln2_weight", "ln2_bias"),
+    ),
+]
+
+
+# RMS normalization and rotary position embeddings ----------------------------------------------------------------
+
+RMS_SHAPES = [(1,), (3,), (2, 5), (2, 3, 7), (8, 256)]
+RMS_SCALES = {"float16": (1e-2, 1.0, 10.0), "bfloat16": (1e-3, 1.0, 1e3), "float32": (1e-3, 1.0, 1e3),
+              "float64": (1e-3, 1.0, 1e6)}
+
+
+@st.composite
+def rms_norm_examples(draw, dtype, params):
+    shape = draw(st.sampled_from(RMS_SHAPES))
+    scale = draw(st.sampled_from(RMS_SCALES[dtype]))
+    one_sign = draw(st.booleans())  # rows of mixed signs in [−s, s], and rows of one sign in [0, s]
+    x = dense(draw, dtype, shape, scale / 2, scale / 2) if one_sign else dense(draw, dtype, shape, scale)
+    # ε beside mean(x²) from negligible to dominant: the two placements of ε differ most where it is not negligible
+    drawn = {"epsilon": draw(epsilons(dtype, (1e-6, 1e-5, 1e-3, 0.1)))}
+    return S.Example([x, dense(draw, dtype, shape[-1:], 1.0, offset=1.0)], dense(draw, dtype, shape), drawn)
+
+
+def _rms_parts(example):
+    x, weight = _f64(*example.inputs)
+    x_hat, inverse, _ = N._rms_scaled(x, example.params["epsilon"], example.params.get("epsilon_at", "inside_sqrt"))
+    return x, weight, x_hat, inverse
+
+
+def _rms_norm_floor(example):
+    """|γ|: x̂ is accurate relatively (a sum of squares does not cancel), and |x̂| is of order 1 beside it."""
+    _, weight, _, _ = _rms_parts(example)
+    return np.broadcast_to(np.abs(weight), example.inputs[0].shape)
+
+
+def _rms_norm_gradient_floor(example):
+    x, weight, x_hat, inverse = _rms_parts(example)
+    g = np.abs(example.cotangent.astype(np.float64))
+    d_hat = g * np.abs(weight)
+    d_x = inverse * (d_hat + np.abs(x_hat) * np.mean(d_hat * (1 + np.abs(x_hat)), axis=-1, keepdims=True))
+    return d_x, np.sum((g * (1 + np.abs(x_hat))).reshape(-1, x.shape[-1]), axis=0)
+
+
+# (B, L, H, d): one pair; a few tokens and heads; Llama-like widths
+ROTARY_SCENARIOS = [(1, 1, 1, 2), (2, 3, 2, 4), (1, 16, 4, 8), (2, 64, 2, 32), (1, 128, 4, 64)]
+ROTARY_BASES = (10000.0, 500000.0)  # RoFormer's; Llama 3's
+
+
+@st.composite
+def rotary_examples(draw, dtype, params):
+    b, l, h, d = draw(st.sampled_from(ROTARY_SCENARIOS))
+    x = dense(draw, dtype, (b, l, h, d), draw(st.sampled_from([1.0, 100.0])))
+    offset = draw(st.sampled_from([0.0, 3.0, 100.0]))  # the first token's position (a cached prefix before it)
+    positions = (offset + np.arange(l, dtype=np.float64)).astype(S.np_dtype(dtype))  # exact in every dtype drawn
+    drawn = {"base": draw(st.sampled_from(ROTARY_BASES)), "pairs": draw(st.sampled_from(E.ROTARY_PAIRS))}
+    return S.Example([x, positions], dense(draw, dtype, (b, l, h, d)), drawn)
+
+
+def _rotary_magnitudes(example, values):
+    """(|a| + |b|)(1 + |mθ_i|) for both members of every pair (a, b) of ``values``, in the example's pairing:
+    the rotation is accurate to the pair's size, and the angle mθ_i only to ε|mθ_i|."""
+    values, positions = _f64(values, example.inputs[1])
+    pairs = example.params["pairs"]
+    first, second = E._rotary_pairs(np.abs(values), pairs)
+    half = values.shape[-1] // 2
+    angles = np.abs(positions)[..., None, None] * np.power(example.params["base"], -2 * np.arange(half) / (2 * half))
+    size = (first + second) * (1 + angles)
+    return E._rotary_join(size, size, pairs)
+
+
+ROWS += [
+    OpEntry(
+        "rms_norm", "attention", N.rms_norm, N.rms_norm_vjp,
+        Tolerance(8, "a mean of squares (no cancellation), a root and a product: in ULPs of max(|y|, |γ|)",
+                  floor=_rms_norm_floor),
+        Tolerance(16, "a row mean and a product per element: in ULPs of their magnitudes"),
+        params={"epsilon": lambda dtype, inputs: epsilons(dtype, (1e-6, 1e-5, 1e-3, 0.1))},
+        variants={"epsilon_at": ("outside_sqrt",)}, inputs=rms_norm_examples, wrt=(0, 1),
+        gradient_floor=_rms_norm_gradient_floor, checks=("values", "defaults"),
+    ),
+    OpEntry(
+        "rotary_embedding", "attention", E.rotary_embedding, E.rotary_embedding_vjp,
+        Tolerance(8, "m·θ_i, its cos and sin, and a 2×2 rotation: in ULPs of (|a| + |b|)(1 + |mθ_i|)",
+                  floor=lambda example: _rotary_magnitudes(example, example.inputs[0])),
+        Tolerance(8, "the inverse rotation of the cotangent: in ULPs of (|g_a| + |g_b|)(1 + |mθ_i|)"),
+        params={"base": S.choice(*ROTARY_BASES), "pairs": S.choice(*E.ROTARY_PAIRS)},
+        variants={"pairs": ("half",)}, inputs=rotary_examples, wrt=(0,),
+        gradient_floor=lambda example: _rotary_magnitudes(example, example.cotangent), checks=("values", "defaults"),
     ),
 ]

@@ -1,4 +1,4 @@
-"""Catalogue rows of the layers family: dense, conv2d, max/avg/global pools and flatten.
+"""Catalogue rows of the layers family: dense, conv1d, conv2d, conv2d_transpose, max/avg/global pools and flatten.
 
 Examples come from short menus of *geometries* (batch, channels, spatial size, kernel,
 stride, padding, dilation, groups, fixed together): a compiling framework pays one compile
@@ -53,6 +53,59 @@ CONVS = [
     Conv(1, 2, 4, 5, 3, 4, 5),  # the kernel is the whole input
     Conv(1, 2, 5, 5, 2, 2, 2, stride=(2, 2), dilation=(2, 2)),
     Conv(1, 2, 8, 8, 4, 3, 3, stride=(2, 2), padding="same"),  # even input, stride 2: the pad goes after
+]
+
+
+@dataclass(frozen=True)
+class Conv1d:
+    N: int
+    C: int
+    L: int
+    O: int
+    K: int
+    stride: int = 1
+    padding: object = "valid"
+    dilation: int = 1
+    groups: int = 1
+
+
+CONV1DS = [
+    Conv1d(1, 1, 3, 1, 1),
+    Conv1d(2, 3, 7, 4, 3, padding="same"),
+    Conv1d(1, 2, 7, 2, 4, padding="same"),  # even kernel at stride 1: an odd total pad
+    Conv1d(2, 2, 6, 3, 3, stride=2, padding="same"),  # stride 2: the odd pad after
+    Conv1d(1, 4, 9, 4, 3, stride=2, padding=(2, 1), dilation=2, groups=2),  # explicit, asymmetric
+    Conv1d(2, 3, 5, 6, 3, padding="same", groups=3),  # depthwise, multiplier 2
+    Conv1d(1, 2, 5, 3, 5),  # the kernel is the whole input
+]
+
+
+@dataclass(frozen=True)
+class ConvT:
+    """A transposed convolution: x (N, C, H, W), kernel (C, O/groups, KH, KW)."""
+    N: int
+    C: int
+    H: int
+    W: int
+    O: int
+    KH: int
+    KW: int
+    stride: tuple = (1, 1)
+    padding: object = "valid"
+    output_padding: tuple = (0, 0)
+    dilation: tuple = (1, 1)
+    groups: int = 1
+
+
+CONVTS = [
+    ConvT(1, 1, 2, 2, 1, 1, 1),
+    ConvT(2, 3, 3, 4, 2, 3, 3, stride=(2, 2), output_padding=(1, 0)),  # the decoder's upsampling by 2
+    ConvT(2, 2, 3, 3, 3, 3, 3, stride=(2, 2), padding="same"),  # total pad 1: the odd cell after
+    ConvT(1, 2, 3, 3, 3, 3, 2, stride=(2, 1), padding=((1, 1), (0, 1)), output_padding=(1, 0)),  # explicit, asymmetric
+    ConvT(1, 4, 3, 3, 4, 2, 2, stride=(2, 2), padding=((1, 0), (0, 0)), groups=2),
+    ConvT(1, 2, 3, 4, 2, 2, 2, padding="same"),  # stride 1, even kernel: odd total pad
+    ConvT(1, 2, 2, 3, 2, 3, 3, stride=(2, 2), dilation=(2, 2)),
+    ConvT(1, 2, 3, 3, 4, 4, 4, stride=(2, 2), padding="same"),  # even kernel, stride 2: pads (1, 1)
 ]
 
 
@@ -114,6 +167,37 @@ def conv_examples(dtype, params):
         b = _uniform(draw, rng, dtype, (c.O,))
         drawn = {"stride": c.stride, "padding": c.padding, "dilation": c.dilation, "groups": c.groups}
         y = L.conv2d(x, w, b, **drawn)
+        return S.Example([x, w, b], _uniform(draw, rng, dtype, y.shape), drawn)
+
+    return example()
+
+
+def conv1d_examples(dtype, params):
+    @st.composite
+    def example(draw):
+        c = draw(st.sampled_from(CONV1DS))
+        rng = _rng(draw)
+        x = _uniform(draw, rng, dtype, (c.N, c.C, c.L))
+        w = _uniform(draw, rng, dtype, (c.O, c.C // c.groups, c.K))
+        b = _uniform(draw, rng, dtype, (c.O,))
+        drawn = {"stride": c.stride, "padding": c.padding, "dilation": c.dilation, "groups": c.groups}
+        y = L.conv1d(x, w, b, **drawn)
+        return S.Example([x, w, b], _uniform(draw, rng, dtype, y.shape), drawn)
+
+    return example()
+
+
+def conv_transpose_examples(dtype, params):
+    @st.composite
+    def example(draw):
+        c = draw(st.sampled_from(CONVTS))
+        rng = _rng(draw)
+        x = _uniform(draw, rng, dtype, (c.N, c.C, c.H, c.W))
+        w = _uniform(draw, rng, dtype, (c.C, c.O // c.groups, c.KH, c.KW))
+        b = _uniform(draw, rng, dtype, (c.O,))
+        drawn = {"stride": c.stride, "padding": c.padding, "output_padding": c.output_padding,
+                 "dilation": c.dilation, "groups": c.groups}
+        y = L.conv2d_transpose(x, w, b, **drawn)
         return S.Example([x, w, b], _uniform(draw, rng, dtype, y.shape), drawn)
 
     return example()
@@ -189,6 +273,24 @@ def conv_terms(example):
     return max(Cg * KH * KW + 1, g.shape[0] * g.shape[2] * g.shape[3], O // groups * KH * KW)
 
 
+def conv1d_terms(example):
+    """As conv2d's: Cg·K + 1 products per output, N·OL per weight, O/groups·K per input cell."""
+    x, w, _ = example.inputs
+    O, Cg, K = w.shape
+    g = example.cotangent
+    return max(Cg * K + 1, g.shape[0] * g.shape[2], O // example.params["groups"] * K)
+
+
+def conv_transpose_terms(example):
+    """The adjoint's sums: (C/groups)·KH·KW + 1 per output (at most), N·H·W per weight and N·OH·OW for the bias,
+    O/groups·KH·KW per input cell (its gradient is a conv2d of g)."""
+    x, w, _ = example.inputs
+    C, Og, KH, KW = w.shape
+    g = example.cotangent
+    return max(C // example.params["groups"] * KH * KW + 1, x.shape[0] * x.shape[2] * x.shape[3],
+               g.shape[0] * g.shape[2] * g.shape[3], Og * KH * KW)
+
+
 def dense_terms(example):
     x, w, _ = example.inputs
     return max(x.shape[-1] + 1, math.prod(x.shape[:-1]), w.shape[0])
@@ -210,6 +312,7 @@ EXACT = Tolerance(0, "selects or moves input elements: exact in every dtype")
 
 WEIGHTS = ("w", "b")
 CONV_PARAMS = {"stride": from_menu, "padding": from_menu, "dilation": from_menu, "groups": from_menu}
+CONV_VARIANTS = {"same_odd_pad": ("before",), "kernel_flip": (True,)}
 POOL_PARAMS = {"window": from_menu, "stride": from_menu, "padding": from_menu}
 
 
@@ -249,7 +352,10 @@ SHARED = Tolerance(1, "g itself, or g/k shared among k tied maxima (the ties='sp
 
 ROWS = [
     _linear_row("dense", dense_terms, {}, dense_examples),
+    _linear_row("conv1d", conv1d_terms, CONV_PARAMS, conv1d_examples, CONV_VARIANTS),
     _linear_row("conv2d", conv_terms, CONV_PARAMS, conv_examples, {"same_odd_pad": ("before",)}),
+    _linear_row("conv2d_transpose", conv_transpose_terms, {**CONV_PARAMS, "output_padding": from_menu},
+                conv_transpose_examples, CONV_VARIANTS),
     _pool_row("max_pool2d", EXACT, _scatter(window_terms, "whose maximum it is"), pool_examples("max_pool2d"),
               POOL_PARAMS, TIES, abs_inputs=False),
     _pool_row("avg_pool2d", _average(window_terms), _scatter(window_terms, "that holds it"),

@@ -125,6 +125,18 @@ def labels(shape, classes):
     return hnp.arrays(np.int64, tuple(shape), elements=index, fill=st.nothing())
 
 
+@lru_cache(maxsize=None)
+def class_labels(shape, classes, ignore_index):
+    """Labels in [0, C); with an ``ignore_index`` it is drawn often, and a batch of it alone (every row
+    ignored: the mean's divisor 0) is one draw in four."""
+    if ignore_index is None:
+        return labels(shape, classes)
+    index = st.one_of(st.just(ignore_index), st.sampled_from([0, classes - 1]), st.integers(0, classes - 1))
+    some = hnp.arrays(np.int64, tuple(shape), elements=index, fill=st.nothing())
+    every = st.just(np.full(tuple(shape), ignore_index, dtype=np.int64))
+    return st.one_of(some, some, some, every)
+
+
 # examples ---------------------------------------------------------------------------------------
 
 
@@ -144,6 +156,29 @@ def loss_example(shapes, make_inputs, samples):
             shape = draw(shape_menu)
             inputs = draw(make_inputs(dtype, shape, drawn))
             out = samples(shape) if drawn.get("reduction", "none") == "none" else ()
+            return S.Example(inputs=inputs, cotangent=draw(S.cotangents(dtype, out)), params=drawn)
+
+        return example()
+
+    return factory
+
+
+def class_loss_example(make_inputs):
+    """``loss_example`` for a loss of integer labels with ``class_weight`` and ``ignore_index``: those two
+    are drawn after the shape, as they depend on its class count (``CLASS_PARAMS``), and the labels after
+    them, so that they hit the ignored label (``make_inputs(dtype, shape, params)`` sees it)."""
+    shape_menu = st.sampled_from(ROW_SHAPES)
+
+    def factory(dtype, params):
+        @st.composite
+        def example(draw):
+            drawn = {name: draw(strategy(dtype, [])) for name, strategy in params.items() if name not in CLASS_PARAMS}
+            shape = draw(shape_menu)
+            for name in CLASS_PARAMS:
+                if name in params:
+                    drawn[name] = draw(CLASS_PARAMS[name](dtype, shape[-1]))
+            inputs = draw(make_inputs(dtype, shape, drawn))
+            out = shape[:-1] if drawn.get("reduction", "none") == "none" else ()
             return S.Example(inputs=inputs, cotangent=draw(S.cotangents(dtype, out)), params=drawn)
 
         return example()
@@ -199,22 +234,22 @@ def _log_probability_rows(shape, dtype):
 
 
 @lru_cache(maxsize=None)
-def _sparse_inputs(dtype, shape, from_logits):
+def _sparse_inputs(dtype, shape, from_logits, ignore_index):
     prediction = _logit_rows(shape, dtype) if from_logits else probability_rows(shape, dtype)
-    return st.tuples(prediction, labels(shape[:-1], shape[-1])).map(list)
+    return st.tuples(prediction, class_labels(shape[:-1], shape[-1], ignore_index)).map(list)
 
 
 def _sparse(dtype, shape, params):
-    return _sparse_inputs(dtype, shape, params["from_logits"])
+    return _sparse_inputs(dtype, shape, params["from_logits"], params.get("ignore_index"))
 
 
 @lru_cache(maxsize=None)
-def _nll_inputs(dtype, shape):
-    return st.tuples(_log_probability_rows(shape, dtype), labels(shape[:-1], shape[-1])).map(list)
+def _nll_inputs(dtype, shape, ignore_index):
+    return st.tuples(_log_probability_rows(shape, dtype), class_labels(shape[:-1], shape[-1], ignore_index)).map(list)
 
 
 def _nll(dtype, shape, params):
-    return _nll_inputs(dtype, shape)
+    return _nll_inputs(dtype, shape, params.get("ignore_index"))
 
 
 @lru_cache(maxsize=None)
@@ -268,6 +303,26 @@ FROM_LOGITS = S.choice(False, True)
 LAM = scalar(0.0, 1.0, (0.01, 0.1, 1e-4))
 
 
+_WEIGHT = S.mix(S.Values((1.0, 0.0, 0.5, 2.0)), S.Uniform(0.0, 3.0))
+
+
+@lru_cache(maxsize=None)
+def class_weights(dtype, classes):
+    """None (unweighted) half the time, else C weights in [0, 3] (0 and 1 often), rounded to the dtype:
+    a tuple, as a parameter is recorded (JSON). At most 3, so that a weighted term stays in the range
+    of the largest values drawn (a quarter of float16's)."""
+    weights = _array(_WEIGHT, (classes,), dtype).map(lambda w: tuple(float(v) for v in w))
+    return st.one_of(st.none(), weights)
+
+
+@lru_cache(maxsize=None)
+def ignored_label(dtype, classes):
+    """None (no label ignored) half the time, else a class in [0, C), which the labels then hit."""
+    return st.one_of(st.none(), st.sampled_from([0, classes - 1]), st.integers(0, classes - 1))
+
+
+CLASS_PARAMS = {"class_weight": class_weights, "ignore_index": ignored_label}  # (dtype, classes) -> strategy
+
 _ANY_ALPHA = scalar(0.0, 1.0)
 
 
@@ -316,6 +371,52 @@ def _row_floor(example):
     """1 per row: a cross-entropy near 0 (as log_softmax), or dice's 1 − ratio near a perfect overlap,
     is accurate to absolute error."""
     return _reduced(np.ones(example.inputs[0].shape[:-1]), example.params["reduction"])
+
+
+def _class_scales(example):
+    """(Σ_c t'_c of each row, the mean's divisor): the weight each row's loss carries (1 for an unweighted
+    row, 0 for an ignored one) and what "mean" divides by, under the example's own variant."""
+    params = example.params
+    prediction, labels = example.inputs[0], example.inputs[1]
+    classes = prediction.shape[-1]
+    t = L._smooth_categorical(L._one_hot(labels, classes, np.float64), params.get("label_smoothing", 0.0))
+    mass = np.sum(L._weighted_targets(t, labels, params.get("class_weight"), params.get("ignore_index")), axis=-1)
+    divisor = L._divisor(labels, params.get("class_weight"), params.get("ignore_index"), np.float64,
+                         params.get("mean_divisor", "weight_sum"))
+    return mass, float(divisor)
+
+
+def _weighted_reduced(per_row, example):
+    """A per-row floor reduced as a weighted class loss is: "mean" divides by the divisor (0 where it is 0)."""
+    reduction = example.params["reduction"]
+    if reduction != "mean":
+        return _reduced(per_row, reduction)
+    _, divisor = _class_scales(example)
+    return np.sum(per_row) / divisor if divisor != 0 else 0.0
+
+
+def _class_row_floor(example):
+    """1 per row as for the other cross-entropies, times the weight the row carries (Σ_c w_c·t_c)."""
+    if L._plain(example.params.get("class_weight"), example.params.get("ignore_index")):
+        return _row_floor(example)
+    mass, _ = _class_scales(example)
+    return _weighted_reduced(mass, example)
+
+
+def _class_row_gradient_floor(example):
+    """|cotangent reaching each row| × the weight the row carries: 1/divisor of the output's for "mean"."""
+    if L._plain(example.params.get("class_weight"), example.params.get("ignore_index")):
+        return _row_gradient_floor(example)
+    prediction, g = example.inputs[0], np.abs(_f64(example.cotangent))
+    mass, divisor = _class_scales(example)
+    if example.params["reduction"] == "mean":
+        g = g / divisor if divisor != 0 else 0 * g
+    return (np.broadcast_to(g, prediction.shape[:-1]) * mass)[..., None] * np.ones(prediction.shape)
+
+
+def _weighted_rounding(example):
+    """1 ULP more where a class weight or an ignored label makes the gradient w_y·g/Σw: one product more."""
+    return 0 if L._plain(example.params.get("class_weight"), example.params.get("ignore_index")) else 1
 
 
 def _element_floor(example):
@@ -385,6 +486,7 @@ ZERO_WEIGHT = {"zero_weight": ("ieee",)}
 SMOOTHED = {"smoothed_target": ("rounded",)}  # every framework holds its smoothed binary target in the dtype
 TORCH_BCE = {"log_floor": (L.TORCH_LOG_FLOOR,)}
 KERAS_BCE = {"clip_epsilon": (L.KERAS_EPSILON,)}
+WEIGHTED_MEAN = {"mean_divisor": ("kept", "samples"), "empty_mean": ("zero",)}
 
 ROWS = [
     OpEntry("mse", "losses", L.mse, L.mse_vjp, TERMS, GRADIENT, params={"reduction": REDUCTION},
@@ -418,14 +520,18 @@ ROWS = [
             variants={"normalised_targets": (True,)},
             inputs=_rows(_logit_rows, _soft_targets), gradient_floor=_row_gradient_floor),
     OpEntry("sparse_categorical_cross_entropy", "losses", L.sparse_categorical_cross_entropy,
-            L.sparse_categorical_cross_entropy_vjp, ROW_LOGS, ROW_GRADIENT,
-            params={"from_logits": FROM_LOGITS, "reduction": REDUCTION, "label_smoothing": LABEL_SMOOTHING},
-            variants={"clip_epsilon": (L.KERAS_EPSILON,), "renormalise": ("after_clip",), **ZERO_WEIGHT},
-            inputs=loss_example(ROW_SHAPES, _sparse, lambda shape: shape[:-1]), gradient_floor=_row_gradient_floor),
-    OpEntry("nll", "losses", L.nll, L.nll_vjp, Tolerance(4, "a negated element, or their rounded sum"),
-            Tolerance(1, "the cotangent (over n for the mean), negated, at one index per row"),
-            params={"reduction": REDUCTION},
-            inputs=loss_example(ROW_SHAPES, _nll, lambda shape: shape[:-1]), gradient_floor=_row_gradient_floor),
+            L.sparse_categorical_cross_entropy_vjp, Tolerance(16, LOG_REASON, floor=_class_row_floor), ROW_GRADIENT,
+            params={"from_logits": FROM_LOGITS, "reduction": REDUCTION, "label_smoothing": LABEL_SMOOTHING,
+                    **CLASS_PARAMS},
+            variants={"clip_epsilon": (L.KERAS_EPSILON,), "renormalise": ("after_clip",), **ZERO_WEIGHT,
+                      **WEIGHTED_MEAN},
+            inputs=class_loss_example(_sparse), gradient_floor=_class_row_gradient_floor),
+    OpEntry("nll", "losses", L.nll, L.nll_vjp,
+            Tolerance(4, "a negated element (times its class weight), or their rounded sum (over the weights')"),
+            Tolerance(1, "the cotangent (over n for the mean), negated, at one index per row; one more rounding "
+                         "where a class weight multiplies it", extra=_weighted_rounding),
+            params={"reduction": REDUCTION, **CLASS_PARAMS}, variants=WEIGHTED_MEAN,
+            inputs=class_loss_example(_nll), gradient_floor=_class_row_gradient_floor),
     OpEntry("kl_divergence", "losses", L.kl_divergence, L.kl_divergence_vjp,
             Tolerance(16, "t·(log t − log p) per term, summed; terms of either sign cancel", floor=_kl_floor),
             ROW_GRADIENT, params={"reduction": REDUCTION},

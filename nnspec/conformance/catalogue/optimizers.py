@@ -140,6 +140,7 @@ NESTEROV = rounded([0.9, 0.5, 0.99], 0.01, 0.999, below_one=True)  # μ = 0 is p
 RHO = rounded([0.9, 0.99, 0.5], 0.5, 0.999, below_one=True)
 WEIGHT_DECAY = rounded([0.0, 0.01, 0.1, 1e-4], 0.0, 0.1)
 ACCUMULATOR = rounded([0.0, 0.1, 1.0], 0.0, 1.0)
+LR_DECAY = rounded([0.0, 0.0, 0.0, 0.01], 0.0, 0.1)  # d = 0 often: the frameworks without the option check on those
 FLAG = S.choice(False, True)
 
 # tolerances: k ULPs of the path's scale a step (the trajectory check allows Σ k·κₜ) -------------
@@ -172,7 +173,7 @@ OPTIMIZERS = [
     optimizer("momentum", O.momentum, MOMENTUM_STEP, {"momentum": MOMENTUM, **L2}, {"lr_in_buffer": (True,), **DECOUPLED}),
     optimizer("nesterov", O.nesterov, NESTEROV_STEP, {"momentum": NESTEROV, **L2},
               {"lr_in_buffer": (True,), "formulation": ("lookahead",), **DECOUPLED}),
-    optimizer("adagrad", O.adagrad, ADAPTIVE_STEP, {"initial_accumulator": ACCUMULATOR, "eps": EPS, **L2},
+    optimizer("adagrad", O.adagrad, ADAPTIVE_STEP, {"initial_accumulator": ACCUMULATOR, "eps": EPS, **L2, "lr_decay": LR_DECAY},
               {"eps_placement": ("inside",), **DECOUPLED}),
     optimizer("rmsprop", O.rmsprop, ADAPTIVE_STEP,
               {"rho": RHO, "eps": EPS, "centered": FLAG, "momentum": MOMENTUM, **L2},
