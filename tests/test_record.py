@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 import wrong_adapters as W
 import wrong_optimizers as WO
+import wrong_normalization as WN
 
 from nnspec.backends import load_backend
 from nnspec.conformance import record
@@ -15,6 +16,7 @@ from nnspec.conformance.catalogue import CATALOGUE
 from nnspec.conformance.engine import Case, check_values, make_record
 from nnspec.conformance.layout import check_layout
 from nnspec.conformance.results import encode_line
+from nnspec.conformance.running_stats import check_running_stats
 from nnspec.conformance.trajectory import check_schedule, check_trajectory
 
 
@@ -37,6 +39,8 @@ def test_records_of_every_check_meet_the_schema():
         (check_trajectory, CATALOGUE["sgd"], numpy, "float32"),
         (check_schedule, CATALOGUE["step_decay"], numpy, "float32"),
         (check_layout, CATALOGUE["lstm"], numpy, "float32"),
+        (check_running_stats, CATALOGUE["batch_norm"], numpy, "float32"),
+        (check_running_stats, CATALOGUE["batch_norm"], WN.BiasedRunningVariance(), "float64"),  # with a variant
     ]
     for check, entry, backend, dtype in cases:
         records = check(Case(entry, backend, "cpu", dtype, "quick", 0))

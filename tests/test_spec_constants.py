@@ -127,6 +127,15 @@ TEXTBOOK = {
     "max_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid"},
     "avg_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid", "count_include_pad": False},
     "global_avg_pool2d": {}, "global_max_pool2d": {}, "flatten": {},
+    # Normalization: Ioffe & Szegedy 2015 as torch's BatchNorm2d states it: training, running statistics moved by
+    # momentum 0.1 towards the batch's (torch's convention; Keras' and flax's 0.99 is the old value's weight), ε = 1e-5.
+    "batch_norm": {"training": True, "momentum": 0.1, "epsilon": 1e-5, "affine": True},
+    # x/max(‖x‖, ε) over the last axis (Keras; torch's dim=1 is the channel axis of NCHW), ε = 1e-12 (torch, TF).
+    "l2_normalize": {"axis": -1, "epsilon": 1e-12},
+    # Wu & He 2018: γ, β per channel, ε = 1e-5 (torch GroupNorm); instance norm as its G = C case, with γ, β
+    # (torch's InstanceNorm2d defaults to affine=False, flax's InstanceNorm and Keras' GroupNormalization to True).
+    "group_norm": {"num_groups": REQUIRED, "epsilon": 1e-5, "affine": True},
+    "instance_norm": {"epsilon": 1e-5, "affine": True},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.
@@ -185,6 +194,8 @@ FORMULATION = {
     "conv2d_transpose": {"same_odd_pad": "after", "kernel_flip": False},
     "max_pool2d": {"ties": "first"}, "global_max_pool2d": {"ties": "first"},  # the first maximum, row-major
     "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
+    "batch_norm": {"running_variance": "unbiased"},  # torch: the running variance from σ²·K/(K − 1)
+    "l2_normalize": {"epsilon_at": "norm"},  # torch F.normalize, Keras ops.normalize: ε bounds ‖x‖ (TF: Σx²)
 }  # fmt: skip
 
 # Spec functions that serve an op without its name as their prefix.

@@ -13,6 +13,7 @@ from typing import Callable
 
 from .engine import Case, check_defaults, check_values
 from .layout import check_layout
+from .running_stats import check_running_stats
 from .trajectory import check_schedule, check_trajectory
 
 
@@ -39,4 +40,6 @@ CHECKERS: dict[str, Checker] = {
     # optimizer steps with state, step by step
     "trajectory": Checker(check_trajectory, per_dtype=True, records=_own_name("trajectory")),
     "schedule": Checker(check_schedule, per_dtype=True, records=_own_name("schedule")),  # the rate at every step
+    # a stateful op's state after every training step, then an inference output
+    "running_stats": Checker(check_running_stats, per_dtype=True, records=_own_name("running_stats")),
 }

@@ -347,6 +347,29 @@ def replay_trajectory(entry, backend, record, examples):
     return judged.verdict.status, lines
 
 
+def replay_running_stats(entry, backend, record, examples):
+    from . import running_stats as R
+
+    (example,) = examples[:1]
+    dtype = example.inputs[0].dtype
+    stepped = R.stepped(entry)
+    lines = [f"\n{entry.op}({_params(example.params)}) on {record['dtype']}, {len(example.inputs[0])} training steps:"]
+    observed = R.observe(stepped, backend, record["device"], example)
+    judged = R.judge_running_stats(stepped, dtype, example, observed)
+    lines.append(f"  running_stats: {judged.verdict.status} {judged.verdict.message}".rstrip())
+    if isinstance(observed.value, Exception) or not judged.ulp.size:
+        return judged.verdict.status, lines
+    by_step = ", ".join(f"{s + 1}: {u:.3g}" for s, u in enumerate(judged.ulp))
+    lines.append(f"  worst state error by step (ULP): {by_step}")
+    if judged.failing_step:
+        t = judged.failing_step - 1
+        states, spec = np.asarray(observed.value[0])[t], R.spec_states(entry, example, example.params)[0][t]
+        for i, (theirs, ours) in enumerate(zip(states, spec)):
+            lines.append(f"  step {t + 1}, state output {i + 1} per channel:")
+            lines.extend(side_by_side({"spec": ours, "backend": theirs}, "spec", "backend"))
+    return judged.verdict.status, lines
+
+
 def replay_schedule(entry, backend, record, examples):
     from .trajectory import judge_schedule
 
@@ -425,7 +448,7 @@ def replay_defaults(entry, backend, record, examples):
 
 
 REPLAYERS = {"values": replay_values, "trajectory": replay_trajectory, "schedule": replay_schedule,
-             "layout": replay_layout, "defaults": replay_defaults}
+             "layout": replay_layout, "defaults": replay_defaults, "running_stats": replay_running_stats}
 
 
 # tables ---------------------------------------------------------------------------------------

@@ -212,8 +212,10 @@ def _summary(values) -> list[float]:
     return [float(f"{v:.3g}") if np.isfinite(v) else float(v) for v in values]
 
 
-def run_search(case: Case, check: str, judge, progress):
-    """The hypothesis search of one case: returns (failure, unsupported messages, engine error)."""
+def run_search(case: Case, check: str, judge, progress, observe=observe, examples=None):
+    """The hypothesis search of one case: returns (failure, unsupported messages, engine error).
+    ``observe(entry, backend, device, example)`` runs the backend on one example (a whole run of
+    steps), ``examples`` the number generated (by default ``EXAMPLES[budget]``)."""
     entry, dtype = case.entry, np_dtype(case.dtype)
     unsupported, failures = [], Failures()
 
@@ -234,7 +236,7 @@ def run_search(case: Case, check: str, judge, progress):
         raise failure_type(check, judged.verdict.kind)(judged.verdict.message)
 
     # every example unsupported (Unsatisfiable) is said by the caller from ``unsupported``
-    outcome = search.run(case, judge_one, max_examples=EXAMPLES[case.budget], report_multiple_bugs=False,
+    outcome = search.run(case, judge_one, max_examples=(examples or EXAMPLES)[case.budget], report_multiple_bugs=False,
                          shrink_calls=shrink_calls(case.budget))
     return (failures["any"] if failures else None), unsupported, outcome.error
 

@@ -10,6 +10,7 @@ from .activations import Activations
 from .attention import Attention
 from .layers import Layers
 from .losses import Losses
+from .normalization import Normalization
 from .optimizers import Optimizers
 from .recurrent import Recurrent
 
@@ -21,7 +22,7 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
+class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Backend):
     name = "jax"
 
     def __init__(self):

@@ -19,11 +19,12 @@ from .attention import Attention
 from .formulas import in_dtype
 from .layers import Layers
 from .losses import Losses
+from .normalization import Normalization
 from .optimizers import Optimizers
 from .recurrent import Recurrent
 
 
-class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
+class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Backend):
     name = "numpy"
 
     def version(self):

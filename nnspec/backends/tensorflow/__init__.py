@@ -19,6 +19,7 @@ from .activations import Activations
 from .attention import Attention
 from .layers import Layers
 from .losses import Losses
+from .normalization import Normalization
 from .optimizers import Optimizers
 from .recurrent import Recurrent
 
@@ -26,7 +27,7 @@ TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 
-class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
+class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Backend):
     name = "tensorflow"
 
     def __init__(self):

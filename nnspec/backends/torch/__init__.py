@@ -11,6 +11,7 @@ from .activations import Activations
 from .attention import Attention
 from .layers import Layers
 from .losses import Losses
+from .normalization import Normalization
 from .optimizers import Optimizers
 from .recurrent import Recurrent
 
@@ -22,7 +23,7 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
+class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Backend):
     name = "torch"
 
     def __init__(self):

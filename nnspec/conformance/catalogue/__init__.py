@@ -60,6 +60,7 @@ class OpEntry:
     checks: tuple[str, ...] = ("values", "defaults")  # names in conformance.checkers.CHECKERS
     weights: tuple[str, ...] = ()  # names of the inputs that are layer weights (the layout check)
     kinks: tuple[float, ...] = ()  # where an elementwise op switches branch besides 0: drawn exactly, a share of values
+    steps: Callable | None = None  # (dtype, params) -> strategy of the multi-step examples of a stateful check
 
     def example(self, dtype: str):
         if self.inputs is not None:
@@ -92,9 +93,10 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import activations, attention, layers, losses, optimizers, recurrent
+    from . import activations, attention, layers, losses, normalization, optimizers, recurrent
 
-    return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS]
+    return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS,
+            *normalization.ROWS]
 
 
 class CatalogueError(ValueError):
