@@ -20,10 +20,11 @@ from .formulas import in_dtype
 from .layers import Layers
 from .losses import Losses
 from .optimizers import Optimizers
+from .quantization import Quantization
 from .recurrent import Recurrent
 
 
-class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
+class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Quantization, Backend):
     name = "numpy"
 
     def version(self):

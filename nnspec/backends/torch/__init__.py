@@ -12,6 +12,7 @@ from .attention import Attention
 from .layers import Layers
 from .losses import Losses
 from .optimizers import Optimizers
+from .quantization import Quantization
 from .recurrent import Recurrent
 
 TORCH_DTYPES = {
@@ -22,7 +23,7 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
+class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Quantization, Backend):
     name = "torch"
 
     def __init__(self):

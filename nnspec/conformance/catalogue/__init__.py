@@ -92,9 +92,10 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import activations, attention, layers, losses, optimizers, recurrent
+    from . import activations, attention, layers, losses, optimizers, quantization, recurrent
 
-    return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS]
+    return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS,
+            *quantization.ROWS]
 
 
 class CatalogueError(ValueError):

@@ -1,0 +1,61 @@
+"""Torch adapter, quantization: torch's affine quantizers.
+
+* ``fake_quantize``: ``torch.fake_quantize_per_tensor_affine`` (scale and zero point as Python
+  numbers) or ``torch.fake_quantize_per_channel_affine`` (a float32 scale and int32 zero-point
+  tensor), the ops QAT's FakeQuantize modules call; their backward is torch's own.
+* ``quantize``: ``torch.quantize_per_tensor`` / ``torch.quantize_per_channel`` then ``int_repr()``.
+  torch's quantized dtypes fix the integer range: [-128, 127] is qint8 and [0, 255] quint8;
+  any other range (int4) has no quantized dtype (quint4x2 only packs storage) and is
+  unsupported, as are inputs that are not float32 ("Quantize only works on Float Tensor").
+* ``dequantize``: the integers made a quantized tensor with ``torch._make_per_tensor_quantized_tensor``
+  / ``_make_per_channel_quantized_tensor`` (the only constructors from an integer representation),
+  then ``Tensor.dequantize()``; the same ranges and dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..base import Unsupported
+
+QUANTIZED_DTYPES = {(-128, 127): torch.qint8, (0, 255): torch.quint8}
+
+
+def _quantized_dtype(quant_min, quant_max):
+    try:
+        return QUANTIZED_DTYPES[(quant_min, quant_max)]
+    except KeyError:
+        raise Unsupported(f"torch has no quantized dtype of range [{quant_min}, {quant_max}]") from None
+
+
+def _float32_only(x):
+    if x.dtype != torch.float32:
+        raise Unsupported(f"torch quantizes float32 tensors only, not {x.dtype}")
+
+
+def _quantized(x, scale, zero_point, axis, dtype):
+    if axis is None:
+        return torch.quantize_per_tensor(x, float(scale), int(zero_point), dtype)
+    return torch.quantize_per_channel(x, scale.double(), zero_point.long(), axis, dtype)
+
+
+class Quantization:
+    def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
+        if axis is None:
+            return torch.fake_quantize_per_tensor_affine(x, float(scale), int(zero_point), quant_min, quant_max)
+        return torch.fake_quantize_per_channel_affine(x, scale.float(), zero_point.int(), axis, quant_min, quant_max)
+
+    def quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
+        _float32_only(x)
+        dtype = _quantized_dtype(quant_min, quant_max)
+        return _quantized(x, scale, zero_point, axis, dtype).int_repr().to(x.dtype)
+
+    def dequantize(self, q, scale, zero_point, axis):
+        _float32_only(q)
+        # dequantize takes no range: the integers are held as uint8 where they exceed int8, else int8
+        integers = q.to(torch.uint8 if q.numel() and float(q.max()) > 127 else torch.int8)
+        if axis is None:
+            quantized = torch._make_per_tensor_quantized_tensor(integers, float(scale), int(zero_point))
+        else:
+            quantized = torch._make_per_channel_quantized_tensor(integers, scale.double(), zero_point.long(), axis)
+        return quantized.dequantize()

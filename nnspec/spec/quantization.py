@@ -1,0 +1,131 @@
+"""Quantization: affine quantize, dequantize and fake-quantize, per tensor and per channel.
+
+An affine quantizer maps a real x to an integer q on the grid of step ``scale`` (> 0) whose
+integer ``zero_point`` z stands for 0.0, clipped to the integer range [quant_min, quant_max]
+(int8: [-128, 127], uint8: [0, 255], int4: [-8, 7]):
+
+    q = clip(round(x / scale) + z, quant_min, quant_max)        (quantize)
+    x̂ = (q − z) · scale                                         (dequantize)
+    fake_quantize(x) = dequantize(quantize(x))                   (the forward of quantization-aware training)
+
+Per tensor (``axis=None``) scale and z are scalars (0-d); per channel they are 1-D, one per
+index of x along ``axis``.
+
+Conventions
+-----------
+* Integers are returned as values in x's floating dtype (the engine compares the dtype under
+  test); every integer of an 8-bit range is exact in float16 and bfloat16.
+* x / scale is evaluated in float64. For x and scale of float32 or narrower it is then exact
+  up to one rounding that never makes or breaks a tie (a quotient of two 24-bit numbers is
+  either a half-integer or at least 2^-49 relative away from one), so q is exact.
+* Rounding of ties (x / scale exactly k + ½) is the variant ``rounding``: ``"half_even"``
+  (default: IEEE 754's roundTiesToEven, ``std::nearbyint``, what torch's fake_quantize and
+  quantize_per_tensor do), ``"half_up"`` (⌊v + ½⌋: TensorFlow's fake_quant) and
+  ``"half_away"`` (away from zero: C's ``round``, tf.quantization.quantize's default).
+* fake_quantize's gradient is the straight-through estimator (``gradient="clipped"``, torch's):
+  1 where the rounded, shifted value round(x/scale) + z lies in [quant_min, quant_max], 0
+  outside. Variants: ``"unrounded"`` (TensorFlow's: x itself compared with the clip range's
+  reals [(quant_min − z)·scale, (quant_max − z)·scale], so x within half a step outside the
+  range still gets 0 while its rounding lands inside), ``"identity"`` (the plain
+  straight-through estimator that ignores the clip range: 1 everywhere).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._float64 import float64
+
+ROUNDINGS = ("half_even", "half_up", "half_away")
+INT8 = (-128, 127)
+UINT8 = (0, 255)
+INT4 = (-8, 7)
+
+
+def round_ties(v, rounding="half_even"):
+    """v rounded to the nearest integer, ties (v − ⌊v⌋ = ½, exact in float64) by ``rounding``."""
+    v = np.asarray(v, dtype=np.float64)
+    floor = np.floor(v)
+    tie = (v - floor) == 0.5
+    if rounding == "half_even":
+        return np.rint(v)  # IEEE roundTiesToEven
+    if rounding == "half_up":
+        return np.where(tie, floor + 1.0, np.rint(v))
+    if rounding == "half_away":
+        return np.where(tie, np.where(v > 0, floor + 1.0, floor), np.rint(v))
+    raise ValueError(f"rounding {rounding!r}: one of {ROUNDINGS}")
+
+
+def _per_channel(value, x, axis):
+    """scale or zero point shaped to broadcast against x: as is per tensor, along ``axis`` per channel."""
+    value = np.asarray(value)
+    if axis is None:
+        return value
+    shape = [1] * np.ndim(x)
+    shape[axis] = -1
+    return value.reshape(shape)
+
+
+def _shifted(x, scale, zero_point, axis, rounding):
+    """round(x / scale) + z, unclipped, in float64 (exact integers)."""
+    s = _per_channel(scale, x, axis).astype(np.float64)
+    z = _per_channel(zero_point, x, axis).astype(np.float64)
+    return round_ties(np.asarray(x, dtype=np.float64) / s, rounding) + z
+
+
+@float64
+def quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even"):
+    """q = clip(round(x / scale) + zero_point, quant_min, quant_max), as integers in x's dtype.
+
+    ``scale``, ``zero_point``: 0-d (axis None) or one per channel along ``axis``. Ties round
+    half to even unless ``rounding`` names another rule. Integer-valued: exact.
+    """
+    return np.clip(_shifted(x, scale, zero_point, axis, rounding), quant_min, quant_max)
+
+
+@float64
+def dequantize(q, scale, zero_point, axis=None):
+    """x̂ = (q − zero_point) · scale, q integers (held in a floating dtype).
+
+    (q − z) is an exact integer of at most 9 bits, so the product is exact in float64: the
+    dtype under test rounds it once.
+    """
+    s = _per_channel(scale, q, axis).astype(np.float64)
+    z = _per_channel(zero_point, q, axis).astype(np.float64)
+    return (np.asarray(q, dtype=np.float64) - z) * s
+
+
+@float64
+def fake_quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even",
+                  gradient="clipped"):
+    """x̂ = (clip(round(x / scale) + z, quant_min, quant_max) − z) · scale.
+
+    The forward is exact in float64 (an integer of at most 9 bits times scale), rounded once to
+    the dtype. ``gradient`` selects only the VJP (see fake_quantize_vjp).
+    """
+    q = np.clip(_shifted(x, scale, zero_point, axis, rounding), quant_min, quant_max)
+    return dequantize.__wrapped__(q, scale, zero_point, axis)
+
+
+@float64
+def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max=127, axis=None, *,
+                      rounding="half_even", gradient="clipped"):
+    """Straight-through estimator: cotangent · 1[quant_min ≤ round(x / scale) + z ≤ quant_max].
+
+    ``gradient="unrounded"``: cotangent · 1[(quant_min − z)·scale ≤ x ≤ (quant_max − z)·scale]
+    (the clip range tested on x before rounding, as TensorFlow does); ``"identity"``: the
+    cotangent itself (the estimator that ignores the clip range). Gradients w.r.t. x only.
+    """
+    cotangent = np.asarray(cotangent, dtype=np.float64)
+    if gradient == "identity":
+        return (cotangent.copy(),)
+    if gradient == "unrounded":
+        s = _per_channel(scale, x, axis).astype(np.float64)
+        z = _per_channel(zero_point, x, axis).astype(np.float64)
+        inside = ((quant_min - z) * s <= x) & (x <= (quant_max - z) * s)
+    elif gradient == "clipped":
+        shifted = _shifted(x, scale, zero_point, axis, rounding)
+        inside = (quant_min <= shifted) & (shifted <= quant_max)
+    else:
+        raise ValueError(f"gradient {gradient!r}: one of 'clipped', 'unrounded', 'identity'")
+    return (np.where(inside, cotangent, 0.0),)
