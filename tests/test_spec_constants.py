@@ -114,6 +114,11 @@ TEXTBOOK = {
     "max_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid"},
     "avg_pool2d": {"window": REQUIRED, "stride": None, "padding": "valid", "count_include_pad": False},
     "global_avg_pool2d": {}, "global_max_pool2d": {}, "flatten": {},
+    # Quantization: int8 [-128, 127] (torch's qint8, the symmetric signed range of Jacob et al. 2018's
+    # int8 inference), per tensor unless an axis is given.
+    "quantize": {"quant_min": -128, "quant_max": 127, "axis": None},
+    "dequantize": {"axis": None},
+    "fake_quantize": {"quant_min": -128, "quant_max": 127, "axis": None},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.
@@ -165,12 +170,16 @@ FORMULATION = {
     "conv2d": {"same_odd_pad": "after"},  # TensorFlow's 'SAME': the odd pad cell at the bottom/right
     "max_pool2d": {"ties": "first"}, "global_max_pool2d": {"ties": "first"},  # the first maximum, row-major
     "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
+    # Quantization: ties to even (IEEE 754 roundTiesToEven, std::nearbyint as torch's quantizers), x / scale
+    # as written, the straight-through gradient masked by the clip range after rounding (torch's, Jacob et al.)
+    "quantize": {"rounding": "half_even", "scaling": "divide", "dtype": None},
+    "fake_quantize": {"rounding": "half_even", "scaling": "divide", "gradient": "clipped", "dtype": None},
 }  # fmt: skip
 
 # Spec functions that serve an op without its name as their prefix.
 HELPERS = {"normalize": "layer_norm", "attention_weights": "scaled_dot_product_attention",
            "allowed_keys": "scaled_dot_product_attention", "transformer_block": "layer_norm",
-           "same_pads": "conv2d", "pads": "conv2d"}
+           "same_pads": "conv2d", "pads": "conv2d", "round_ties": "quantize"}
 
 
 def same(a, b) -> bool:

@@ -22,6 +22,10 @@ Conventions
   (default: IEEE 754's roundTiesToEven, ``std::nearbyint``, what torch's fake_quantize and
   quantize_per_tensor do), ``"half_up"`` (⌊v + ½⌋: TensorFlow's fake_quant) and
   ``"half_away"`` (away from zero: C's ``round``, tf.quantization.quantize's default).
+* ``scaling``: ``"divide"`` (default: x / scale, as the formula is written) or ``"reciprocal"``
+  (torch's kernels: the scale held in float32, x · fl32(1 / scale) with the product rounded
+  to float32, or to float64 for float64 x, and fake_quantize's (q − z) times the float32 scale). A near-tie whose reciprocal's error crosses the ½
+  rounds to the other integer; a tie rounds wrong for a scale whose reciprocal is inexact.
 * fake_quantize's gradient is the straight-through estimator (``gradient="clipped"``, torch's):
   1 where the rounded, shifted value round(x/scale) + z lies in [quant_min, quant_max], 0
   outside. Variants: ``"unrounded"`` (TensorFlow's: x itself compared with the clip range's
@@ -35,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._float64 import float64
+from .losses import _spec  # @float64 that also passes the dtype x arrived in (for the scaling variant)
 
 ROUNDINGS = ("half_even", "half_up", "half_away")
 INT8 = (-128, 127)
@@ -66,21 +71,36 @@ def _per_channel(value, x, axis):
     return value.reshape(shape)
 
 
-def _shifted(x, scale, zero_point, axis, rounding):
+def _held(scale, scaling):
+    """The scale as the arithmetic holds it: float32 under ``scaling="reciprocal"`` (torch's kernels)."""
+    return scale.astype(np.float32).astype(np.float64) if scaling == "reciprocal" else scale
+
+
+def _shifted(x, scale, zero_point, axis, rounding, scaling="divide", dtype=np.float64):
     """round(x / scale) + z, unclipped, in float64 (exact integers)."""
     s = _per_channel(scale, x, axis).astype(np.float64)
     z = _per_channel(zero_point, x, axis).astype(np.float64)
-    return round_ties(np.asarray(x, dtype=np.float64) / s, rounding) + z
+    x = np.asarray(x, dtype=np.float64)
+    if scaling == "reciprocal":
+        product = np.float64 if np.dtype(dtype) == np.float64 else np.float32
+        inverse = (1.0 / _held(s, scaling)).astype(np.float32).astype(np.float64)
+        v = (x * inverse).astype(product).astype(np.float64)
+    elif scaling == "divide":
+        v = x / s
+    else:
+        raise ValueError(f"scaling {scaling!r}: 'divide' or 'reciprocal'")
+    return round_ties(v, rounding) + z
 
 
-@float64
-def quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even"):
+@_spec
+def quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even",
+             scaling="divide", dtype=None):
     """q = clip(round(x / scale) + zero_point, quant_min, quant_max), as integers in x's dtype.
 
     ``scale``, ``zero_point``: 0-d (axis None) or one per channel along ``axis``. Ties round
     half to even unless ``rounding`` names another rule. Integer-valued: exact.
     """
-    return np.clip(_shifted(x, scale, zero_point, axis, rounding), quant_min, quant_max)
+    return np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype), quant_min, quant_max)
 
 
 @float64
@@ -95,21 +115,21 @@ def dequantize(q, scale, zero_point, axis=None):
     return (np.asarray(q, dtype=np.float64) - z) * s
 
 
-@float64
+@_spec
 def fake_quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even",
-                  gradient="clipped"):
+                  scaling="divide", gradient="clipped", dtype=None):
     """x̂ = (clip(round(x / scale) + z, quant_min, quant_max) − z) · scale.
 
     The forward is exact in float64 (an integer of at most 9 bits times scale), rounded once to
     the dtype. ``gradient`` selects only the VJP (see fake_quantize_vjp).
     """
-    q = np.clip(_shifted(x, scale, zero_point, axis, rounding), quant_min, quant_max)
-    return dequantize.__wrapped__(q, scale, zero_point, axis)
+    q = np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype), quant_min, quant_max)
+    return dequantize.__wrapped__(q, _held(np.asarray(scale, dtype=np.float64), scaling), zero_point, axis)
 
 
-@float64
+@_spec
 def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max=127, axis=None, *,
-                      rounding="half_even", gradient="clipped"):
+                      rounding="half_even", scaling="divide", gradient="clipped", dtype=None):
     """Straight-through estimator: cotangent · 1[quant_min ≤ round(x / scale) + z ≤ quant_max].
 
     ``gradient="unrounded"``: cotangent · 1[(quant_min − z)·scale ≤ x ≤ (quant_max − z)·scale]
@@ -124,7 +144,7 @@ def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max
         z = _per_channel(zero_point, x, axis).astype(np.float64)
         inside = ((quant_min - z) * s <= x) & (x <= (quant_max - z) * s)
     elif gradient == "clipped":
-        shifted = _shifted(x, scale, zero_point, axis, rounding)
+        shifted = _shifted(x, scale, zero_point, axis, rounding, scaling, dtype)
         inside = (quant_min <= shifted) & (shifted <= quant_max)
     else:
         raise ValueError(f"gradient {gradient!r}: one of 'clipped', 'unrounded', 'identity'")

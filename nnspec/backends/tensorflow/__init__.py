@@ -20,13 +20,14 @@ from .attention import Attention
 from .layers import Layers
 from .losses import Losses
 from .optimizers import Optimizers
+from .quantization import Quantization
 from .recurrent import Recurrent
 
 TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 
-class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
+class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Quantization, Backend):
     name = "tensorflow"
 
     def __init__(self):

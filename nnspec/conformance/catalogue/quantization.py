@@ -102,7 +102,7 @@ ROWS = [
     OpEntry(
         op="quantize", family="quantization", forward=Q.quantize, vjp=None,
         forward_tol=EXACT, gradient_tol=EXACT, params=PARAMS, inputs=quantization_example(),
-        variants={"rounding": ("half_up", "half_away")}, wrt=(),
+        variants={"rounding": ("half_up", "half_away"), "scaling": ("reciprocal",)}, wrt=(),
     ),
     OpEntry(
         op="dequantize", family="quantization", forward=Q.dequantize, vjp=None,
@@ -112,6 +112,7 @@ ROWS = [
     OpEntry(
         op="fake_quantize", family="quantization", forward=Q.fake_quantize, vjp=Q.fake_quantize_vjp,
         forward_tol=ONE_ROUNDING, gradient_tol=MASK, params=PARAMS, inputs=quantization_example(),
-        variants={"rounding": ("half_up", "half_away"), "gradient": ("unrounded", "identity")},
+        variants={"rounding": ("half_up", "half_away"), "scaling": ("reciprocal",),
+                  "gradient": ("unrounded", "identity")},
     ),
 ]
