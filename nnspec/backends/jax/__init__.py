@@ -11,6 +11,7 @@ from .attention import Attention
 from .layers import Layers
 from .losses import Losses
 from .optimizers import Optimizers
+from .quantization import Quantization
 from .recurrent import Recurrent
 
 JAX_PLATFORMS = {"cpu": "cpu", "cuda": "gpu"}
@@ -21,7 +22,7 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Backend):
+class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Quantization, Backend):
     name = "jax"
 
     def __init__(self):
