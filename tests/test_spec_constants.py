@@ -172,8 +172,9 @@ FORMULATION = {
     "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
     # Quantization: ties to even (IEEE 754 roundTiesToEven, std::nearbyint as torch's quantizers), x / scale
     # as written, the straight-through gradient masked by the clip range after rounding (torch's, Jacob et al.)
-    "quantize": {"rounding": "half_even", "scaling": "divide", "dtype": None},
-    "fake_quantize": {"rounding": "half_even", "scaling": "divide", "gradient": "clipped", "dtype": None},
+    "quantize": {"rounding": "half_even", "scaling": "divide", "shift": "after", "dtype": None},
+    "fake_quantize": {"rounding": "half_even", "scaling": "divide", "shift": "after", "gradient": "clipped",
+                      "dtype": None},
 }  # fmt: skip
 
 # Spec functions that serve an op without its name as their prefix.

@@ -24,8 +24,12 @@ Conventions
   ``"half_away"`` (away from zero: C's ``round``, tf.quantization.quantize's default).
 * ``scaling``: ``"divide"`` (default: x / scale, as the formula is written) or ``"reciprocal"``
   (torch's kernels: the scale held in float32, x · fl32(1 / scale) with the product rounded
-  to float32, or to float64 for float64 x, and fake_quantize's (q − z) times the float32 scale). A near-tie whose reciprocal's error crosses the ½
+  to float32, or to float64 for float64 x, and fake_quantize's (q − z) times the float32 scale, per tensor rounded to float32 also for
+  float64 x, per channel in x's dtype). A near-tie whose reciprocal's error crosses the ½
   rounds to the other integer; a tie rounds wrong for a scale whose reciprocal is inexact.
+* ``shift``: ``"after"`` (default: z added to the rounded integer, as the formula is written)
+  or ``"before"`` (round(x / scale + z): the tie rule applied to the shifted value, so with
+  half-to-even an odd z moves every tie by one; torch.quantize_per_tensor's kernel).
 * fake_quantize's gradient is the straight-through estimator (``gradient="clipped"``, torch's):
   1 where the rounded, shifted value round(x/scale) + z lies in [quant_min, quant_max], 0
   outside. Variants: ``"unrounded"`` (TensorFlow's: x itself compared with the clip range's
@@ -76,31 +80,38 @@ def _held(scale, scaling):
     return scale.astype(np.float32).astype(np.float64) if scaling == "reciprocal" else scale
 
 
-def _shifted(x, scale, zero_point, axis, rounding, scaling="divide", dtype=np.float64):
-    """round(x / scale) + z, unclipped, in float64 (exact integers)."""
+def _shifted(x, scale, zero_point, axis, rounding, scaling="divide", dtype=np.float64, shift="after"):
+    """round(x / scale) + z, unclipped, in float64 (exact integers); the variants' arithmetic where named."""
     s = _per_channel(scale, x, axis).astype(np.float64)
     z = _per_channel(zero_point, x, axis).astype(np.float64)
     x = np.asarray(x, dtype=np.float64)
-    if scaling == "reciprocal":
-        product = np.float64 if np.dtype(dtype) == np.float64 else np.float32
-        inverse = (1.0 / _held(s, scaling)).astype(np.float32).astype(np.float64)
-        v = (x * inverse).astype(product).astype(np.float64)
-    elif scaling == "divide":
-        v = x / s
-    else:
+    if scaling not in ("divide", "reciprocal"):
         raise ValueError(f"scaling {scaling!r}: 'divide' or 'reciprocal'")
+    if shift not in ("after", "before"):
+        raise ValueError(f"shift {shift!r}: 'after' or 'before'")
+    held = np.float64 if scaling == "divide" or np.dtype(dtype) == np.float64 else np.float32
+
+    def rounded(v):  # each operation's result as the variant's arithmetic holds it
+        return v.astype(held).astype(np.float64)
+
+    if scaling == "reciprocal":
+        v = rounded(x * (1.0 / _held(s, scaling)).astype(np.float32).astype(np.float64))
+    else:
+        v = x / s
+    if shift == "before":
+        return round_ties(rounded(v + z), rounding)
     return round_ties(v, rounding) + z
 
 
 @_spec
 def quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even",
-             scaling="divide", dtype=None):
+             scaling="divide", shift="after", dtype=None):
     """q = clip(round(x / scale) + zero_point, quant_min, quant_max), as integers in x's dtype.
 
     ``scale``, ``zero_point``: 0-d (axis None) or one per channel along ``axis``. Ties round
     half to even unless ``rounding`` names another rule. Integer-valued: exact.
     """
-    return np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype), quant_min, quant_max)
+    return np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype, shift), quant_min, quant_max)
 
 
 @float64
@@ -117,19 +128,21 @@ def dequantize(q, scale, zero_point, axis=None):
 
 @_spec
 def fake_quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even",
-                  scaling="divide", gradient="clipped", dtype=None):
+                  scaling="divide", shift="after", gradient="clipped", dtype=None):
     """x̂ = (clip(round(x / scale) + z, quant_min, quant_max) − z) · scale.
 
     The forward is exact in float64 (an integer of at most 9 bits times scale), rounded once to
     the dtype. ``gradient`` selects only the VJP (see fake_quantize_vjp).
     """
-    q = np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype), quant_min, quant_max)
-    return dequantize.__wrapped__(q, _held(np.asarray(scale, dtype=np.float64), scaling), zero_point, axis)
+    q = np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype, shift), quant_min, quant_max)
+    value = dequantize.__wrapped__(q, _held(np.asarray(scale, dtype=np.float64), scaling), zero_point, axis)
+    return _held(value, scaling) if axis is None else value  # torch's per-tensor kernel multiplies in float32
 
 
 @_spec
 def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max=127, axis=None, *,
-                      rounding="half_even", scaling="divide", gradient="clipped", dtype=None):
+                      rounding="half_even", scaling="divide", shift="after", gradient="clipped",
+                      dtype=None):
     """Straight-through estimator: cotangent · 1[quant_min ≤ round(x / scale) + z ≤ quant_max].
 
     ``gradient="unrounded"``: cotangent · 1[(quant_min − z)·scale ≤ x ≤ (quant_max − z)·scale]
@@ -144,7 +157,7 @@ def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max
         z = _per_channel(zero_point, x, axis).astype(np.float64)
         inside = ((quant_min - z) * s <= x) & (x <= (quant_max - z) * s)
     elif gradient == "clipped":
-        shifted = _shifted(x, scale, zero_point, axis, rounding, scaling, dtype)
+        shifted = _shifted(x, scale, zero_point, axis, rounding, scaling, dtype, shift)
         inside = (quant_min <= shifted) & (shifted <= quant_max)
     else:
         raise ValueError(f"gradient {gradient!r}: one of 'clipped', 'unrounded', 'identity'")

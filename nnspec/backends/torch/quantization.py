@@ -52,8 +52,14 @@ class Quantization:
 
     def dequantize(self, q, scale, zero_point, axis):
         _float32_only(q)
-        # dequantize takes no range: the integers are held as uint8 where they exceed int8, else int8
-        integers = q.to(torch.uint8 if q.numel() and float(q.max()) > 127 else torch.int8)
+        # dequantize takes no range: q and z are held as qint8 where they fit it, else as quint8
+        values = torch.cat([q.flatten(), zero_point.flatten().to(q.dtype)])
+        if bool(((values >= -128) & (values <= 127)).all()):
+            integers = q.to(torch.int8)
+        elif bool(((values >= 0) & (values <= 255)).all()):
+            integers = q.to(torch.uint8)
+        else:
+            raise Unsupported("q and zero point fit neither qint8 nor quint8")
         if axis is None:
             quantized = torch._make_per_tensor_quantized_tensor(integers, float(scale), int(zero_point))
         else:

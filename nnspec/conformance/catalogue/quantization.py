@@ -102,7 +102,7 @@ ROWS = [
     OpEntry(
         op="quantize", family="quantization", forward=Q.quantize, vjp=None,
         forward_tol=EXACT, gradient_tol=EXACT, params=PARAMS, inputs=quantization_example(),
-        variants={"rounding": ("half_up", "half_away"), "scaling": ("reciprocal",)}, wrt=(),
+        variants={"rounding": ("half_up", "half_away"), "scaling": ("reciprocal",), "shift": ("before",)}, wrt=(),
     ),
     OpEntry(
         op="dequantize", family="quantization", forward=Q.dequantize, vjp=None,
