@@ -38,3 +38,9 @@ def test_a_straight_through_gradient_that_ignores_the_clip_range_is_caught_and_n
     assert records["forward"]["status"] == "pass"
     assert records["gradient"]["status"] == "fail"
     assert records["gradient"]["matches_variant"] == "fake_quantize(gradient='identity')"
+
+
+def test_a_symmetric_scale_of_amax_over_127_5_is_caught_and_named():
+    records = values(W.HalfRangeSymmetricScale(), "quant_params")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "quant_params(symmetric_divisor='half_range')"

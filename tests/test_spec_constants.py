@@ -119,6 +119,8 @@ TEXTBOOK = {
     "quantize": {"quant_min": -128, "quant_max": 127, "axis": None},
     "dequantize": {"axis": None},
     "fake_quantize": {"quant_min": -128, "quant_max": 127, "axis": None},
+    # affine unless asked (torch's observers' per_tensor_affine); eps: torch's observers' float32 ε floor
+    "quant_params": {"quant_min": -128, "quant_max": 127, "symmetric": False, "eps": 2.0 ** -23},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.
@@ -175,6 +177,9 @@ FORMULATION = {
     "quantize": {"rounding": "half_even", "scaling": "divide", "shift": "after", "dtype": None},
     "fake_quantize": {"rounding": "half_even", "scaling": "divide", "shift": "after", "gradient": "clipped",
                       "dtype": None},
+    # amax/127 (Wu et al. 2020 eq. 4, TensorRT), uint8's symmetric zero point 128 (the int8 grid shifted)
+    "quant_params": {"symmetric_divisor": "quant_max", "unsigned_zero_point": "upper_middle", "arithmetic": "exact",
+                     "eps_placement": "floor", "dtype": None},
 }  # fmt: skip
 
 # Spec functions that serve an op without its name as their prefix.

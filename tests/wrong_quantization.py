@@ -34,3 +34,13 @@ class UnclippedStraightThrough(NumpyBackend):
         if op != "fake_quantize":
             return super().vjp(op, inputs, cotangent, params, wrt)
         return in_dtype(Q.fake_quantize_vjp, *inputs, cotangent, **params, gradient="identity")
+
+
+class HalfRangeSymmetricScale(NumpyBackend):
+    """The symmetric int8 scale as amax/127.5 (the range's half width) instead of amax/127."""
+
+    name = "half-range-symmetric-scale"
+
+    def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
+        return in_dtype(Q.quant_params, x_min, x_max, quant_min=quant_min, quant_max=quant_max, symmetric=symmetric,
+                        eps=eps, symmetric_divisor="half_range")

@@ -162,3 +162,60 @@ def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max
     else:
         raise ValueError(f"gradient {gradient!r}: one of 'clipped', 'unrounded', 'identity'")
     return (np.where(inside, cotangent, 0.0),)
+
+
+FLOAT32_EPS = 2.0 ** -23  # torch's observers' default floor on the scale, torch.finfo(torch.float32).eps
+SYMMETRIC_DIVISORS = ("quant_max", "half_range", "multiplier")
+
+
+@_spec
+def quant_params(x_min, x_max, quant_min=-128, quant_max=127, symmetric=False, eps=FLOAT32_EPS, *,
+                 symmetric_divisor="quant_max", unsigned_zero_point="upper_middle", arithmetic="exact",
+                 eps_placement="floor", dtype=None):
+    """(scale, zero_point) of the observed range [x_min, x_max], widened to hold 0:
+
+        m⁻ = min(x_min, 0),  m⁺ = max(x_max, 0)
+        affine:     scale = max((m⁺ − m⁻) / (quant_max − quant_min), eps),
+                    z = clip(quant_min − round(m⁻ / scale), quant_min, quant_max)   (ties to even)
+        symmetric:  scale = max(max(−m⁻, m⁺) / quant_max, eps),
+                    z = 0 for a signed range, (quant_min + quant_max + 1) // 2 for an unsigned one
+
+    x_min, x_max: 0-d (per tensor) or one per channel. The symmetric divisor is quant_max (127 for
+    int8: amax/127, so ±amax map to ±127 and −128 is unused; Wu et al. 2020, "Integer
+    quantization for deep learning inference", eq. 4; TensorRT, Keras' abs_max_quantize).
+    Variants ``symmetric_divisor``: ``"half_range"`` (amax / ((quant_max − quant_min)/2) =
+    amax/127.5: torch's per_tensor_symmetric observers), ``"multiplier"`` (the step as the
+    reciprocal of the multiplier quant_max/amax, each rounded to the dtype: what a quantizer that
+    returns x ↦ x·(127/amax) implies). A symmetric unsigned range's zero point is its upper
+    middle (128 for uint8: the int8 grid shifted by 128); ``unsigned_zero_point="lower_middle"``
+    is (quant_min + quant_max) // 2 = 127 (torch's observers given an explicit quant range).
+    ``arithmetic="float32"``: the ends and every step rounded to float32 (torch's observers: the zero point of
+    the float32-rounded scale, so m⁻/scale next to a tie, [−1, 1] in uint8, rounds the other way).
+    ``eps_placement="amax"``: ε added to amax before the division instead of flooring the
+    scale (Keras' abs_max_quantize: quant_max/(amax + ε), a scale of ε/127 for an all-zero range).
+    Returns both in the dtype (z an integer value).
+    """
+    held = (lambda v: np.asarray(v).astype(np.float32).astype(np.float64)) if arithmetic == "float32" else np.asarray
+    low = np.minimum(held(np.asarray(x_min, dtype=np.float64)), 0.0)
+    high = np.maximum(held(np.asarray(x_max, dtype=np.float64)), 0.0)
+    if symmetric:
+        amax = np.maximum(-low, high)
+        if eps_placement == "amax":
+            amax = amax + eps
+        if symmetric_divisor == "quant_max":
+            scale = held(amax / quant_max)
+        elif symmetric_divisor == "half_range":
+            scale = held(amax / ((quant_max - quant_min) / 2.0))
+        elif symmetric_divisor == "multiplier":
+            rounded = (lambda v: np.asarray(v).astype(dtype).astype(np.float64))
+            with np.errstate(divide="ignore"):
+                scale = rounded(1.0 / rounded(quant_max / amax))
+        else:
+            raise ValueError(f"symmetric_divisor {symmetric_divisor!r}: one of {SYMMETRIC_DIVISORS}")
+        scale = np.maximum(scale, eps) if eps_placement == "floor" else scale
+        middle = (quant_min + quant_max + (1 if unsigned_zero_point == "upper_middle" else 0)) // 2
+        zero = np.full(np.shape(scale), 0.0 if quant_min < 0 else float(middle))
+        return scale, zero
+    scale = np.maximum(held(held(high - low) / (quant_max - quant_min)), eps)
+    zero = np.clip(quant_min - np.rint(held(low / scale)), quant_min, quant_max)
+    return scale, zero

@@ -23,3 +23,6 @@ class Quantization:
 
     def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
         raise Unsupported(NONE)
+
+    def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
+        raise Unsupported(NONE)

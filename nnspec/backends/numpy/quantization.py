@@ -11,4 +11,4 @@ from .formulas import spec_binding
 
 
 class Quantization:
-    BINDINGS = {op: spec_binding(getattr(Q, op)) for op in ("quantize", "dequantize", "fake_quantize")}
+    BINDINGS = {op: spec_binding(getattr(Q, op)) for op in ("quantize", "dequantize", "fake_quantize", "quant_params")}

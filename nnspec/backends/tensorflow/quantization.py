@@ -9,6 +9,13 @@ scale (max − min)/(2^bits − 1) and a zero point rounded onto the integer gri
 ranges it recovers the spec's scale and zero point up to float32 rounding — and shifts the
 integer range to [0, 2^bits − 1], which changes nothing fake_quantize returns. float32 only.
 
+``quant_params``: TensorFlow has no observer (fake_quant's nudging of min/max happens inside its
+kernel); Keras 3's ``keras.quantizers.abs_max_quantize`` is the symmetric scheme: it observes
+the two ends [x_min, x_max] (along axis 0, so one scale per channel) with
+value_range=(quant_min, quant_max) and returns the *multiplier* quant_max/(amax + epsilon), of
+which the adapter returns the step 1/multiplier; its zero point is 0 by construction. Affine
+schemes and unsigned ranges have no Keras counterpart: unsupported.
+
 ``quantize`` and ``dequantize``: tf.quantization.quantize/dequantize take a real range and a
 mode (MIN_COMBINED, MIN_FIRST, SCALED) that fix their own scale, not a given scale and zero
 point; no mapping of the spec's affine parameters onto them is stated yet: unsupported.
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import tensorflow as tf
 
 from ..base import Unsupported
@@ -51,3 +59,12 @@ class Quantization:
     def dequantize(self, q, scale, zero_point, axis):
         raise Unsupported("tf.quantization.dequantize derives its scale from a real range and a mode; "
                           "the spec's scale and zero point are not mapped onto it")
+
+    def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
+        if not symmetric or quant_min >= 0:
+            raise Unsupported("Keras' abs_max_quantize is symmetric and signed only; TF has no observer")
+        ends = tf.stack([x_min, x_max])
+        _, multiplier = keras.quantizers.abs_max_quantize(ends, axis=0, value_range=(quant_min, quant_max),
+                                                          epsilon=eps)
+        scale = tf.reshape(1.0 / multiplier, x_min.shape)
+        return scale, tf.zeros_like(scale)

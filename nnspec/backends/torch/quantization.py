@@ -7,6 +7,10 @@
   torch's quantized dtypes fix the integer range: [-128, 127] is qint8 and [0, 255] quint8;
   any other range (int4) has no quantized dtype (quint4x2 only packs storage) and is
   unsupported, as are inputs that are not float32 ("Quantize only works on Float Tensor").
+* ``quant_params``: ``torch.ao.quantization.MinMaxObserver`` (per tensor) or
+  ``PerChannelMinMaxObserver(ch_axis=0)`` (one channel per range) with qscheme affine or
+  symmetric, observing the two ends [x_min, x_max], then ``calculate_qparams()``. Its scale is
+  float32 whatever x's dtype; both results are returned in x's dtype.
 * ``dequantize``: the integers made a quantized tensor with ``torch._make_per_tensor_quantized_tensor``
   / ``_make_per_channel_quantized_tensor`` (the only constructors from an integer representation),
   then ``Tensor.dequantize()``; the same ranges and dtype.
@@ -15,6 +19,7 @@
 from __future__ import annotations
 
 import torch
+from torch.ao.quantization import MinMaxObserver, PerChannelMinMaxObserver
 
 from ..base import Unsupported
 
@@ -39,7 +44,36 @@ def _quantized(x, scale, zero_point, axis, dtype):
     return torch.quantize_per_channel(x, scale.double(), zero_point.long(), axis, dtype)
 
 
+def _observer_dtype(quant_min, quant_max):
+    return torch.qint8 if quant_min < 0 else torch.quint8  # the observer's range must lie inside its dtype's
+
+
 class Quantization:
+    NATIVE_DEFAULTS = {
+        "quant_params": {
+            # None: the range of the observer's default dtype, quint8
+            "quant_min": (MinMaxObserver, "quant_min", lambda v: 0 if v is None else v),
+            "quant_max": (MinMaxObserver, "quant_max", lambda v: 255 if v is None else v),
+            "symmetric": (MinMaxObserver, "qscheme", lambda q: q in (torch.per_tensor_symmetric,
+                                                                     torch.per_channel_symmetric)),
+            "eps": (MinMaxObserver, "eps", float),
+        },
+    }
+
+    def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
+        dtype = _observer_dtype(quant_min, quant_max)
+        if x_min.ndim == 0:
+            scheme = torch.per_tensor_symmetric if symmetric else torch.per_tensor_affine
+            observer = MinMaxObserver(dtype=dtype, qscheme=scheme, quant_min=quant_min, quant_max=quant_max, eps=eps)
+            observer(torch.stack([x_min, x_max]))
+        else:
+            scheme = torch.per_channel_symmetric if symmetric else torch.per_channel_affine
+            observer = PerChannelMinMaxObserver(ch_axis=0, dtype=dtype, qscheme=scheme, quant_min=quant_min,
+                                                quant_max=quant_max, eps=eps)
+            observer(torch.stack([x_min, x_max], dim=1))
+        scale, zero_point = observer.calculate_qparams()
+        shape = x_min.shape
+        return scale.reshape(shape).to(x_min.dtype), zero_point.reshape(shape).to(x_min.dtype)
     def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
         if axis is None:
             return torch.fake_quantize_per_tensor_affine(x, float(scale), int(zero_point), quant_min, quant_max)

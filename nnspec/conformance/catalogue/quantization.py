@@ -1,4 +1,4 @@
-"""Catalogue rows of the quantization family: quantize, dequantize, fake_quantize.
+"""Catalogue rows of the quantization family: quantize, dequantize, fake_quantize, quant_params.
 
 Inputs are drawn on the quantization grid on purpose: x = (k + f)·scale with k an integer
 around and past both ends of the clip range (k = quant_min − z and quant_max − z are the
@@ -12,6 +12,10 @@ index along it).
 
 Tolerances. q is an integer: exact (0 ULP). A dequantized value is an integer of at most 9
 bits times scale, exact in float64: the dtype rounds it once (½ ULP).
+
+quant_params draws observed ranges [x_min, x_max] (0-d, or one per channel): both signs, all
+positive or all negative (the range widened to hold 0), equal ends and the empty range at 0
+(the scale's eps floor), symmetric and affine.
 """
 
 from __future__ import annotations
@@ -116,3 +120,33 @@ ROWS = [
                   "gradient": ("unrounded", "identity")},
     ),
 ]
+
+
+@lru_cache(maxsize=None)
+def range_ends(dtype, shape):
+    ends = S.mix(S.Uniform(-10.0, 10.0), S.Uniform(-1000.0, 1000.0), S.Values((0.0, 1.0, -1.0, 127.0, -128.0, 6.0)))
+    return st.tuples(S.mixed_arrays(ends, shape, dtype), S.mixed_arrays(ends, shape, dtype))
+
+
+def quant_params_example(dtype, params):
+    @st.composite
+    def example(draw):
+        low, high = draw(st.sampled_from(RANGES))
+        shape = draw(st.sampled_from([(), (3,)]))
+        a, b = draw(range_ends(dtype, shape))
+        drawn = {"quant_min": low, "quant_max": high, "symmetric": draw(st.booleans()), "eps": Q.FLOAT32_EPS}
+        return S.Example(inputs=[np.minimum(a, b), np.maximum(a, b)], cotangent=None, params=drawn)
+
+    return example()
+
+
+ROWS.append(OpEntry(
+    op="quant_params", family="quantization", forward=Q.quant_params, vjp=None,
+    forward_tol=Tolerance(0, "scale: 2 ULP on top (a float32 framework rounds m⁺ − m⁻, then the quotient); "
+                             "zero point: an integer, exact", extra=lambda example: (2.0, 0.0)),
+    gradient_tol=EXACT, inputs=quant_params_example, wrt=(),
+    params={**{k: PARAMS[k] for k in ("quant_min", "quant_max")}, "symmetric": lambda dtype, inputs: st.booleans(),
+            "eps": lambda dtype, inputs: st.just(Q.FLOAT32_EPS)},
+    variants={"symmetric_divisor": ("half_range", "multiplier"), "unsigned_zero_point": ("lower_middle",),
+              "arithmetic": ("float32",), "eps_placement": ("amax",)},
+))
