@@ -34,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("mpmath_50_digits")  # tests/conftest.py
 
 REQUIRED = inspect.Parameter.empty
 SPEC_MODULES = ("activations", "losses", "optimizers", "schedules", "clipping", "normalization", "encoding",
-                "attention", "recurrent", "layers")
+                "attention", "recurrent", "layers", "quantization")
 
 # op -> {spec parameter: default}. Sources as the spec's docstrings give them.
 TEXTBOOK = {
