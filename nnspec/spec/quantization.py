@@ -1,4 +1,5 @@
-"""Quantization: affine quantize, dequantize and fake-quantize, per tensor and per channel.
+"""Quantization: affine quantize, dequantize and fake-quantize, per tensor and per channel,
+and the scale and zero point of an observed range (quant_params).
 
 An affine quantizer maps a real x to an integer q on the grid of step ``scale`` (> 0) whose
 integer ``zero_point`` z stands for 0.0, clipped to the integer range [quant_min, quant_max]
@@ -24,9 +25,10 @@ Conventions
   ``"half_away"`` (away from zero: C's ``round``, tf.quantization.quantize's default).
 * ``scaling``: ``"divide"`` (default: x / scale, as the formula is written) or ``"reciprocal"``
   (torch's kernels: the scale held in float32, x · fl32(1 / scale) with the product rounded
-  to float32, or to float64 for float64 x, and fake_quantize's (q − z) times the float32 scale, per tensor rounded to float32 also for
-  float64 x, per channel in x's dtype). A near-tie whose reciprocal's error crosses the ½
-  rounds to the other integer; a tie rounds wrong for a scale whose reciprocal is inexact.
+  to float32, or to float64 for float64 x; fake_quantize's (q − z) times the float32 scale,
+  per tensor rounded to float32 also for float64 x, per channel in x's dtype). A near-tie
+  whose reciprocal's error crosses the ½ rounds to the other integer; a tie rounds wrong for
+  a scale whose reciprocal is inexact.
 * ``shift``: ``"after"`` (default: z added to the rounded integer, as the formula is written)
   or ``"before"`` (round(x / scale + z): the tie rule applied to the shifted value, so with
   half-to-even an odd z moves every tie by one; torch.quantize_per_tensor's kernel).
