@@ -102,3 +102,41 @@ def test_reciprocal_scaling_moves_a_near_tie():
 def test_dequantize_is_exact():
     q = np.array([-128.0, 0.0, 127.0])
     assert Q.dequantize(q, 0.1, -3).tolist() == [float((Fraction(v) + 3) * Fraction(0.1)) for v in (-128, 0, 127)]
+
+
+def oracle_params(lo, hi, low, high, symmetric):
+    """quant_params in exact rationals: the scale rounded once to float64, z from that scale exactly."""
+    lo, hi = min(Fraction(lo), 0), max(Fraction(hi), 0)
+    if symmetric:
+        scale = max(float(max(-lo, hi) / high), Q.FLOAT32_EPS)
+        return scale, (0 if low < 0 else (low + high + 1) // 2)
+    scale = max(float((hi - lo) / (high - low)), Q.FLOAT32_EPS)
+    return scale, min(max(low - round_fraction(lo / Fraction(scale), "half_even"), low), high)
+
+
+ENDS = st.one_of(st.sampled_from([0.0, 1.0, -1.0, 6.0, -128.0]), st.floats(-1000, 1000, width=32))
+
+
+@seed(17)
+@settings(max_examples=300, deadline=None, database=None)
+@given(ENDS, ENDS, RANGES, st.booleans())
+def test_quant_params_is_the_exact_closed_form(a, b, quant_range, symmetric):
+    lo, hi = sorted((a, b))
+    low, high = quant_range
+    scale, zero = Q.quant_params(np.float32(lo), np.float32(hi), low, high, symmetric)
+    assert (float(scale), float(zero)) == oracle_params(lo, hi, low, high, symmetric)
+
+
+def test_symmetric_scale_conventions():
+    """amax = 2 in int8: 2/127 (spec), 2/127.5 (torch), 1/fl32(127/2) (a multiplier; 127/2 is exact, so 2/127)."""
+    two = np.float32(2.0)
+    assert float(Q.quant_params(-two, two, symmetric=True)[0]) == float(Fraction(2, 127))
+    assert float(Q.quant_params(-two, two, symmetric=True, symmetric_divisor="half_range")[0]) == float(
+        Fraction(4, 255))
+    assert float(Q.quant_params(-two, two, symmetric=True, symmetric_divisor="multiplier")[0]) == float(
+        np.float32(1 / np.float32(63.5)))
+    zero = np.float32(0.0)
+    assert float(Q.quant_params(zero, zero, symmetric=True)[0]) == Q.FLOAT32_EPS  # the floor
+    assert float(Q.quant_params(zero, zero, symmetric=True, eps_placement="amax")[0]) == Q.FLOAT32_EPS / 127
+    assert float(Q.quant_params(zero, zero, 0, 255, True)[1]) == 128
+    assert float(Q.quant_params(zero, zero, 0, 255, True, unsigned_zero_point="lower_middle")[1]) == 127
