@@ -40,7 +40,23 @@ def _tf_range(scale, zero_point, quant_min, quant_max):
     return (quant_min - zero_point) * scale, (quant_max - zero_point) * scale, bits
 
 
+FAKE_QUANT = tf.quantization.fake_quant_with_min_max_vars
+
+
 class Quantization:
+    NATIVE_DEFAULTS = {
+        # TF's integer grid is [0, 2^num_bits − 1] (narrow_range: from 1)
+        "fake_quantize": {
+            "quant_min": (FAKE_QUANT, "narrow_range", lambda narrow: 1 if narrow else 0),
+            "quant_max": (FAKE_QUANT, "num_bits", lambda bits: 2 ** bits - 1),
+        },
+        "quant_params": {
+            "quant_min": (keras.quantizers.abs_max_quantize, "value_range", lambda r: r[0]),
+            "quant_max": (keras.quantizers.abs_max_quantize, "value_range", lambda r: r[1]),
+            "eps": (keras.quantizers.abs_max_quantize, "epsilon", float),
+        },
+    }
+
     def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
         if x.dtype != tf.float32:
             raise Unsupported(f"tf.quantization.fake_quant_* take float32 only, not {x.dtype.name}")
