@@ -34,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("mpmath_50_digits")  # tests/conftest.py
 
 REQUIRED = inspect.Parameter.empty
 SPEC_MODULES = ("activations", "losses", "optimizers", "schedules", "clipping", "normalization", "encoding",
-                "attention", "recurrent", "layers")
+                "attention", "recurrent", "layers", "quantization")
 
 # op -> {spec parameter: default}. Sources as the spec's docstrings give them.
 TEXTBOOK = {
@@ -136,6 +136,13 @@ TEXTBOOK = {
     # (torch's InstanceNorm2d defaults to affine=False, flax's InstanceNorm and Keras' GroupNormalization to True).
     "group_norm": {"num_groups": REQUIRED, "epsilon": 1e-5, "affine": True},
     "instance_norm": {"epsilon": 1e-5, "affine": True},
+    # Quantization: int8 [-128, 127] (torch's qint8, the symmetric signed range of Jacob et al. 2018's
+    # int8 inference), per tensor unless an axis is given.
+    "quantize": {"quant_min": -128, "quant_max": 127, "axis": None},
+    "dequantize": {"axis": None},
+    "fake_quantize": {"quant_min": -128, "quant_max": 127, "axis": None},
+    # affine unless asked (torch's observers' per_tensor_affine); eps: torch's observers' float32 ε floor
+    "quant_params": {"quant_min": -128, "quant_max": 127, "symmetric": False, "eps": 2.0 ** -23},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.
@@ -196,13 +203,21 @@ FORMULATION = {
     "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
     "batch_norm": {"running_variance": "unbiased"},  # torch: the running variance from σ²·K/(K − 1)
     "l2_normalize": {"epsilon_at": "norm"},  # torch F.normalize, Keras ops.normalize: ε bounds ‖x‖ (TF: Σx²)
+    # Quantization: ties to even (IEEE 754 roundTiesToEven, std::nearbyint as torch's quantizers), x / scale
+    # as written, the straight-through gradient masked by the clip range after rounding (torch's, Jacob et al.)
+    "quantize": {"rounding": "half_even", "scaling": "divide", "shift": "after", "dtype": None},
+    "fake_quantize": {"rounding": "half_even", "scaling": "divide", "shift": "after", "gradient": "clipped",
+                      "dtype": None},
+    # amax/127 (Wu et al. 2020 eq. 4, TensorRT), uint8's symmetric zero point 128 (the int8 grid shifted)
+    "quant_params": {"symmetric_divisor": "quant_max", "unsigned_zero_point": "upper_middle", "arithmetic": "exact",
+                     "eps_placement": "floor", "dtype": None},
 }  # fmt: skip
 
 # Spec functions that serve an op without its name as their prefix.
 HELPERS = {"normalize": "layer_norm", "attention_weights": "scaled_dot_product_attention",
            "allowed_keys": "scaled_dot_product_attention", "query_offset": "scaled_dot_product_attention",
            "transformer_block": "layer_norm", "same_pads": "conv2d", "pads": "conv2d",
-           "transpose_output_size": "conv2d_transpose"}
+           "transpose_output_size": "conv2d_transpose", "round_ties": "quantize"}
 
 
 def same(a, b) -> bool:

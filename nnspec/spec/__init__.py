@@ -1,7 +1,7 @@
 """The NumPy reference: pure functions, one module per formula family, float64 throughout."""
 
-from . import (activations, attention, clipping, encoding, layers, losses, normalization, optimizers, recurrent,
-               schedules)
+from . import (activations, attention, clipping, encoding, layers, losses, normalization, optimizers, quantization,
+               recurrent, schedules)
 
 FAMILIES = {
     "activations": activations,
@@ -14,6 +14,7 @@ FAMILIES = {
     "schedules": schedules,  # rows of family "optimizers"
     "clipping": clipping,  # rows of family "optimizers"
     "layers": layers,
+    "quantization": quantization,
 }
 
 

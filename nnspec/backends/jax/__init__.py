@@ -12,6 +12,7 @@ from .layers import Layers
 from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
+from .quantization import Quantization
 from .recurrent import Recurrent
 
 JAX_PLATFORMS = {"cpu": "cpu", "cuda": "gpu"}
@@ -22,7 +23,7 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Backend):
+class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
     name = "jax"
 
     def __init__(self):

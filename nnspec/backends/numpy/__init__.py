@@ -21,10 +21,11 @@ from .layers import Layers
 from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
+from .quantization import Quantization
 from .recurrent import Recurrent
 
 
-class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Backend):
+class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
     name = "numpy"
 
     def version(self):

@@ -21,13 +21,14 @@ from .layers import Layers
 from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
+from .quantization import Quantization
 from .recurrent import Recurrent
 
 TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 
-class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Backend):
+class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
     name = "tensorflow"
 
     def __init__(self):

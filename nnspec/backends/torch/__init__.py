@@ -13,6 +13,7 @@ from .layers import Layers
 from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
+from .quantization import Quantization
 from .recurrent import Recurrent
 
 TORCH_DTYPES = {
@@ -23,7 +24,7 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Backend):
+class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
     name = "torch"
 
     def __init__(self):

@@ -22,10 +22,13 @@ class Tolerance:
     max_ulp: float
     reason: str
     floor: float | None = None  # magnitude below which errors count in ULPs of the floor
-    extra: Callable | None = None  # example -> ULPs allowed on top of max_ulp, per output element
+    extra: Callable | None = None  # example -> ULPs allowed on top of max_ulp, per output element (a tuple: per output)
 
     def bound(self, example):
-        return self.max_ulp if self.extra is None else self.max_ulp + self.extra(example)
+        if self.extra is None:
+            return self.max_ulp
+        extra = self.extra(example)
+        return tuple(self.max_ulp + e for e in extra) if isinstance(extra, tuple) else self.max_ulp + extra
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,10 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import activations, attention, layers, losses, normalization, optimizers, recurrent
+    from . import activations, attention, layers, losses, normalization, optimizers, quantization, recurrent
 
     return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS,
-            *normalization.ROWS]
+            *normalization.ROWS, *quantization.ROWS]
 
 
 class CatalogueError(ValueError):

@@ -1,0 +1,86 @@
+"""TensorFlow adapter, quantization: tf.quantization's fake-quant ops.
+
+``fake_quantize`` is ``tf.quantization.fake_quant_with_min_max_vars`` (per tensor) or
+``..._per_channel`` (which quantizes along the last axis only: another axis is unsupported).
+TF takes a real range [min, max] and a bit width, not a scale and zero point; the spec's are
+passed as min = (quant_min − z)·scale, max = (quant_max − z)·scale, num_bits = log2 of the
+range's size (256 → 8, 16 → 4; narrow_range=False). TF then re-derives ("nudges") a float32
+scale (max − min)/(2^bits − 1) and a zero point rounded onto the integer grid — from these
+ranges it recovers the spec's scale and zero point up to float32 rounding — and shifts the
+integer range to [0, 2^bits − 1], which changes nothing fake_quantize returns. float32 only.
+
+``quant_params``: TensorFlow has no observer (fake_quant's nudging of min/max happens inside its
+kernel); Keras 3's ``keras.quantizers.abs_max_quantize`` is the symmetric scheme: it observes
+the two ends [x_min, x_max] (along axis 0, so one scale per channel) with
+value_range=(quant_min, quant_max) and returns the *multiplier* quant_max/(amax + epsilon), of
+which the adapter returns the step 1/multiplier; its zero point is 0 by construction. Affine
+schemes and unsigned ranges have no Keras counterpart: unsupported.
+
+``quantize`` and ``dequantize``: tf.quantization.quantize/dequantize take a real range and a
+mode (MIN_COMBINED, MIN_FIRST, SCALED) that fix their own scale, not a given scale and zero
+point; no mapping of the spec's affine parameters onto them is stated yet: unsupported.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from ..base import Unsupported
+
+
+def _tf_range(scale, zero_point, quant_min, quant_max):
+    levels = quant_max - quant_min + 1
+    bits = int(math.log2(levels))
+    if 2 ** bits != levels or not 2 <= bits <= 16:
+        raise Unsupported(f"TF fake_quant takes 2^num_bits levels (2..16 bits), not [{quant_min}, {quant_max}]")
+    zero_point = tf.cast(zero_point, scale.dtype)
+    return (quant_min - zero_point) * scale, (quant_max - zero_point) * scale, bits
+
+
+FAKE_QUANT = tf.quantization.fake_quant_with_min_max_vars
+
+
+class Quantization:
+    NATIVE_DEFAULTS = {
+        # TF's integer grid is [0, 2^num_bits − 1] (narrow_range: from 1)
+        "fake_quantize": {
+            "quant_min": (FAKE_QUANT, "narrow_range", lambda narrow: 1 if narrow else 0),
+            "quant_max": (FAKE_QUANT, "num_bits", lambda bits: 2 ** bits - 1),
+        },
+        "quant_params": {
+            "quant_min": (keras.quantizers.abs_max_quantize, "value_range", lambda r: r[0]),
+            "quant_max": (keras.quantizers.abs_max_quantize, "value_range", lambda r: r[1]),
+            "eps": (keras.quantizers.abs_max_quantize, "epsilon", float),
+        },
+    }
+
+    def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
+        if x.dtype != tf.float32:
+            raise Unsupported(f"tf.quantization.fake_quant_* take float32 only, not {x.dtype.name}")
+        low, high, bits = _tf_range(scale, zero_point, quant_min, quant_max)
+        if axis is None:
+            return tf.quantization.fake_quant_with_min_max_vars(x, low, high, num_bits=bits, narrow_range=False)
+        if axis != len(x.shape) - 1:
+            raise Unsupported("tf.quantization.fake_quant_with_min_max_vars_per_channel quantizes the last axis only")
+        return tf.quantization.fake_quant_with_min_max_vars_per_channel(x, low, high, num_bits=bits,
+                                                                         narrow_range=False)
+
+    def quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
+        raise Unsupported("tf.quantization.quantize derives its scale from a real range and a mode; "
+                          "the spec's scale and zero point are not mapped onto it")
+
+    def dequantize(self, q, scale, zero_point, axis):
+        raise Unsupported("tf.quantization.dequantize derives its scale from a real range and a mode; "
+                          "the spec's scale and zero point are not mapped onto it")
+
+    def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
+        if not symmetric or quant_min >= 0:
+            raise Unsupported("Keras' abs_max_quantize is symmetric and signed only; TF has no observer")
+        ends = tf.stack([x_min, x_max])
+        _, multiplier = keras.quantizers.abs_max_quantize(ends, axis=0, value_range=(quant_min, quant_max),
+                                                          epsilon=eps)
+        scale = tf.reshape(1.0 / multiplier, x_min.shape)
+        return scale, tf.zeros_like(scale)

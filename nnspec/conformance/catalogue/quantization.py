@@ -1,0 +1,153 @@
+"""Catalogue rows of the quantization family: quantize, dequantize, fake_quantize, quant_params.
+
+Inputs are drawn on the quantization grid on purpose: x = (k + f)·scale with k an integer
+around and past both ends of the clip range (k = quant_min − z and quant_max − z are the
+edges) and f ∈ {0, ±½} a large share of the time (exact ties wherever (2k + 1)·scale fits
+the dtype, the rounding mode's measurement) or any fraction in [−½, ½]. Scales are a power of
+two times a short mantissa (1, 1.25, 1.5, 1.75: ties stay exact) or any value in [1, 2),
+rounded to the dtype; zero points are 0, the range's ends, its middle or any integer in it.
+Each example draws its integer range (int8, uint8, int4) and whether it is per tensor (axis
+None, 0-d scale and zero point) or per channel (an axis of x, one scale and zero point per
+index along it).
+
+Tolerances. q is an integer: exact (0 ULP). A dequantized value is an integer of at most 9
+bits times scale, exact in float64: the dtype rounds it once (½ ULP).
+
+quant_params draws observed ranges [x_min, x_max] (0-d, or one per channel): both signs, all
+positive or all negative (the range widened to hold 0), equal ends and the empty range at 0
+(the scale's eps floor), symmetric and affine.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ...spec import quantization as Q
+from .. import strategies as S
+from . import OpEntry, Tolerance
+
+SHAPES = [(8,), (2, 3), (2, 3, 4)]  # few shapes: a compiling framework compiles each once
+RANGES = (Q.INT8, Q.UINT8, Q.INT4)
+MANTISSAS = (1.0, 1.25, 1.5, 1.75)
+
+EXACT = Tolerance(0, "an integer-valued result of exact integer arithmetic: any difference is a different integer")
+ONE_ROUNDING = Tolerance(0.5, "(q − z)·scale is exact in float64; the dtype rounds it once")
+MASK = Tolerance(0, "the straight-through gradient is the cotangent or 0: exact")
+
+
+def _range_param(index):
+    """quant_min / quant_max: drawn jointly with the example (one range for both), listed for the defaults."""
+    return lambda dtype, inputs: st.sampled_from([r[index] for r in RANGES])
+
+
+PARAMS = {"quant_min": _range_param(0), "quant_max": _range_param(1), "axis": lambda dtype, inputs: st.none()}
+
+
+@lru_cache(maxsize=None)
+def scales(dtype):
+    mantissa = st.one_of(st.sampled_from(MANTISSAS), st.floats(1.0, 2.0, exclude_max=True))
+    return st.tuples(mantissa, st.integers(-8, 1)).map(lambda me: S.in_dtype(me[0] * 2.0 ** me[1], dtype))
+
+
+@lru_cache(maxsize=None)
+def zero_points(low, high):
+    return st.one_of(st.sampled_from(sorted({0 if low <= 0 <= high else low, low, high, (low + high + 1) // 2})),
+                     st.integers(low, high))
+
+
+@lru_cache(maxsize=None)
+def grid_offsets(shape, low, high):
+    """e (the integer q would be before the clip: at, next to and past both edges, or any in
+    [low − 4, high + 4]) and the fraction f of a step (a tie ±½, 0, or any), per element."""
+    e = hnp.arrays(np.int64, shape, elements=st.one_of(
+        st.sampled_from([low - 2, low - 1, low, low + 1, high - 1, high, high + 1, high + 2]),
+        st.integers(low - 4, high + 4)), fill=st.nothing())
+    f = hnp.arrays(np.float64, shape, elements=st.one_of(
+        st.sampled_from([0.5, -0.5, 0.0]), st.floats(-0.5, 0.5)), fill=st.nothing())
+    return st.tuples(e, f)
+
+
+def quantization_example(integer_input=False):
+    """A row's ``inputs=``: x (or q), scale, zero point; the range and axis in params; a cotangent of x's shape."""
+
+    def factory(dtype, params):
+        @st.composite
+        def example(draw):
+            low, high = draw(st.sampled_from(RANGES))
+            shape = draw(st.sampled_from(SHAPES))
+            axis = draw(st.one_of(st.none(), st.integers(0, len(shape) - 1)))
+            channels = () if axis is None else (shape[axis],)
+            count = int(np.prod(channels))
+            scale = np.array([draw(scales(dtype)) for _ in range(count)]).reshape(channels)
+            zero = np.array([draw(zero_points(low, high)) for _ in range(count)], dtype=np.int64).reshape(channels)
+            per = (lambda v: v) if axis is None else (lambda v: v.reshape([-1 if i == axis else 1
+                                                                            for i in range(len(shape))]))
+            if integer_input:
+                q = draw(hnp.arrays(np.int64, shape, elements=st.one_of(st.sampled_from([low, high]),
+                                                                          st.integers(low, high))))
+                x = q.astype(np.float64)
+            else:
+                e, f = draw(grid_offsets(shape, low, high))
+                x = (e - per(zero) + f) * per(scale)  # round(x/scale) + z = e, up to the tie's rule
+            inputs = [x.astype(S.np_dtype(dtype)), scale.astype(S.np_dtype(dtype)), zero]
+            params = {"axis": axis} if integer_input else {"quant_min": low, "quant_max": high, "axis": axis}
+            return S.Example(inputs=inputs, cotangent=draw(S.cotangents(dtype, shape)), params=params)
+
+        return example()
+
+    return factory
+
+
+ROWS = [
+    OpEntry(
+        op="quantize", family="quantization", forward=Q.quantize, vjp=None,
+        forward_tol=EXACT, gradient_tol=EXACT, params=PARAMS, inputs=quantization_example(),
+        variants={"rounding": ("half_up", "half_away"), "scaling": ("reciprocal",), "shift": ("before",)}, wrt=(),
+    ),
+    OpEntry(
+        op="dequantize", family="quantization", forward=Q.dequantize, vjp=None,
+        forward_tol=ONE_ROUNDING, gradient_tol=ONE_ROUNDING, params={"axis": PARAMS["axis"]},
+        inputs=quantization_example(integer_input=True), wrt=(),
+    ),
+    OpEntry(
+        op="fake_quantize", family="quantization", forward=Q.fake_quantize, vjp=Q.fake_quantize_vjp,
+        forward_tol=ONE_ROUNDING, gradient_tol=MASK, params=PARAMS, inputs=quantization_example(),
+        variants={"rounding": ("half_up", "half_away"), "scaling": ("reciprocal",),
+                  "gradient": ("unrounded", "identity")},
+    ),
+]
+
+
+@lru_cache(maxsize=None)
+def range_ends(dtype, shape):
+    ends = S.mix(S.Uniform(-10.0, 10.0), S.Uniform(-1000.0, 1000.0), S.Values((0.0, 1.0, -1.0, 127.0, -128.0, 6.0)))
+    return st.tuples(S.mixed_arrays(ends, shape, dtype), S.mixed_arrays(ends, shape, dtype))
+
+
+def quant_params_example(dtype, params):
+    @st.composite
+    def example(draw):
+        low, high = draw(st.sampled_from(RANGES))
+        shape = draw(st.sampled_from([(), (3,)]))
+        a, b = draw(range_ends(dtype, shape))
+        drawn = {"quant_min": low, "quant_max": high, "symmetric": draw(st.booleans()), "eps": Q.FLOAT32_EPS}
+        return S.Example(inputs=[np.minimum(a, b), np.maximum(a, b)], cotangent=None, params=drawn)
+
+    return example()
+
+
+ROWS.append(OpEntry(
+    op="quant_params", family="quantization", forward=Q.quant_params, vjp=None,
+    # the record states the larger bound, the scale's; the zero point's is lowered to 0 (one bound per output)
+    forward_tol=Tolerance(2, "scale: 2 ULP (a float32 framework rounds m⁺ − m⁻, then the quotient); "
+                             "zero point: an integer, exact (0)", extra=lambda example: (0.0, -2.0)),
+    gradient_tol=EXACT, inputs=quant_params_example, wrt=(),
+    params={**{k: PARAMS[k] for k in ("quant_min", "quant_max")}, "symmetric": lambda dtype, inputs: st.booleans(),
+            "eps": lambda dtype, inputs: st.just(Q.FLOAT32_EPS)},
+    variants={"symmetric_divisor": ("half_range", "multiplier"), "unsigned_zero_point": ("lower_middle",),
+              "arithmetic": ("float32",), "eps_placement": ("amax",)},
+))

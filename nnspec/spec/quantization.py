@@ -1,0 +1,223 @@
+"""Quantization: affine quantize, dequantize and fake-quantize, per tensor and per channel,
+and the scale and zero point of an observed range (quant_params).
+
+An affine quantizer maps a real x to an integer q on the grid of step ``scale`` (> 0) whose
+integer ``zero_point`` z stands for 0.0, clipped to the integer range [quant_min, quant_max]
+(int8: [-128, 127], uint8: [0, 255], int4: [-8, 7]):
+
+    q = clip(round(x / scale) + z, quant_min, quant_max)        (quantize)
+    x̂ = (q − z) · scale                                         (dequantize)
+    fake_quantize(x) = dequantize(quantize(x))                   (the forward of quantization-aware training)
+
+Per tensor (``axis=None``) scale and z are scalars (0-d); per channel they are 1-D, one per
+index of x along ``axis``.
+
+Conventions
+-----------
+* Integers are returned as values in x's floating dtype (the engine compares the dtype under
+  test); every integer of an 8-bit range is exact in float16 and bfloat16.
+* x / scale is evaluated in float64. For x and scale of float32 or narrower it is then exact
+  up to one rounding that never makes or breaks a tie (a quotient of two 24-bit numbers is
+  either a half-integer or at least 2^-49 relative away from one), so q is exact.
+* Rounding of ties (x / scale exactly k + ½) is the variant ``rounding``: ``"half_even"``
+  (default: IEEE 754's roundTiesToEven, ``std::nearbyint``, what torch's fake_quantize and
+  quantize_per_tensor do), ``"half_up"`` (⌊v + ½⌋: TensorFlow's fake_quant) and
+  ``"half_away"`` (away from zero: C's ``round``, tf.quantization.quantize's default).
+* ``scaling``: ``"divide"`` (default: x / scale, as the formula is written) or ``"reciprocal"``
+  (torch's kernels: the scale held in float32, x · fl32(1 / scale) with the product rounded
+  to float32, or to float64 for float64 x; fake_quantize's (q − z) times the float32 scale,
+  per tensor rounded to float32 also for float64 x, per channel in x's dtype). A near-tie
+  whose reciprocal's error crosses the ½ rounds to the other integer; a tie rounds wrong for
+  a scale whose reciprocal is inexact.
+* ``shift``: ``"after"`` (default: z added to the rounded integer, as the formula is written)
+  or ``"before"`` (round(x / scale + z): the tie rule applied to the shifted value, so with
+  half-to-even an odd z moves every tie by one; torch.quantize_per_tensor's kernel).
+* fake_quantize's gradient is the straight-through estimator (``gradient="clipped"``, torch's):
+  1 where the rounded, shifted value round(x/scale) + z lies in [quant_min, quant_max], 0
+  outside. Variants: ``"unrounded"`` (TensorFlow's: x itself compared with the clip range's
+  reals [(quant_min − z)·scale, (quant_max − z)·scale], so x within half a step outside the
+  range still gets 0 while its rounding lands inside), ``"identity"`` (the plain
+  straight-through estimator that ignores the clip range: 1 everywhere).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._float64 import float64
+from .losses import _spec  # @float64 that also passes the dtype x arrived in (for the scaling variant)
+
+ROUNDINGS = ("half_even", "half_up", "half_away")
+INT8 = (-128, 127)
+UINT8 = (0, 255)
+INT4 = (-8, 7)
+
+
+def round_ties(v, rounding="half_even"):
+    """v rounded to the nearest integer, ties (v − ⌊v⌋ = ½, exact in float64) by ``rounding``."""
+    v = np.asarray(v, dtype=np.float64)
+    floor = np.floor(v)
+    tie = (v - floor) == 0.5
+    if rounding == "half_even":
+        return np.rint(v)  # IEEE roundTiesToEven
+    if rounding == "half_up":
+        return np.where(tie, floor + 1.0, np.rint(v))
+    if rounding == "half_away":
+        return np.where(tie, np.where(v > 0, floor + 1.0, floor), np.rint(v))
+    raise ValueError(f"rounding {rounding!r}: one of {ROUNDINGS}")
+
+
+def _per_channel(value, x, axis):
+    """scale or zero point shaped to broadcast against x: as is per tensor, along ``axis`` per channel."""
+    value = np.asarray(value)
+    if axis is None:
+        return value
+    shape = [1] * np.ndim(x)
+    shape[axis] = -1
+    return value.reshape(shape)
+
+
+def _held(scale, scaling):
+    """The scale as the arithmetic holds it: float32 under ``scaling="reciprocal"`` (torch's kernels)."""
+    return scale.astype(np.float32).astype(np.float64) if scaling == "reciprocal" else scale
+
+
+def _shifted(x, scale, zero_point, axis, rounding, scaling="divide", dtype=np.float64, shift="after"):
+    """round(x / scale) + z, unclipped, in float64 (exact integers); the variants' arithmetic where named."""
+    s = _per_channel(scale, x, axis).astype(np.float64)
+    z = _per_channel(zero_point, x, axis).astype(np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    if scaling not in ("divide", "reciprocal"):
+        raise ValueError(f"scaling {scaling!r}: 'divide' or 'reciprocal'")
+    if shift not in ("after", "before"):
+        raise ValueError(f"shift {shift!r}: 'after' or 'before'")
+    held = np.float64 if scaling == "divide" or np.dtype(dtype) == np.float64 else np.float32
+
+    def rounded(v):  # each operation's result as the variant's arithmetic holds it
+        return v.astype(held).astype(np.float64)
+
+    if scaling == "reciprocal":
+        v = rounded(x * (1.0 / _held(s, scaling)).astype(np.float32).astype(np.float64))
+    else:
+        v = x / s
+    if shift == "before":
+        return round_ties(rounded(v + z), rounding)
+    return round_ties(v, rounding) + z
+
+
+@_spec
+def quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even",
+             scaling="divide", shift="after", dtype=None):
+    """q = clip(round(x / scale) + zero_point, quant_min, quant_max), as integers in x's dtype.
+
+    ``scale``, ``zero_point``: 0-d (axis None) or one per channel along ``axis``. Ties round
+    half to even unless ``rounding`` names another rule. Integer-valued: exact.
+    """
+    return np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype, shift), quant_min, quant_max)
+
+
+@float64
+def dequantize(q, scale, zero_point, axis=None):
+    """x̂ = (q − zero_point) · scale, q integers (held in a floating dtype).
+
+    (q − z) is an exact integer of at most 9 bits, so the product is exact in float64: the
+    dtype under test rounds it once.
+    """
+    s = _per_channel(scale, q, axis).astype(np.float64)
+    z = _per_channel(zero_point, q, axis).astype(np.float64)
+    return (np.asarray(q, dtype=np.float64) - z) * s
+
+
+@_spec
+def fake_quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even",
+                  scaling="divide", shift="after", gradient="clipped", dtype=None):
+    """x̂ = (clip(round(x / scale) + z, quant_min, quant_max) − z) · scale.
+
+    The forward is exact in float64 (an integer of at most 9 bits times scale), rounded once to
+    the dtype. ``gradient`` selects only the VJP (see fake_quantize_vjp).
+    """
+    q = np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype, shift), quant_min, quant_max)
+    value = dequantize.__wrapped__(q, _held(np.asarray(scale, dtype=np.float64), scaling), zero_point, axis)
+    return _held(value, scaling) if axis is None else value  # torch's per-tensor kernel multiplies in float32
+
+
+@_spec
+def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max=127, axis=None, *,
+                      rounding="half_even", scaling="divide", shift="after", gradient="clipped",
+                      dtype=None):
+    """Straight-through estimator: cotangent · 1[quant_min ≤ round(x / scale) + z ≤ quant_max].
+
+    ``gradient="unrounded"``: cotangent · 1[(quant_min − z)·scale ≤ x ≤ (quant_max − z)·scale]
+    (the clip range tested on x before rounding, as TensorFlow does); ``"identity"``: the
+    cotangent itself (the estimator that ignores the clip range). Gradients w.r.t. x only.
+    """
+    cotangent = np.asarray(cotangent, dtype=np.float64)
+    if gradient == "identity":
+        return (cotangent.copy(),)
+    if gradient == "unrounded":
+        s = _per_channel(scale, x, axis).astype(np.float64)
+        z = _per_channel(zero_point, x, axis).astype(np.float64)
+        inside = ((quant_min - z) * s <= x) & (x <= (quant_max - z) * s)
+    elif gradient == "clipped":
+        shifted = _shifted(x, scale, zero_point, axis, rounding, scaling, dtype, shift)
+        inside = (quant_min <= shifted) & (shifted <= quant_max)
+    else:
+        raise ValueError(f"gradient {gradient!r}: one of 'clipped', 'unrounded', 'identity'")
+    return (np.where(inside, cotangent, 0.0),)
+
+
+FLOAT32_EPS = 2.0 ** -23  # torch's observers' default floor on the scale, torch.finfo(torch.float32).eps
+SYMMETRIC_DIVISORS = ("quant_max", "half_range", "multiplier")
+
+
+@_spec
+def quant_params(x_min, x_max, quant_min=-128, quant_max=127, symmetric=False, eps=FLOAT32_EPS, *,
+                 symmetric_divisor="quant_max", unsigned_zero_point="upper_middle", arithmetic="exact",
+                 eps_placement="floor", dtype=None):
+    """(scale, zero_point) of the observed range [x_min, x_max], widened to hold 0:
+
+        m⁻ = min(x_min, 0),  m⁺ = max(x_max, 0)
+        affine:     scale = max((m⁺ − m⁻) / (quant_max − quant_min), eps),
+                    z = clip(quant_min − round(m⁻ / scale), quant_min, quant_max)   (ties to even)
+        symmetric:  scale = max(max(−m⁻, m⁺) / quant_max, eps),
+                    z = 0 for a signed range, (quant_min + quant_max + 1) // 2 for an unsigned one
+
+    x_min, x_max: 0-d (per tensor) or one per channel. The symmetric divisor is quant_max (127 for
+    int8: amax/127, so ±amax map to ±127 and −128 is unused; Wu et al. 2020, "Integer
+    quantization for deep learning inference", eq. 4; TensorRT, Keras' abs_max_quantize).
+    Variants ``symmetric_divisor``: ``"half_range"`` (amax / ((quant_max − quant_min)/2) =
+    amax/127.5: torch's per_tensor_symmetric observers), ``"multiplier"`` (the step as the
+    reciprocal of the multiplier quant_max/amax, each rounded to the dtype: what a quantizer that
+    returns x ↦ x·(127/amax) implies). A symmetric unsigned range's zero point is its upper
+    middle (128 for uint8: the int8 grid shifted by 128); ``unsigned_zero_point="lower_middle"``
+    is (quant_min + quant_max) // 2 = 127 (torch's observers given an explicit quant range).
+    ``arithmetic="float32"``: the ends and every step rounded to float32 (torch's observers: the zero point of
+    the float32-rounded scale, so m⁻/scale next to a tie, [−1, 1] in uint8, rounds the other way).
+    ``eps_placement="amax"``: ε added to amax before the division instead of flooring the
+    scale (Keras' abs_max_quantize: quant_max/(amax + ε), a scale of ε/127 for an all-zero range).
+    Returns both in the dtype (z an integer value).
+    """
+    held = (lambda v: np.asarray(v).astype(np.float32).astype(np.float64)) if arithmetic == "float32" else np.asarray
+    low = np.minimum(held(np.asarray(x_min, dtype=np.float64)), 0.0)
+    high = np.maximum(held(np.asarray(x_max, dtype=np.float64)), 0.0)
+    if symmetric:
+        amax = np.maximum(-low, high)
+        if eps_placement == "amax":
+            amax = amax + eps
+        if symmetric_divisor == "quant_max":
+            scale = held(amax / quant_max)
+        elif symmetric_divisor == "half_range":
+            scale = held(amax / ((quant_max - quant_min) / 2.0))
+        elif symmetric_divisor == "multiplier":
+            rounded = (lambda v: np.asarray(v).astype(dtype).astype(np.float64))
+            with np.errstate(divide="ignore"):
+                scale = rounded(1.0 / rounded(quant_max / amax))
+        else:
+            raise ValueError(f"symmetric_divisor {symmetric_divisor!r}: one of {SYMMETRIC_DIVISORS}")
+        scale = np.maximum(scale, eps) if eps_placement == "floor" else scale
+        middle = (quant_min + quant_max + (1 if unsigned_zero_point == "upper_middle" else 0)) // 2
+        zero = np.full(np.shape(scale), 0.0 if quant_min < 0 else float(middle))
+        return scale, zero
+    scale = np.maximum(held(held(high - low) / (quant_max - quant_min)), eps)
+    zero = np.clip(quant_min - np.rint(held(low / scale)), quant_min, quant_max)
+    return scale, zero

@@ -1,0 +1,63 @@
+"""The measured quantization findings the README states, each on the one example that shows it."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from nnspec.spec import quantization as Q
+
+torch = pytest.importorskip("torch")
+
+X = np.float32(float.fromhex("-0x1.5e618ep+7"))  # x / s = −127.4999962: x · fl32(1/s) rounds to −127.5 in float32
+S = np.float32(float.fromhex("0x1.5fc15p+0"))
+
+
+def _torch(array):
+    return torch.from_numpy(np.asarray(array, dtype=np.float32).reshape(-1))
+
+
+def test_torch_fake_quantize_multiplies_by_the_float32_reciprocal():
+    got = torch.fake_quantize_per_tensor_affine(_torch(X), float(S), 0, -128, 127).numpy()
+    assert got[0] == np.float32(Q.fake_quantize(X, S, 0, scaling="reciprocal"))
+    assert got[0] != np.float32(Q.fake_quantize(X, S, 0))
+
+
+@pytest.mark.parametrize("quantized, zero_point, ratio, shift", [
+    (torch.qint8, -63, -9.5, "before"),  # round(−72.5) = −72; spec round(−9.5) − 63 = −73
+    (torch.quint8, 255, -191.5, "after"),  # round(−191.5) + 255 = 63; round(63.5) would be 64
+])
+def test_torch_quantize_per_tensor_adds_the_zero_point_before_rounding_for_qint8_only(quantized, zero_point, ratio,
+                                                                                     shift):
+    scale = 0.3125
+    x = np.float32(ratio * scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = torch.quantize_per_tensor(_torch(x), scale, zero_point, quantized).int_repr().item()
+    low, high = (-128, 127) if quantized == torch.qint8 else (0, 255)
+    assert got == Q.quantize(x, np.float32(scale), zero_point, low, high, shift=shift)
+
+
+def test_torch_symmetric_observer_divides_by_half_the_range():
+    from torch.ao.quantization import MinMaxObserver
+
+    observer = MinMaxObserver(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric, quant_min=-128, quant_max=127)
+    observer(torch.tensor([-1.0, 2.0]))
+    scale, zero = observer.calculate_qparams()
+    spec = Q.quant_params(np.float32(-1.0), np.float32(2.0), symmetric=True, symmetric_divisor="half_range")
+    assert (scale.item(), zero.item()) == (np.float32(spec[0]), 0)
+    assert scale.item() != np.float32(Q.quant_params(np.float32(-1.0), np.float32(2.0), symmetric=True)[0])
+
+
+def test_tensorflow_fake_quant_rounds_half_up_and_masks_before_rounding():
+    tf = pytest.importorskip("tensorflow")
+    x = tf.constant([-1.5, -0.5, 0.5, 127.4], tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.quantization.fake_quant_with_min_max_vars(x, tf.constant(-128.0), tf.constant(127.0), num_bits=8)
+    assert y.numpy().tolist() == Q.fake_quantize(x.numpy(), 1.0, 0, rounding="half_up").tolist() == [-1, 0, 1, 127]
+    gradient = tape.gradient(y, x).numpy()
+    (unrounded,) = Q.fake_quantize_vjp(x.numpy(), 1.0, 0, np.ones(4), gradient="unrounded")
+    assert gradient.tolist() == unrounded.tolist() == [1, 1, 1, 0]  # 127.4 rounds inside, but lies past 127

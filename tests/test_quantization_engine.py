@@ -1,0 +1,46 @@
+"""The engine against wrong quantization adapters: each caught, and the variant it is named."""
+
+from __future__ import annotations
+
+import pytest
+
+import wrong_quantization as W
+
+from nnspec.backends.numpy import NumpyBackend
+from nnspec.conformance.catalogue import CATALOGUE
+from nnspec.conformance.engine import Case, check_values
+
+OPS = [e.op for e in CATALOGUE.values() if e.family == "quantization"]
+
+
+def values(backend, op, dtype="float32"):
+    return {r["check"]: r for r in check_values(Case(CATALOGUE[op], backend, "cpu", dtype, "quick", 0))}
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_baseline_passes_what_the_wrong_adapters_break(op):
+    records = values(NumpyBackend(), op)
+    assert records["forward"]["status"] == "pass", records["forward"]["message"]
+    if CATALOGUE[op].wrt:
+        assert records["gradient"]["status"] == "pass", records["gradient"]["message"]
+
+
+@pytest.mark.parametrize("op", ["quantize", "fake_quantize"])
+def test_half_up_rounding_is_caught_at_ties_and_named(op):
+    """The strategy draws exact ties: floor(v + 0.5) differs from half-to-even at every odd-below tie."""
+    records = values(W.HalfUpRounding(), op)
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == f"{op}(rounding='half_up')"
+
+
+def test_a_straight_through_gradient_that_ignores_the_clip_range_is_caught_and_named():
+    records = values(W.UnclippedStraightThrough(), "fake_quantize")
+    assert records["forward"]["status"] == "pass"
+    assert records["gradient"]["status"] == "fail"
+    assert records["gradient"]["matches_variant"] == "fake_quantize(gradient='identity')"
+
+
+def test_a_symmetric_scale_of_amax_over_127_5_is_caught_and_named():
+    records = values(W.HalfRangeSymmetricScale(), "quant_params")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "quant_params(symmetric_divisor='half_range')"

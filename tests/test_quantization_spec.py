@@ -1,0 +1,142 @@
+"""The quantization spec against exact rational arithmetic (fractions.Fraction), never a framework.
+
+Each oracle rounds x / scale as a Fraction by its own rule (ties decided exactly), clips and
+dequantizes in exact arithmetic; the spec must agree integer for integer and, dequantized, to the
+float64 rounding of the exact value. Seeded hypothesis draws put x on ties and at the range edges.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, seed, settings
+from hypothesis import strategies as st
+
+from nnspec.spec import quantization as Q
+
+
+def round_fraction(v: Fraction, rounding: str) -> int:
+    floor = math.floor(v)
+    rest = v - floor
+    if rest != Fraction(1, 2):
+        return floor + (1 if rest > Fraction(1, 2) else 0)
+    if rounding == "half_even":
+        return floor if floor % 2 == 0 else floor + 1
+    if rounding == "half_up":
+        return floor + 1
+    return floor + 1 if v > 0 else floor  # half_away
+
+
+def oracle_q(x, scale, z, low, high, rounding):
+    return min(max(round_fraction(Fraction(x) / Fraction(scale), rounding) + z, low), high)
+
+
+RANGES = st.sampled_from([Q.INT8, Q.UINT8, Q.INT4])
+
+
+@st.composite
+def cases(draw):
+    low, high = draw(RANGES)
+    z = draw(st.integers(low, high))
+    scale = float(np.float32(draw(st.sampled_from([1.0, 1.25, 0.75, 3.0])) * 2.0 ** draw(st.integers(-6, 2))))
+    e = draw(st.integers(low - 3, high + 3))
+    f = draw(st.sampled_from([0.5, -0.5, 0.0, 0.25]))
+    x = float(np.float32((e - z + f) * scale))
+    return x, scale, z, low, high
+
+
+@seed(17)
+@settings(max_examples=300, deadline=None, database=None)
+@given(cases(), st.sampled_from(Q.ROUNDINGS))
+def test_quantize_is_exact_rational_rounding(case, rounding):
+    x, scale, z, low, high = case
+    q = Q.quantize(np.float32(x), np.float32(scale), z, quant_min=low, quant_max=high, rounding=rounding)
+    assert float(q) == oracle_q(x, scale, z, low, high, rounding)
+
+
+@seed(17)
+@settings(max_examples=300, deadline=None, database=None)
+@given(cases(), st.sampled_from(Q.ROUNDINGS))
+def test_fake_quantize_is_the_exact_dequantized_integer(case, rounding):
+    x, scale, z, low, high = case
+    value = Q.fake_quantize(np.float32(x), np.float32(scale), z, quant_min=low, quant_max=high, rounding=rounding)
+    exact = (oracle_q(x, scale, z, low, high, rounding) - z) * Fraction(scale)
+    assert float(value) == float(exact)  # exact in float64: at most 9 bits times a 24-bit scale
+
+
+@pytest.mark.parametrize("v, even, up, away", [(2.5, 2, 3, 3), (-2.5, -2, -2, -3), (0.5, 0, 1, 1),
+                                               (-0.5, 0, 0, -1), (1.5, 2, 2, 2), (2.4999999999999996, 2, 2, 2)])
+def test_the_three_tie_rules(v, even, up, away):
+    assert [float(Q.round_ties(v, r)) for r in Q.ROUNDINGS] == [even, up, away]
+
+
+def test_per_channel_uses_each_channels_scale_and_zero_point():
+    x = np.array([[1.0, 2.5], [1.0, 2.5]])
+    q = Q.quantize(x, np.array([1.0, 0.5]), np.array([0, 10]), axis=0)
+    assert q.tolist() == [[1.0, 2.0], [12.0, 15.0]]  # row 0: 2.5 → 2 (even); row 1: 2/0.5 + 10, 5 + 10
+
+
+def test_straight_through_gradient_is_masked_after_rounding():
+    """int8, scale 1: 127.4 rounds to 127 (inside: 1), 127.5 to 128 (clipped: 0); -128.5 to -128 (even: 1)."""
+    x = np.array([127.4, 127.5, -128.5, -128.6, 0.0])
+    ones = np.ones_like(x)
+    (clipped,) = Q.fake_quantize_vjp(x, 1.0, 0, ones)
+    (unrounded,) = Q.fake_quantize_vjp(x, 1.0, 0, ones, gradient="unrounded")
+    (identity,) = Q.fake_quantize_vjp(x, 1.0, 0, ones, gradient="identity")
+    assert clipped.tolist() == [1, 0, 1, 0, 1]
+    assert unrounded.tolist() == [0, 0, 0, 0, 1]  # x itself outside [-128, 127]
+    assert identity.tolist() == [1, 1, 1, 1, 1]
+
+
+def test_reciprocal_scaling_moves_a_near_tie():
+    """x / s = 127.49999618… in exact arithmetic, but x · fl32(1/s) rounds to 127.5 in float32, a tie to even 128."""
+    x, s = np.float32(float.fromhex("-0x1.5e618ep+7")), np.float32(float.fromhex("0x1.5fc15p+0"))
+    assert float(Q.quantize(x, s, 0)) == -127.0
+    assert float(Q.quantize(x, s, 0, scaling="reciprocal")) == -128.0
+    assert oracle_q(float(x), float(s), 0, -128, 127, "half_even") == -127
+
+
+def test_dequantize_is_exact():
+    q = np.array([-128.0, 0.0, 127.0])
+    assert Q.dequantize(q, 0.1, -3).tolist() == [float((Fraction(v) + 3) * Fraction(0.1)) for v in (-128, 0, 127)]
+
+
+def oracle_params(lo, hi, low, high, symmetric):
+    """quant_params in exact rationals: the scale rounded once to float64, z from that scale exactly."""
+    lo, hi = min(Fraction(lo), 0), max(Fraction(hi), 0)
+    if symmetric:
+        scale = max(float(max(-lo, hi) / high), Q.FLOAT32_EPS)
+        return scale, (0 if low < 0 else (low + high + 1) // 2)
+    scale = max(float((hi - lo) / (high - low)), Q.FLOAT32_EPS)
+    return scale, min(max(low - round_fraction(lo / Fraction(scale), "half_even"), low), high)
+
+
+ENDS = st.one_of(st.sampled_from([0.0, 1.0, -1.0, 6.0, -128.0]), st.floats(-1000, 1000, width=32))
+
+
+@seed(17)
+@settings(max_examples=300, deadline=None, database=None)
+@given(ENDS, ENDS, RANGES, st.booleans())
+def test_quant_params_is_the_exact_closed_form(a, b, quant_range, symmetric):
+    lo, hi = sorted((a, b))
+    low, high = quant_range
+    scale, zero = Q.quant_params(np.float32(lo), np.float32(hi), low, high, symmetric)
+    assert (float(scale), float(zero)) == oracle_params(lo, hi, low, high, symmetric)
+
+
+def test_symmetric_scale_conventions():
+    """amax = 2 in int8: 2/127 (spec), 2/127.5 (torch), 1/fl32(127/2) (a multiplier; 127/2 is exact, so 2/127)."""
+    two = np.float32(2.0)
+    assert float(Q.quant_params(-two, two, symmetric=True)[0]) == float(Fraction(2, 127))
+    assert float(Q.quant_params(-two, two, symmetric=True, symmetric_divisor="half_range")[0]) == float(
+        Fraction(4, 255))
+    assert float(Q.quant_params(-two, two, symmetric=True, symmetric_divisor="multiplier")[0]) == float(
+        np.float32(1 / np.float32(63.5)))
+    zero = np.float32(0.0)
+    assert float(Q.quant_params(zero, zero, symmetric=True)[0]) == Q.FLOAT32_EPS  # the floor
+    assert float(Q.quant_params(zero, zero, symmetric=True, eps_placement="amax")[0]) == Q.FLOAT32_EPS / 127
+    assert float(Q.quant_params(zero, zero, 0, 255, True)[1]) == 128
+    assert float(Q.quant_params(zero, zero, 0, 255, True, unsigned_zero_point="lower_middle")[1]) == 127
