@@ -147,15 +147,13 @@ class Backend:
         Without ``params`` it answers for every example of the case: an op without a method, or one
         declared unsupported as a whole (at ``dtype``). With ``params``, a declared parameter value
         counts too. Never draws, converts or calls anything: the engine asks it first."""
-        if not self.implements(op):
-            return f"{self.name} has no {op}"
-        for declaration in self.declarations(op):
+        for declaration in self.declarations(op):  # the adapter's own words first
             if params is not None:
                 if declaration.covers(dtype, params):
                     return declaration.reason
             elif declaration.whole and declaration.applies_to(dtype):
                 return declaration.reason
-        return None
+        return None if self.implements(op) else f"{self.name} has no {op}"
 
     def is_composed(self, op: str) -> bool:
         return bool(getattr(getattr(self, op, None), "composed", False))
