@@ -2,7 +2,10 @@
 
 Activated by ``--nnspec-backend``; ``nnspec run`` calls pytest with it on ``suite.py``,
 through pytest-xdist workers (``isolation.py``: a case that hangs or crashes its worker
-is recorded as ``timeout`` or ``crashed`` and the run goes on in a fresh worker).
+is recorded as ``timeout`` or ``crashed`` and the run goes on in a fresh worker). A
+framework's own test session loads it through the pytest11 entry point
+(``nnspec.pytest_plugin``, which adds ``suite.py`` to that session); there
+``--nnspec-allow`` lists the reviewed deviations, which are then xfails, still recorded.
 
 Each run writes its own results file (``results.run_path``): the controller writes the
 ``environment`` line and, at the end, ``finished``; each worker writes ``case_started``
