@@ -129,8 +129,11 @@ class Backend:
     def to_numpy(self, tensor) -> np.ndarray:
         raise NotImplementedError
 
-    def synchronize(self, device: str) -> None:
-        """Blocks until all work queued on ``device`` is done (for timing)."""
+    def synchronize(self, device: str, *arrays) -> None:
+        """Blocks until all work queued on ``device`` is done and ``arrays`` are computed (for timing).
+
+        The benchmarks hand it the timed call's outputs, so a lazy framework evaluates them here
+        (MLX: ``mx.eval(*arrays)``) inside the timed region; an eager one may ignore them."""
 
     # -- ops --------------------------------------------------------------------
 
