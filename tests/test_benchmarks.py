@@ -61,3 +61,22 @@ def test_missing_framework_skips_with_reason(tmp_path):
     assert data["benchmarks"] == []
     reasons = {s["reason"] for s in data["nnspec"]["skipped"]}
     assert reasons and all("no module named" in r for r in reasons)
+
+
+def test_synchronize_is_handed_the_timed_outputs_so_a_lazy_framework_is_timed():
+    from nnspec.benchmarks.suite import _timed
+
+    handed = []
+
+    class Lazy:
+        def synchronize(self, device, *arrays):  # a lazy framework evaluates the arrays here
+            handed.append((device, arrays))
+
+    class Old:  # an adapter written before synchronize took arrays still runs
+        def synchronize(self, device):
+            handed.append((device, "old"))
+
+    _timed(lambda x: (x, x + 1), (1,), Lazy().synchronize, "cpu", blocks=False)()
+    _timed(lambda x: x * 2, (3,), Lazy().synchronize, "cpu", blocks=False)()
+    _timed(lambda x: x, (1,), Old().synchronize, "cpu", blocks=False)()
+    assert handed == [("cpu", (1, 2)), ("cpu", (6,)), ("cpu", "old")]

@@ -89,6 +89,32 @@ def test_a_torch_builtin_without_signature_is_checked_from_its_docstring():
         make({"gelu": bind(torch.sigmoid)})  # sigmoid(input, *, out=None): no approximate
 
 
+class AnnotatedBuiltin:
+    """A C-extension function as nanobind shows it: no inspect.signature, an annotated docstring signature."""
+
+    __doc__ = ("attention(q: array, k: array, *, scale: float, mask: None | str | array = None, "
+               "axis: Union[None, int, Sequence[int]] = -1, shape: tuple[int, int] = (2, 3), precise: bool = False) "
+               "-> array\n\nThe fused attention.")
+    __signature__ = property(lambda self: (_ for _ in ()).throw(ValueError("no signature found for builtin")))
+
+    def __call__(self, *args, **kwargs):
+        raise NotImplementedError
+
+
+def test_defaults_are_read_from_an_annotated_docstring_signature():
+    from nnspec.backends.binding import native_default_of
+
+    fn = AnnotatedBuiltin()
+    with pytest.raises(ValueError):
+        inspect.signature(fn)
+    assert native_default_of(fn, "mask") is None
+    assert native_default_of(fn, "axis") == -1
+    assert native_default_of(fn, "shape") == (2, 3)
+    assert native_default_of(fn, "precise") is False
+    with pytest.raises(LookupError):
+        native_default_of(fn, "scale")  # annotated, no default: never the next parameter's
+
+
 # (b) everything derives from the binding ------------------------------------------------------
 
 

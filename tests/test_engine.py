@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import wrong_adapters as W
 
-from nnspec.backends import BackendUnavailable, load_backend
+from nnspec.backends import BackendUnavailable, load_backend, unsupported
 from nnspec.backends.numpy import NumpyBackend
 from nnspec.cli import main
 from nnspec.conformance.catalogue import CATALOGUE
@@ -124,6 +125,93 @@ def test_defaults_differing_from_the_spec_fail_and_are_listed():
 def test_unsupported_dtype_is_reported_as_such():
     records = run(W.NoFloat16(), "relu", "float16")
     assert {r["status"] for r in records.values()} == {"unsupported"}
+
+
+class Counting(NumpyBackend):
+    """The baseline, counting what reaches it: every example converted and every op evaluated."""
+
+    name = "counting"
+
+    def __init__(self):
+        self.evaluated = []
+
+    def evaluate(self, op, inputs, params, cotangent=None, wrt=()):
+        self.evaluated.append(dict(params))
+        return super().evaluate(op, inputs, params, cotangent, wrt)
+
+
+class GeluDeclaredUnsupported(Counting):
+    name = "gelu-declared-unsupported"
+    UNSUPPORTED = {"gelu": "this framework has no gelu", "relu": unsupported("no bfloat16 relu", dtypes={"bfloat16"})}
+
+
+class TanhGeluDeclaredUnsupported(Counting):
+    name = "tanh-gelu-declared-unsupported"
+    UNSUPPORTED = {"gelu": unsupported("only the exact gelu", approximate="tanh"),
+                   "leaky_relu": unsupported("no slope at all", alpha=lambda alpha: True)}
+
+
+def test_an_op_declared_unsupported_is_recorded_without_a_search(monkeypatch):
+    """What a backend declares unsupported as a whole costs no search: not one example is drawn."""
+    from nnspec.conformance import search
+
+    monkeypatch.setattr(search, "run", lambda *a, **k: pytest.fail("the search was entered"))
+    backend = GeluDeclaredUnsupported()
+    for dtype in ("float64", "float16"):
+        records = run(backend, "gelu", dtype)
+        assert {r["status"] for r in records.values()} == {"unsupported"}
+        assert {r["message"] for r in records.values()} == {"this framework has no gelu"}
+    records = run(backend, "relu", "bfloat16")
+    assert {(r["status"], r["message"]) for r in records.values()} == {("unsupported", "no bfloat16 relu")}
+    summary, *_ = check_defaults(Case(CATALOGUE["gelu"], backend, "cpu", "-"))
+    assert (summary["status"], summary["message"]) == ("unsupported", "this framework has no gelu")
+    assert backend.evaluated == []
+
+
+def test_an_op_declared_unsupported_at_one_dtype_is_measured_at_the_others():
+    backend = GeluDeclaredUnsupported()
+    assert {r["status"] for r in run(backend, "relu", "float32", budget="quick").values()} == {"pass"}
+    assert backend.evaluated
+
+
+def test_a_parameter_value_declared_unsupported_is_never_drawn_to_the_adapter():
+    backend = TanhGeluDeclaredUnsupported()
+    records = run(backend, "gelu", budget="quick")
+    assert {r["status"] for r in records.values()} == {"pass"}
+    assert all("declared unsupported: only the exact gelu" in r["message"] for r in records.values())
+    assert backend.evaluated and {p["approximate"] for p in backend.evaluated} == {"none"}
+
+
+def test_a_case_whose_every_parameter_value_is_declared_unsupported_is_unsupported():
+    backend = TanhGeluDeclaredUnsupported()
+    records = run(backend, "leaky_relu", budget="quick")
+    assert {(r["status"], r["message"]) for r in records.values()} == {("unsupported", "no slope at all")}
+    assert backend.evaluated == []
+
+
+def test_a_declared_unsupported_example_replayed_is_unsupported_not_run():
+    from nnspec.backends import Unsupported
+    from nnspec.conformance.engine import observe
+    from nnspec.conformance.strategies import Example
+
+    example = Example([np.array([0.5, -1.0])], np.array([1.0, 1.0]), {"approximate": "tanh"})
+    backend = TanhGeluDeclaredUnsupported()
+    with pytest.raises(Unsupported, match="only the exact gelu"):
+        observe(CATALOGUE["gelu"], backend, "cpu", example)
+    assert backend.evaluated == []
+
+
+@pytest.mark.parametrize("declaration, problem", [
+    ({"no_such_op": "x"}, "the spec states no op 'no_such_op'"),
+    ({"gelu": unsupported("x", approximation="tanh")}, "'approximation' is not a parameter of spec gelu"),
+    ({"gelu": unsupported("x", dtypes={"float8"})}, "no dtype 'float8'"),
+    ({"gelu": 3}, "UNSUPPORTED['gelu']"),
+])
+def test_an_impossible_unsupported_declaration_is_an_error_when_the_adapter_is_built(declaration, problem):
+    from nnspec.backends.binding import BindingError
+
+    with pytest.raises(BindingError, match=re.escape(problem)):
+        type("Declares", (NumpyBackend,), {"name": "declares", "UNSUPPORTED": declaration})
 
 
 def test_a_backend_that_crashes_on_start_gets_a_clear_error():

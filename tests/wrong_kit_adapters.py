@@ -23,7 +23,14 @@ PROBLEM = {  # class -> what its check-adapter line says
     "UnreadableDefault": "your adapter: the native default of elu(alpha=...)",
     "TransposedWeights": "your adapter: the layout round trip of dense",
     "FrameworkRaises": "your framework: tanh raised",
+    "WrittenButDeclared": "your adapter: gelu has a method and is declared unsupported as a whole",
 }
+
+
+class WrittenButDeclared(NumpyBackend):
+    """The scaffold's author wrote gelu and forgot its line in UNSUPPORTED: the method never runs."""
+    name = "written-but-declared"
+    UNSUPPORTED = {"gelu": "not written yet"}
 
 
 class Float64ToFloat32(NumpyBackend):

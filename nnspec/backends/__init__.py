@@ -12,11 +12,11 @@ import os
 import sys
 from importlib.metadata import entry_points
 
-from .base import DTYPES, Backend, Unsupported, composed
+from .base import DTYPES, Backend, Unsupported, composed, unsupported
 
 GROUP = "nnspec.backends"
 EXTRAS = ("torch", "tensorflow", "jax")  # the backends nnspec's own extras install: pip install 'nnspec[torch]'
-__all__ = ["DTYPES", "Backend", "Unsupported", "composed", "available_backends", "load_backend", "BackendUnavailable"]
+__all__ = ["DTYPES", "Backend", "Unsupported", "composed", "unsupported", "available_backends", "load_backend", "BackendUnavailable"]
 
 
 class BackendUnavailable(Exception):

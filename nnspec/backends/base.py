@@ -27,7 +27,9 @@ from typing import Any, Callable, ClassVar
 import ml_dtypes
 import numpy as np
 
+from . import declared
 from .binding import Binding, binding_of, install, native_default_of, native_defaults_of, qualname, same  # noqa: F401
+from .declared import Declaration, declarations_of, unsupported  # noqa: F401
 
 DTYPES = {
     "float64": np.dtype(np.float64),
@@ -78,12 +80,17 @@ class Backend:
     #: op -> spec parameter -> (native callable, native parameter name, translation to spec value),
     #: for hand-written ops (bound ops read theirs from the binding)
     NATIVE_DEFAULTS: ClassVar[dict[str, dict[str, tuple[Callable, str, Callable]]]] = {}
+    #: op -> what the adapter cannot do, declared up front (``declared.py``): a reason (the whole op),
+    #: ``unsupported(reason, dtypes=..., param=value, where=...)``, or a list of them. The engine
+    #: consults it before drawing: nothing declared here ever reaches the adapter.
+    UNSUPPORTED: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs):
-        """Checks the adapter's bindings (an error at import names adapter, op and parameter) and
-        gives each its op method."""
+        """Checks the adapter's bindings and declarations (an error at import names adapter, op and
+        parameter) and gives each binding its op method."""
         super().__init_subclass__(**kwargs)
         install(cls)
+        declared.install(cls)
 
     # -- identity -------------------------------------------------------------
 
@@ -122,13 +129,34 @@ class Backend:
     def to_numpy(self, tensor) -> np.ndarray:
         raise NotImplementedError
 
-    def synchronize(self, device: str) -> None:
-        """Blocks until all work queued on ``device`` is done (for timing)."""
+    def synchronize(self, device: str, *arrays) -> None:
+        """Blocks until all work queued on ``device`` is done and ``arrays`` are computed (for timing).
+
+        The benchmarks hand it the timed call's outputs, so a lazy framework evaluates them here
+        (MLX: ``mx.eval(*arrays)``) inside the timed region; an eager one may ignore them."""
 
     # -- ops --------------------------------------------------------------------
 
     def implements(self, op: str) -> bool:
         return callable(getattr(self, op, None))
+
+    def declarations(self, op: str) -> tuple[Declaration, ...]:
+        """What this adapter declares it cannot do of ``op`` (``UNSUPPORTED``, merged over its mixins)."""
+        return declarations_of(type(self)).get(op, ())
+
+    def unsupported(self, op: str, dtype: str | None = None, params: dict | None = None) -> str | None:
+        """The adapter's stated reason it cannot run ``op`` (at ``dtype``; with ``params``), or None.
+
+        Without ``params`` it answers for every example of the case: an op without a method, or one
+        declared unsupported as a whole (at ``dtype``). With ``params``, a declared parameter value
+        counts too. Never draws, converts or calls anything: the engine asks it first."""
+        for declaration in self.declarations(op):  # the adapter's own words first
+            if params is not None:
+                if declaration.covers(dtype, params):
+                    return declaration.reason
+            elif declaration.whole and declaration.applies_to(dtype):
+                return declaration.reason
+        return None if self.implements(op) else f"{self.name} has no {op}"
 
     def is_composed(self, op: str) -> bool:
         return bool(getattr(getattr(self, op, None), "composed", False))

@@ -36,7 +36,8 @@ def native_default_of(fn: Callable, parameter: str) -> Any:
 
     Read from ``inspect.signature``; builtins without one (many of torch's C
     functions) declare their signature in the first paragraph of their docstring,
-    e.g. ``gelu(input, approximate = 'none') -> Tensor``, which is parsed instead.
+    e.g. ``gelu(input, approximate = 'none') -> Tensor`` or, annotated (nanobind's C
+    extensions), ``f(a: array, mask: None | str | array = None)``, which is parsed instead.
     """
     try:
         param = inspect.signature(fn).parameters[parameter]
@@ -53,8 +54,15 @@ def _docstring_signature(fn) -> str:
     return (fn.__doc__ or "").strip().split("\n\n")[0]  # may wrap: F.scaled_dot_product_attention
 
 
+# A parameter's annotation in a docstring signature, as nanobind/pybind11 write them (MLX:
+# ``softmax(a: array, axis: Union[None, int, Sequence[int]] = None, *, precise: bool = False)``):
+# no '=', ',' or parenthesis outside square brackets.
+_ANNOTATION = r"(?::\s*(?:[^=,()\[\]]|\[(?:[^\[\]]|\[[^\]]*\])*\])*)?"
+_DEFAULT = r"(\([^()]*\)|\[[^\]]*\]|[^,)]+)"  # a tuple or list default whole, else up to the next ',' or ')'
+
+
 def _default_from_docstring(fn, parameter):
-    match = re.search(rf"\b{re.escape(parameter)}\s*=\s*([^,)]+)", _docstring_signature(fn))
+    match = re.search(rf"\b{re.escape(parameter)}\s*{_ANNOTATION}=\s*{_DEFAULT}", _docstring_signature(fn))
     if not match:
         raise LookupError(f"{qualname(fn)}: no signature and no default for {parameter!r} in its docstring")
     import ast

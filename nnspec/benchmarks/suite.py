@@ -15,13 +15,14 @@ memcpy    one per size: the framework's device-to-device copy of the same bytes,
           the run's memory-bandwidth yardstick.
 
 Every timed call is followed, inside the timed region, by
-``backend.synchronize(device)`` and, for results dispatched asynchronously (jax
-arrays, even on CPU), by ``block_until_ready()`` on the result: without it JAX
-would be timed on dispatch alone.
+``backend.synchronize(device, *outputs)`` (a lazy framework computes its outputs there)
+and, for results dispatched asynchronously (jax arrays, even on CPU), by
+``block_until_ready()`` on the result: without it JAX would be timed on dispatch alone.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
@@ -33,12 +34,16 @@ from nnspec.benchmarks.plugin import DTYPE, MEMCPY, SLOW_COMPILERS, block
 
 
 def _timed(call, args, synchronize, device, blocks: bool):
-    """The zero-argument function pytest-benchmark times; identical in every mode but ``call``."""
+    """The zero-argument function pytest-benchmark times; identical in every mode but ``call``.
+
+    ``synchronize`` is handed the outputs (a lazy framework computes them there), unless the adapter's
+    ``synchronize(device)`` predates that and takes none."""
+    hand = _takes_arrays(synchronize)
     if blocks:
 
         def run():
             out = call(*args)
-            synchronize(device)
+            synchronize(device, *_outputs(out)) if hand else synchronize(device)
             out.block_until_ready()
             return out
 
@@ -46,10 +51,22 @@ def _timed(call, args, synchronize, device, blocks: bool):
 
         def run():
             out = call(*args)
-            synchronize(device)
+            synchronize(device, *_outputs(out)) if hand else synchronize(device)
             return out
 
     return run
+
+
+def _outputs(out) -> tuple:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _takes_arrays(synchronize) -> bool:
+    try:
+        parameters = inspect.signature(synchronize).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.VAR_POSITIONAL for p in parameters) or len(parameters) > 1
 
 
 def _short(exc: BaseException) -> str:

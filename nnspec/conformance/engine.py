@@ -107,6 +107,9 @@ def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> 
         except Exception as exc:  # the adapter's failure is a measurement, not a crash
             return exc
 
+    reason = backend.unsupported(entry.op, example_dtype(example), example.params)
+    if reason is not None:  # declared: never handed to the adapter (a known example, a repro)
+        raise Unsupported(reason)
     flight.note(example)  # a worker that dies on this example names it
     native = [backend.asarray(a, device) for a in example.inputs]
     cotangent = backend.asarray(example.cotangent, device) if gradient_applies(example) else None
@@ -115,6 +118,29 @@ def observe(entry: OpEntry, backend: Backend, device: str, example: Example) -> 
     if gradients is not None and _cotangent_fits(observed.value, example.cotangent):
         observed.gradient = to_numpy(gradients)
     return observed
+
+
+def example_dtype(example: Example) -> str | None:
+    """The dtype name of an example's (first floating) inputs: the dtype its case is of."""
+    for array in example.inputs:
+        if is_float(array):
+            return str(np.asarray(array).dtype)
+    return None
+
+
+def unsupported_case(case: "Case") -> str | None:
+    """Why the backend cannot run any example of ``case``, or None: an op it has no method for, one it
+    declares unsupported as a whole (``Backend.UNSUPPORTED``; at the case's dtype), or a dtype or device
+    ``asarray`` refuses. Decided before any example is drawn, so an unsupported case costs no search."""
+    dtype = None if case.dtype == "-" else case.dtype
+    reason = case.backend.unsupported(case.entry.op, dtype)
+    if reason is not None or dtype is None:
+        return reason
+    try:
+        case.backend.asarray(np.zeros(1, np_dtype(dtype)), case.device)
+    except Unsupported as exc:
+        return str(exc)
+    return None
 
 
 def _cotangent_fits(value, cotangent) -> bool:
@@ -255,12 +281,8 @@ def check_values(case: Case) -> list[dict]:
     started = time.perf_counter()
     entry, dtype = case.entry, np.dtype(np_dtype(case.dtype))
     checks = ["forward", "gradient"] + (["property"] if entry.properties else [])
-    if not case.backend.implements(entry.op):
-        return [make_record(case, c, "unsupported", message=f"{case.backend.name} has no {entry.op}") for c in checks]
-    try:
-        case.backend.asarray(np.zeros(1, dtype), case.device)
-    except Unsupported as exc:
-        return [make_record(case, c, "unsupported", message=str(exc)) for c in checks]
+    if (reason := unsupported_case(case)) is not None:
+        return [make_record(case, c, "unsupported", message=reason) for c in checks]
 
     worst = {c: Worst() for c in checks}
     declined = []  # messages of the examples the backend raised Unsupported on (a parameter value)
@@ -290,7 +312,8 @@ def check_values(case: Case) -> list[dict]:
     except Unsupported as exc:
         return [make_record(case, c, "unsupported", message=str(exc)) for c in checks]
     if outcome.unsatisfiable:  # every example drawn was declined
-        return [make_record(case, c, "unsupported", message=declined[0] if declined else "") for c in checks]
+        reason = outcome.declared[0] if outcome.declared else declined[0] if declined else ""
+        return [make_record(case, c, "unsupported", message=reason) for c in checks]
     engine_error = outcome.error  # hypothesis itself gave up: said, and the other checks still measured
 
     seconds = time.perf_counter() - started
@@ -309,6 +332,8 @@ def check_values(case: Case) -> list[dict]:
             status, message = "pass", ""
         if declined:
             message = "; ".join(filter(None, [message, f"{len(declined)} examples unsupported: {declined[0]}"]))
+        if outcome.declared:  # filtered out before the adapter saw them
+            message = "; ".join(filter(None, [message, *(f"declared unsupported: {r}" for r in outcome.declared)]))
         variant = _matching_variant(case, check, dtype, worst) if status == "fail" and check != "property" else None
         records.append(
             make_record(
@@ -341,6 +366,8 @@ def check_defaults(case: Case) -> list[dict]:
     entry, backend = case.entry, case.backend
     if not entry.params:
         return [make_record(case, "defaults", "skip", message="the op has no parameters")]
+    if (reason := backend.unsupported(entry.op)) is not None:  # no method, or declared unsupported as a whole
+        return [make_record(case, "defaults", "unsupported", message=reason)]
     entries, differ, unsupported = [], [], []
     for parameter, spec_default in entry.defaults.items():
         try:

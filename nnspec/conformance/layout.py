@@ -23,7 +23,7 @@ from hypothesis import reject
 
 from ..backends import Unsupported
 from . import flight, search
-from .engine import Case, encode_example, make_record
+from .engine import Case, encode_example, make_record, unsupported_case
 from .search import CheckFailed, Failures
 
 
@@ -64,6 +64,8 @@ def check_layout(case: Case) -> list[dict]:
     entry, backend = case.entry, case.backend
     if not weight_names(entry):
         return [make_record(case, "layout", "skip", message="the op has no weights")]
+    if (reason := unsupported_case(case)) is not None:
+        return [make_record(case, "layout", "unsupported", message=reason)]
     outcome = {"examples": 0}
     failures = Failures()
     declined = []  # an example whose parameters the framework lacks (GQA on torch) is skipped, as in the values check

@@ -184,6 +184,26 @@ class Outcome:
 
     unsatisfiable: bool = False  # the body rejected every example (all declined by the backend)
     error: str | None = None  # hypothesis itself gave up (a flaky adapter, ...)
+    declared: list[str] = field(default_factory=list)  # reasons of the declarations that kept a drawn example out
+
+
+def declared_filter(case, outcome: Outcome) -> Callable | None:
+    """``example -> bool``: False for an example the backend declares unsupported by its parameter values
+    (``Backend.UNSUPPORTED``), whose reason goes into ``outcome.declared``; None where nothing is declared
+    of the case's op and dtype. The example is filtered out of the strategy: it never reaches the adapter."""
+    declarations = [d for d in case.backend.declarations(case.entry.op) if not d.whole and d.applies_to(case.dtype)]
+    if not declarations:
+        return None
+
+    def allowed(example) -> bool:
+        for declaration in declarations:
+            if declaration.covers(case.dtype, example.params):
+                if declaration.reason not in outcome.declared:
+                    outcome.declared.append(declaration.reason)
+                return False
+        return True
+
+    return allowed
 
 
 @contextlib.contextmanager
@@ -224,16 +244,22 @@ def run(case, body: Callable, **overrides) -> Outcome:
     first, outside hypothesis and uncharged: a failure among them is recorded by the body like any
     other, and the search then looks for simpler ones.
 
-    The search is seeded by the case, draws from the row's cached strategy, and is charged in
+    The search is seeded by the case, draws from the row's cached strategy less the examples the
+    backend declares unsupported by their parameter values (``declared_filter``), and is charged in
     adapter calls: from the body's first failure on, ``SHRINK_CALLS[budget]`` calls (or
     ``shrink_calls``) remain. ``Unsupported`` raised by the body ends the search and propagates
     (the whole case is unsupported); the body rejects an example it cannot judge with
     ``hypothesis.reject``. ``overrides`` adjust the settings (a trajectory's examples)."""
     budget = CallBudget(overrides.pop("shrink_calls", SHRINK_CALLS[case.budget]))
+    outcome = Outcome()
+    strategy = example_strategy(case.entry, case.dtype)
+    allowed = declared_filter(case, outcome)
+    if allowed is not None:
+        strategy = strategy.filter(allowed)
 
     @seed(case.case_seed)
     @settings(hypothesis_settings(case.budget), **overrides)
-    @given(example_strategy(case.entry, case.dtype))
+    @given(strategy)
     def search(example):
         budget.charge()
         try:
@@ -242,8 +268,9 @@ def run(case, body: Callable, **overrides) -> Outcome:
             budget.failed()
             raise
 
-    outcome = Outcome()
     for example in getattr(case, "known", ()):
+        if allowed is not None and not allowed(example):
+            continue
         try:
             body(example)
         except (CheckFailed, UnsatisfiedAssumption):  # recorded by the body, or declined by the backend

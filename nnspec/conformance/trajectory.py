@@ -63,6 +63,7 @@ from .engine import (
     make_record,
     np_dtype,
     observe,
+    unsupported_case,
 )
 from .search import KEEP_EXAMPLES, SHRINK_CALLS, Failures, failure_type, matching_variant
 from .measure import Verdict, compare, finfo, spacing
@@ -238,16 +239,17 @@ def run_search(case: Case, check: str, judge, progress, observe=observe, example
     # every example unsupported (Unsatisfiable) is said by the caller from ``unsupported``
     outcome = search.run(case, judge_one, max_examples=(examples or EXAMPLES)[case.budget], report_multiple_bugs=False,
                          shrink_calls=shrink_calls(case.budget))
-    return (failures["any"] if failures else None), unsupported, outcome.error
+    return (failures["any"] if failures else None), unsupported, outcome
+
+
+def _with_declared(message: str, outcome) -> str:
+    """The message, and the declarations that kept examples out of the search (not drawn to the adapter)."""
+    return "; ".join(filter(None, [message, *(f"declared unsupported: {r}" for r in outcome.declared)]))
 
 
 def _unsupported_check(case: Case, check: str) -> list[dict] | None:
-    if not case.backend.implements(case.entry.op):
-        return [make_record(case, check, "unsupported", message=f"{case.backend.name} has no {case.entry.op}")]
-    try:
-        case.backend.asarray(np.zeros(1, np_dtype(case.dtype)), case.device)
-    except Unsupported as exc:
-        return [make_record(case, check, "unsupported", message=str(exc))]
+    if (reason := unsupported_case(case)) is not None:
+        return [make_record(case, check, "unsupported", message=reason)]
     return None
 
 
@@ -266,9 +268,10 @@ def check_trajectory(case: Case) -> list[dict]:
         stats["max_abs"] = max(stats["max_abs"], judged.verdict.max_abs)
 
     try:
-        failure, unsupported, error = run_search(case, "trajectory", judge_trajectory, progress)
+        failure, unsupported, outcome = run_search(case, "trajectory", judge_trajectory, progress)
     except Unsupported as exc:
         return [make_record(case, "trajectory", "unsupported", message=str(exc))]
+    error = outcome.error
     fields = {}
     if failure is not None:
         example, _, judged = failure
@@ -282,11 +285,14 @@ def check_trajectory(case: Case) -> list[dict]:
         fields = {"counterexamples": [dict(encode_example(example), message=message)],
                   "first_failing_step": judged.failing_step, "matches_variant": variant}
     elif stats["examples"] == 0:
-        status, message = "unsupported", "; ".join(sorted(set(unsupported))) or (error or "no example ran")
+        status, message = "unsupported", "; ".join([*outcome.declared, *sorted(set(unsupported))]) or (
+            error or "no example ran")
     elif error:
         status, message = "error", error
     else:
         status, message = "pass", ""
+    if status != "unsupported":
+        message = _with_declared(message, outcome)
     ulp = stats["ulp"] if stats["ulp"] is not None else np.zeros(0)
     steps = len(ulp)
     return [make_record(
@@ -342,9 +348,10 @@ def check_schedule(case: Case) -> list[dict]:
             stats[key] = max(stats[key], getattr(judged.verdict, key))
 
     try:
-        failure, unsupported, error = run_search(case, "schedule", judge_schedule, progress)
+        failure, unsupported, outcome = run_search(case, "schedule", judge_schedule, progress)
     except Unsupported as exc:
         return [make_record(case, "schedule", "unsupported", message=str(exc))]
+    error = outcome.error
     fields = {}
     if failure is not None:
         example, observed, judged = failure
@@ -353,11 +360,14 @@ def check_schedule(case: Case) -> list[dict]:
         fields = {"counterexamples": [dict(encode_example(example), message=message)],
                   "matches_variant": _matching_variant(case, judge_schedule) if status == "fail" else None}
     elif stats["examples"] == 0:
-        status, message = "unsupported", "; ".join(sorted(set(unsupported))) or (error or "no example ran")
+        status, message = "unsupported", "; ".join([*outcome.declared, *sorted(set(unsupported))]) or (
+            error or "no example ran")
     elif error:
         status, message = "error", error
     else:
         status, message = "pass", ""
+    if status != "unsupported":
+        message = _with_declared(message, outcome)
     tol = case.entry.forward_tol
     return [make_record(
         case, "schedule", status, message=message, examples=stats["examples"], max_ulp=stats["max_ulp"],

@@ -119,18 +119,22 @@ def _telling(example) -> bool:
             and all(len(set(s)) == len(s) for s in shapes if len(s) == 2))
 
 
-def tiny_example(entry, dtype: str):
-    """One small example of the row (telling if one is drawn, else ordinary), the same on every call."""
+def tiny_example(entry, dtype: str, backend: Backend | None = None):
+    """One small example of the row (telling if one is drawn, else ordinary), the same on every call;
+    none that ``backend`` declares unsupported (``UNSUPPORTED``)."""
     from ..conformance.search import example_strategy
 
     options = settings(database=None, derandomize=True, max_examples=200, phases=[Phase.generate],
                        suppress_health_check=list(HealthCheck), deadline=None)
     with warnings.catch_warnings():  # find() reprs the large examples it rejects; nobody reads them here
         warnings.simplefilter("ignore")
+        strategy = example_strategy(entry, dtype)
+        if backend is not None:
+            strategy = strategy.filter(lambda example: backend.unsupported(entry.op, dtype, example.params) is None)
         try:
-            return find(example_strategy(entry, dtype), _telling, settings=options)
+            return find(strategy, _telling, settings=options)
         except Exception:  # hypothesis found none: take any ordinary one
-            return find(example_strategy(entry, dtype), _ordinary, settings=options)
+            return find(strategy, _ordinary, settings=options)
 
 
 def _values(array) -> str:
@@ -141,7 +145,7 @@ def check_example(backend: Backend, entry, device: str, dtype: str) -> list[str]
     """Forward dtypes and VJP shapes on one tiny example; the layout round trip for ops with weights."""
     op = entry.op
     try:
-        example = tiny_example(entry, dtype)
+        example = tiny_example(entry, dtype, backend)
     except Exception:
         return []  # the row draws no ordinary example: nothing to say about the adapter
     problems = []
@@ -218,7 +222,12 @@ def check(backend: Backend, family: str | None = None, op: str | None = None) ->
     dtype = first_dtype(backend, device)
     for entry in select(family, op):
         if not backend.implements(entry.op):
-            continue  # declared unsupported
+            continue  # unsupported: no method
+        whole = [d for d in backend.declarations(entry.op) if d.whole and d.dtypes is None]
+        if whole:  # the engine never calls a method declared unsupported as a whole: it is dead code
+            problems.append(f"{ADAPTER}: {entry.op} has a method and is declared unsupported as a whole in "
+                            f"UNSUPPORTED ({whole[0].reason!r}): delete one")
+            continue
         signature = check_signature(backend, entry.op)
         problems += signature + check_native_defaults(backend, entry.op)
         if not signature and dtype is not None and "values" in entry.checks:

@@ -6,12 +6,12 @@ The package is rendered from the Jinja2 templates in ``templates/`` (package dat
       pyproject.toml              entry point  [project.entry-points."nnspec.backends"] NAME = "nnspec_NAME.adapter:Class"
       README.md
       nnspec_NAME/__init__.py
-      nnspec_NAME/adapter.py      Backend subclass: tensor plumbing stubs (TODOs), no ops, every op's signature listed
+      nnspec_NAME/adapter.py      Backend subclass: tensor plumbing stubs (TODOs), no ops, and every op
+                                  declared unsupported in UNSUPPORTED, one line each with its signature
       tests/test_contract.py      the contract check, passing as generated
 
-An op is supported exactly when the adapter has a method or binding of its name
-(``Backend.implements``), so the generated adapter declares every op unsupported up front and a
-run records each case `unsupported` without drawing an example.
+The engine consults ``UNSUPPORTED`` before it draws an example, so a run of the generated
+adapter records each case `unsupported` ("not written yet") without a search.
 """
 
 from __future__ import annotations
@@ -47,15 +47,15 @@ def names(name: str) -> dict[str, str]:
     return {"name": name, "dist": f"nnspec-{name}", "package": package, "cls": cls}
 
 
-def op_signatures() -> list[tuple[str, list[str]]]:
-    """(family, ["op(inputs..., parameters...)", ...]) for every op of the catalogue, in catalogue order."""
+def op_signatures() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(family, [(op, "op(inputs..., parameters...)"), ...]) for every op of the catalogue, in catalogue order."""
     from ..backends.binding import adapter_parameters
     from ..conformance.catalogue import select
 
     families: dict[str, list[str]] = {}
     for entry in select():
         parameters = ", ".join(p.name for p in adapter_parameters(entry.op))
-        families.setdefault(entry.family, []).append(f"{entry.op}({parameters})")
+        families.setdefault(entry.family, []).append((entry.op, f"{entry.op}({parameters})"))
     return list(families.items())
 
 

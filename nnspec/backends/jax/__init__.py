@@ -144,7 +144,9 @@ class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, 
     def to_numpy(self, tensor):
         return np.asarray(tensor)
 
-    def synchronize(self, device):
+    def synchronize(self, device, *arrays):
+        for array in arrays:  # dispatched asynchronously, even on CPU
+            array.block_until_ready()
         if device == "cuda":
             # No global sync in JAX: a trivial computation queued behind the work finishes after it.
             (jax.device_put(np.float32(0), jax_device(device)) + 0).block_until_ready()

@@ -6,8 +6,8 @@ back to them. flax keeps one Dense per gate: kernels fan-in first (the canonical
 transposed), the LSTM's bias on its recurrent Denses (hi, hf, hg, ho), the GRU's on its
 input Denses (ir, iz, in) plus the candidate's recurrent bias (hn), which r multiplies.
 flax's GRUCell keeps the old state with z (h' = (1 − z)·n + z·h): its z kernels and bias
-are the canonical ones negated; it exists only in the reset-after form: asked for
-reset_after=False the adapter declines (Unsupported), and the engine skips that example.
+are the canonical ones negated; it exists only in the reset-after form: the adapter declares
+reset_after=False unsupported (``UNSUPPORTED``), and the engine draws no such example.
 Stacked layers are nn.RNN (or nn.Bidirectional, merge by concatenation, forward first)
 modules applied in turn, one parameter tree per layer.
 """
@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..base import Unsupported
+from ..base import unsupported
 from ...spec.recurrent import NumpyOps, Block, Param, assemble, disassemble
 
 OPS = ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru")
@@ -70,11 +70,6 @@ def _kind(op):
     return op.split("_")[0]
 
 
-def _reset_after_only(reset_after):
-    if not reset_after:
-        raise Unsupported("flax.linen.GRUCell resets after the recurrent product only (reset_after=True)")
-
-
 def _nest(flat):
     tree = {}
     for path, value in flat.items():
@@ -96,6 +91,10 @@ class Recurrent:
     NATIVE_DEFAULTS = {
         op: {"batch_first": (nn.RNN, "time_major", lambda time_major: not time_major)} for op in ("rnn", "lstm", "gru")
     }
+    UNSUPPORTED = {
+        op: unsupported("flax.linen.GRUCell resets after the recurrent product only (reset_after=True)",
+                        reset_after=False) for op in ("gru", "gru_cell")
+    }
 
     # ops ---------------------------------------------------------------------------
 
@@ -106,7 +105,6 @@ class Recurrent:
         return self._cell("lstm", x, (h, c), dict(w_ih=w_ih, w_hh=w_hh, b=b))
 
     def gru_cell(self, x, h, w_ih, w_hh, b, b_hn, reset_after):
-        _reset_after_only(reset_after)
         return self._cell("gru", x, (h,), dict(w_ih=w_ih, w_hh=w_hh, b=b, b_hn=b_hn))
 
     def rnn(self, x, h0, w_ih, w_hh, b, batch_first, return_sequences):
@@ -116,7 +114,6 @@ class Recurrent:
         return self._sequence("lstm", x, (h0, c0), dict(w_ih=w_ih, w_hh=w_hh, b=b), batch_first, return_sequences)
 
     def gru(self, x, h0, w_ih, w_hh, b, b_hn, reset_after, batch_first, return_sequences):
-        _reset_after_only(reset_after)
         return self._sequence("gru", x, (h0,), dict(w_ih=w_ih, w_hh=w_hh, b=b, b_hn=b_hn), batch_first,
                               return_sequences)
 

@@ -65,7 +65,7 @@ class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, L
     def to_numpy(self, tensor):
         return tensor.numpy()
 
-    def synchronize(self, device):
+    def synchronize(self, device, *arrays):
         if device == "cuda":
             tf.test.experimental.sync_devices()
 

@@ -19,7 +19,7 @@ import math
 import keras
 import tensorflow as tf
 
-from ..base import Unsupported
+from ..base import unsupported
 from ..layouts import SPEC
 from ..layouts import convert as _convert
 
@@ -59,6 +59,10 @@ def _dtype(x):
 
 
 class Layers:
+    UNSUPPORTED = {  # Keras' Conv2D documents the pair as incompatible
+        "conv2d": unsupported("keras.layers.Conv2D: strides > 1 cannot be combined with dilation_rate > 1",
+                              where=lambda p: max(_pair(p["stride"])) > 1 and max(_pair(p["dilation"])) > 1),
+    }
     NATIVE_DEFAULTS = {
         "conv2d": {
             "stride": (keras.layers.Conv2D, "strides", _pair),
@@ -96,8 +100,6 @@ class Layers:
         return y
 
     def conv2d(self, x, w, b, stride, padding, dilation, groups):
-        if max(_pair(stride)) > 1 and max(_pair(dilation)) > 1:  # Keras' Conv2D documents the pair as incompatible
-            raise Unsupported("keras.layers.Conv2D: strides > 1 cannot be combined with dilation_rate > 1")
         x = _nhwc(x)
         if _explicit(padding):
             x, padding = _pad(x, padding), "valid"

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..base import Unsupported, composed, native_default_of, same
+from ..base import DTYPES, composed, native_default_of, same, unsupported
 
 REDUCTION = {"mean": "sum_over_batch_size", "sum": "sum", "none": None}
 FROM_KERAS = {"sum_over_batch_size": "mean", "mean": "mean", "sum": "sum", None: "none", "none": "none"}
@@ -52,6 +52,11 @@ def _reduce(losses, how):
     return {"mean": ops.mean, "sum": ops.sum}.get(how, lambda x: x)(losses)
 
 
+def _epsilon(dtype: str) -> float:
+    """keras.config.epsilon() as the dtype holds it (subnormal in float16): what Dice adds."""
+    return float(np.asarray(keras.config.epsilon(), dtype=DTYPES[dtype]))
+
+
 def _defaults(cls, **more):
     return {"reduction": (cls, "reduction", reduction), **{k: (cls, name, to) for k, (name, to) in more.items()}}
 
@@ -78,6 +83,14 @@ class Losses:
         "dice": _defaults(keras.losses.Dice),
         "l1_penalty": {"lam": (keras.regularizers.L1, "l1", same)},
         "l2_penalty": {"lam": (keras.regularizers.L2, "l2", same)},
+    }
+    UNSUPPORTED = {
+        "sparse_categorical_cross_entropy": unsupported(
+            "keras.losses.SparseCategoricalCrossentropy has no label_smoothing",
+            label_smoothing=lambda smoothing: smoothing != 0),
+        "dice": [unsupported("keras.losses.Dice has no smoothing parameter: it adds keras.config.epsilon() to the "
+                             "denominator only", dtypes=dtype, smooth=lambda smooth, dtype=dtype: smooth != _epsilon(dtype))
+                 for dtype in DTYPES],
     }
 
     def mse(self, prediction, target, reduction):
@@ -114,8 +127,6 @@ class Losses:
 
     def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
                                          class_weight, ignore_index):
-        if label_smoothing != 0:
-            raise Unsupported("keras.losses.SparseCategoricalCrossentropy has no label_smoothing")
         # Keras' "sum_over_batch_size" (its default, the spec's "mean") divides a weighted sum by the count of
         # rows (of kept rows under ignore_class), not by the weights' sum: the spec's mean_divisor="kept".
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=ignore_index,
@@ -144,10 +155,6 @@ class Losses:
         return loss(target, prediction)
 
     def dice(self, prediction, target, smooth, reduction):
-        epsilon = float(np.asarray(keras.config.epsilon(), dtype=prediction.dtype.as_numpy_dtype))
-        if smooth != epsilon:
-            raise Unsupported(f"keras.losses.Dice has no smoothing parameter: it adds keras.config.epsilon() "
-                              f"({keras.config.epsilon()}) to the denominator only")
         loss = keras.losses.Dice(reduction=REDUCTION[reduction], axis=-1, dtype=_dtype(prediction))
         return loss(target, prediction)
 

@@ -64,7 +64,7 @@ class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers
             return tensor.view(torch.uint16).numpy().view(ml_dtypes.bfloat16)
         return tensor.numpy()
 
-    def synchronize(self, device):
+    def synchronize(self, device, *arrays):
         if device == "cuda":
             torch.cuda.synchronize()
 

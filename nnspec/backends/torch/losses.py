@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..base import Unsupported, composed, native_default_of, same
+from ..base import composed, native_default_of, same, unsupported
 
 KL_REDUCTION = {"mean": "batchmean", "sum": "sum", "none": "none"}
 
@@ -73,6 +73,12 @@ class Losses:
         "triplet": {"margin": (F.triplet_margin_loss, "margin", same),
                     "reduction": (F.triplet_margin_loss, "reduction", same)},
     }
+    UNSUPPORTED = {
+        "sparse_categorical_cross_entropy": unsupported(
+            "torch smooths labels in cross_entropy (logits) only, not in nll_loss",
+            from_logits=False, label_smoothing=lambda smoothing: smoothing != 0),
+        "triplet": unsupported("F.triplet_margin_loss requires margin > 0", margin=lambda margin: margin <= 0),
+    }
 
     def mse(self, prediction, target, reduction):
         return F.mse_loss(prediction, target, reduction=reduction)
@@ -107,8 +113,6 @@ class Losses:
             ignored = _ignored(ignore_index, F.cross_entropy)
             return F.cross_entropy(prediction, labels, weight=weight, ignore_index=ignored, reduction=reduction,
                                    label_smoothing=label_smoothing)
-        if label_smoothing != 0:
-            raise Unsupported("torch smooths labels in cross_entropy (logits) only, not in nll_loss")
         # torch's way for probabilities
         return F.nll_loss(torch.log(prediction), labels, weight=weight, ignore_index=_ignored(ignore_index, F.nll_loss),
                           reduction=reduction)
@@ -143,8 +147,6 @@ class Losses:
         return _reduce(1 - ratio, reduction)
 
     def triplet(self, anchor, positive, negative, margin, reduction):
-        if margin <= 0:
-            raise Unsupported("F.triplet_margin_loss requires margin > 0")
         return F.triplet_margin_loss(anchor, positive, negative, margin=margin, p=2.0, swap=False,
                                      reduction=reduction)
 

@@ -5,8 +5,8 @@ so that autograd differentiates through the mapping back to them. torch has two 
 per gate (bias_ih + bias_hh; the canonical bias goes to bias_ih, bias_hh is −0) except
 the GRU candidate's recurrent bias, which r multiplies: that is b_hn. torch's GRU keeps
 the old state with z (h' = (1 − z)·n + z·h): its z rows are the canonical ones negated.
-torch.nn.GRU exists only in the reset-after form: asked for reset_after=False the adapter
-declines (Unsupported), and the engine skips that example.
+torch.nn.GRU exists only in the reset-after form: the adapter declares reset_after=False
+unsupported (``UNSUPPORTED``), and the engine draws no such example.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from ..base import Unsupported, same
+from ..base import same, unsupported
 from ...spec.recurrent import NumpyOps, Block, Param, assemble, disassemble
 
 OPS = ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru")
@@ -76,11 +76,6 @@ def _kind(op):
     return op.split("_")[0]
 
 
-def _reset_after_only(reset_after):
-    if not reset_after:
-        raise Unsupported("torch.nn.GRU/GRUCell reset after the recurrent product only (reset_after=True)")
-
-
 def _suffix(layer, direction):
     return LAYER_NAMES.format(layer=layer, reverse="_reverse" if direction else "")
 
@@ -88,6 +83,10 @@ def _suffix(layer, direction):
 class Recurrent:
     NATIVE_DEFAULTS = {
         op: {"batch_first": (torch.nn.RNNBase.__init__, "batch_first", same)} for op in ("rnn", "lstm", "gru")
+    }
+    UNSUPPORTED = {
+        op: unsupported("torch.nn.GRU/GRUCell reset after the recurrent product only (reset_after=True)",
+                        reset_after=False) for op in ("gru", "gru_cell")
     }
 
     # ops ---------------------------------------------------------------------------
@@ -99,7 +98,6 @@ class Recurrent:
         return self._cell("lstm", x, (h, c), dict(w_ih=w_ih, w_hh=w_hh, b=b))
 
     def gru_cell(self, x, h, w_ih, w_hh, b, b_hn, reset_after):
-        _reset_after_only(reset_after)
         return self._cell("gru", x, (h,), dict(w_ih=w_ih, w_hh=w_hh, b=b, b_hn=b_hn))
 
     def rnn(self, x, h0, w_ih, w_hh, b, batch_first, return_sequences):
@@ -109,7 +107,6 @@ class Recurrent:
         return self._sequence("lstm", x, (h0, c0), dict(w_ih=w_ih, w_hh=w_hh, b=b), batch_first, return_sequences)
 
     def gru(self, x, h0, w_ih, w_hh, b, b_hn, reset_after, batch_first, return_sequences):
-        _reset_after_only(reset_after)
         return self._sequence("gru", x, (h0,), dict(w_ih=w_ih, w_hh=w_hh, b=b, b_hn=b_hn), batch_first,
                               return_sequences)
 
