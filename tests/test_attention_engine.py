@@ -75,8 +75,8 @@ def test_layout_round_trips_are_exact_and_inexact_ones_fail():
     from nnspec.backends.torch import TorchBackend
 
     torch_layout = layout(TorchBackend())
-    assert torch_layout["status"] == "pass"  # its grouped-query examples declined, the others round-tripped
-    assert "examples unsupported: torch.nn.MultiheadAttention has no grouped-query" in torch_layout["message"]
+    assert torch_layout["status"] == "pass"  # its grouped-query examples declared unsupported, the others round-tripped
+    assert "declared unsupported: torch.nn.MultiheadAttention has no grouped-query" in torch_layout["message"]
     lossy = layout(W.lossy_layout())
     assert lossy["status"] == "fail" and lossy["message"].startswith("w_o: differs"), lossy
     assert layout(W.lossy_layout(), "float32")["status"] == "pass"  # float32 survives float32

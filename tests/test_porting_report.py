@@ -2,7 +2,6 @@
 variant differences, public API names; built from a synthetic results directory and from a real torch run."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -98,6 +98,8 @@ def check_layout(case: Case) -> list[dict]:
     message = "" if failure is None else failure[1]
     if declined:
         message = "; ".join(filter(None, [message, f"{len(declined)} examples unsupported: {declined[0]}"]))
+    if ended.declared:  # filtered out before the adapter saw them, as the values check says
+        message = "; ".join(filter(None, [message, *(f"declared unsupported: {r}" for r in ended.declared)]))
     return [make_record(
         case, "layout", status, examples=outcome["examples"], max_ulp=0.0 if failure is None else None,
         message=message,

@@ -41,7 +41,6 @@ from .checkers import CHECKERS
 from .engine import Case
 from .known import known_examples
 from .repro import repro_command
-from .search import BUDGETS
 
 STASH = pytest.StashKey[dict]()
 

@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from ..backends import Unsupported
-from .engine import Case, Observed, _accepted, encode_example, make_record, np_dtype
+from .engine import Case, Observed, _accepted, encode_example, make_record
 from .engine import observe as observe_one
 from .measure import Verdict, compare
 from .strategies import Example

@@ -29,7 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ..base import Unsupported, composed, same
+from ..base import Unsupported, composed, same, unsupported
 
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
 BLOCK_WEIGHTS = PROJECTIONS + ("ln1_weight", "ln1_bias", "w_1", "b_1", "w_2", "b_2", "ln2_weight", "ln2_bias")
@@ -141,12 +141,20 @@ class Attention:
         },
     }
 
+    UNSUPPORTED = {
+        "scaled_dot_product_attention": [
+            # any cap given is declined, 0 included: the method would see a traced float under jit
+            unsupported("jax.nn.dot_product_attention has no logit soft-capping (softcap)",
+                        softcap=lambda cap: cap is not None),
+            unsupported("jax.nn.dot_product_attention has no ALiBi (alibi=True)", alibi=True),
+        ],
+        "multi_head_attention": unsupported(
+            "flax.linen.MultiHeadDotProductAttention has no grouped-query attention (num_kv_heads)",
+            where=lambda p: p["num_kv_heads"] not in (None, p["num_heads"])),
+    }
+
     def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
                                      causal_offset, alibi):
-        if softcap is not None:  # a float parameter is traced under jit: any cap given is declined, 0 included
-            raise Unsupported("jax.nn.dot_product_attention has no logit soft-capping (softcap)")
-        if alibi:
-            raise Unsupported("jax.nn.dot_product_attention has no ALiBi (alibi=True)")
         boolean = use_mask and mask.dtype == jnp.bool_
         window = None
         if causal and causal_offset:  # jax.nn's own window: keys i − left … i + right
@@ -158,8 +166,6 @@ class Attention:
 
     def multi_head_attention(self, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads,
                              use_mask, causal, bias, dropout, num_kv_heads):
-        if num_kv_heads not in (None, num_heads):
-            raise Unsupported("flax.linen.MultiHeadDotProductAttention has no grouped-query attention (num_kv_heads)")
         weights = dict(zip(PROJECTIONS, (w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o)))
         module = attention_module(num_heads, w_q.shape[1], bias, dropout, query.dtype)
         allowed = mask[:, None] if use_mask else None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from ..base import Unsupported
+from ..base import unsupported
 from ..layouts import SPEC, convert
 
 LAYOUT = {"image": "NHWC", "kernel": "HWIO", "dense": "IO", "signal": "NWC", "kernel1d": "WIO",
@@ -67,6 +67,8 @@ def _nchw(y):
 
 
 class Layers:
+    UNSUPPORTED = {"conv2d_transpose": unsupported("flax.linen.ConvTranspose has no feature_group_count",
+                                                   groups=lambda g: g != 1)}
     NATIVE_DEFAULTS = {
         "conv2d": {
             "stride": (nn.Conv, "strides", _pair),
@@ -116,8 +118,6 @@ class Layers:
                        SPEC["signal"])
 
     def conv2d_transpose(self, x, w, b, stride, padding, output_padding, dilation, groups):
-        if groups != 1:
-            raise Unsupported("flax.linen.ConvTranspose has no feature_group_count")
         stride, dilation, output_padding = _pair(stride), _pair(dilation), _pair(output_padding)
         native_padding = "SAME" if padding == "same" else _dilated_input_pads(x, w, stride, padding, output_padding,
                                                                              dilation)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 from jax.scipy.special import xlog1py, xlogy
 
-from ..base import Unsupported, composed, same
+from ..base import composed, same, unsupported
 
 
 def _reduce(losses, reduction):
@@ -32,6 +32,16 @@ def _binary_cross_entropy(p, t):
 
 
 class Losses:
+    UNSUPPORTED = {
+        "sparse_categorical_cross_entropy": [
+            unsupported("optax's cross-entropies take no class weights", class_weight=lambda w: w is not None),
+            unsupported("optax has no cross-entropy of probabilities (composed here): no ignored label to pass",
+                        where=lambda p: p["ignore_index"] is not None and not p["from_logits"]),
+        ],
+        "nll": unsupported("optax has no nll loss (composed here from jax.numpy): no native class weights or "
+                           "ignored label to pass",
+                           where=lambda p: p["class_weight"] is not None or p["ignore_index"] is not None),
+    }
     NATIVE_DEFAULTS = {
         "huber": {"delta": (optax.losses.huber_loss, "delta", same)},
         "focal": {"alpha": (optax.losses.sigmoid_focal_loss, "alpha", same),
@@ -68,10 +78,6 @@ class Losses:
 
     def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
                                          class_weight, ignore_index):
-        if class_weight is not None:
-            raise Unsupported("optax's cross-entropies take no class weights")
-        if ignore_index is not None and not from_logits:
-            raise Unsupported("optax has no cross-entropy of probabilities (composed here): no ignored label to pass")
         # optax's where= leaves the ignored rows out (their loss 0); the mean over every row is then jnp.mean's.
         where = None if ignore_index is None else labels != ignore_index
         target = optax.smooth_labels(jax.nn.one_hot(labels, prediction.shape[-1], dtype=prediction.dtype),
@@ -90,9 +96,6 @@ class Losses:
 
     @composed
     def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):
-        if class_weight is not None or ignore_index is not None:
-            raise Unsupported("optax has no nll loss (composed here from jax.numpy): no native class weights or "
-                              "ignored label to pass")
         picked = jnp.take_along_axis(log_probabilities, labels[..., None], axis=-1)[..., 0]
         return _reduce(-picked, reduction)
 

@@ -19,7 +19,7 @@ import numpy as np
 import optax
 import optax.contrib
 
-from ..base import Unsupported, same
+from ..base import same, unsupported
 
 
 def on_host(result):
@@ -85,6 +85,8 @@ def _rates(schedule, steps, dtype):
 
 
 class Optimizers:
+    # optax decays a rate only through a schedule passed as learning_rate
+    UNSUPPORTED = {"adagrad": unsupported("optax.adagrad has no lr_decay", lr_decay=lambda d: d != 0)}
     # optax's optimizers take the learning rate without a default: none to read for lr.
     NATIVE_DEFAULTS = {
         "momentum": {"momentum": (optax.sgd, "momentum", lambda v: 0.0 if v is None else v)},
@@ -128,8 +130,6 @@ class Optimizers:
 
     @trajectory
     def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay, lr_decay):
-        if lr_decay:  # optax decays a rate only through a schedule passed as learning_rate
-            raise Unsupported("optax.adagrad has no lr_decay")
         optimizer = optax.adagrad(_learning_rate(lr), initial_accumulator_value=initial_accumulator,
                                   eps=eps)
         return _steps(_l2(optimizer, weight_decay), params, grads)

@@ -9,20 +9,8 @@ op is unsupported, stated.
 
 from __future__ import annotations
 
-from ..base import Unsupported
-
 NONE = "jax, flax and optax have no quantizer (aqt, which has, is not installed)"
 
 
 class Quantization:
-    def quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
-        raise Unsupported(NONE)
-
-    def dequantize(self, q, scale, zero_point, axis):
-        raise Unsupported(NONE)
-
-    def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
-        raise Unsupported(NONE)
-
-    def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
-        raise Unsupported(NONE)
+    UNSUPPORTED = {op: NONE for op in ("quantize", "dequantize", "fake_quantize", "quant_params")}

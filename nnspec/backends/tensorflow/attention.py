@@ -24,10 +24,9 @@ except for JAX on TPU (``softcap``: Unsupported here); Keras has no ALiBi (``ali
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 from keras import ops
 
-from ..base import Unsupported, composed, same
+from ..base import composed, same, unsupported
 from ..binding import bind
 
 PROJECTIONS = ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")
@@ -129,14 +128,16 @@ class Attention:
         },
     }
 
+    UNSUPPORTED = {"scaled_dot_product_attention": [
+        unsupported("keras.ops.dot_product_attention takes attn_logits_soft_cap only for JAX on TPU",
+                    softcap=lambda cap: bool(cap)),
+        unsupported("keras.ops.dot_product_attention has no ALiBi (alibi=True)", alibi=True),
+        unsupported("keras.ops.dot_product_attention's causal mask has no key/value-cache offset",
+                    where=lambda p: p["causal"] and p["causal_offset"] != 0),
+    ]}
+
     def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
                                      causal_offset, alibi):
-        if softcap:
-            raise Unsupported("keras.ops.dot_product_attention takes attn_logits_soft_cap only for JAX on TPU")
-        if alibi:
-            raise Unsupported("keras.ops.dot_product_attention has no ALiBi (alibi=True)")
-        if causal and causal_offset:
-            raise Unsupported("keras.ops.dot_product_attention's causal mask has no key/value-cache offset")
         boolean = use_mask and mask.dtype.is_bool
         out = ops.dot_product_attention(
             *(ops.swapaxes(t, 1, 2) for t in (query, key, value)), bias=mask if use_mask and not boolean else None,

@@ -62,6 +62,13 @@ class Layers:
     UNSUPPORTED = {  # Keras' Conv2D documents the pair as incompatible
         "conv2d": unsupported("keras.layers.Conv2D: strides > 1 cannot be combined with dilation_rate > 1",
                               where=lambda p: max(_pair(p["stride"])) > 1 and max(_pair(p["dilation"])) > 1),
+        "conv1d": unsupported("keras.layers.Conv1D: strides > 1 cannot be combined with dilation_rate > 1",
+                              where=lambda p: p["stride"] > 1 and p["dilation"] > 1),
+        "conv2d_transpose": [
+            unsupported("keras.layers.Conv2DTranspose has no groups", groups=lambda g: g != 1),
+            unsupported("keras.layers.Conv2DTranspose: strides > 1 cannot be combined with dilation_rate > 1",
+                        where=lambda p: max(_pair(p["stride"])) > 1 and max(_pair(p["dilation"])) > 1),
+        ],
     }
     NATIVE_DEFAULTS = {
         "conv2d": {
@@ -111,8 +118,6 @@ class Layers:
         return _nchw(y)
 
     def conv1d(self, x, w, b, stride, padding, dilation, groups):
-        if stride > 1 and dilation > 1:  # as Conv2D, documented incompatible
-            raise Unsupported("keras.layers.Conv1D: strides > 1 cannot be combined with dilation_rate > 1")
         x = convert(x, SPEC["signal"], LAYOUT["signal"])
         if _explicit(padding):
             x, padding = ops.pad(x, ((0, 0), tuple(padding), (0, 0))), "valid"
@@ -125,10 +130,6 @@ class Layers:
 
     def conv2d_transpose(self, x, w, b, stride, padding, output_padding, dilation, groups):
         stride, dilation, output_padding = _pair(stride), _pair(dilation), _pair(output_padding)
-        if groups != 1:
-            raise Unsupported("keras.layers.Conv2DTranspose has no groups")
-        if max(stride) > 1 and max(dilation) > 1:
-            raise Unsupported("keras.layers.Conv2DTranspose: strides > 1 cannot be combined with dilation_rate > 1")
         x = _nhwc(x)
         crop = None
         if padding == "same":

@@ -91,6 +91,9 @@ class Losses:
         "dice": [unsupported("keras.losses.Dice has no smoothing parameter: it adds keras.config.epsilon() to the "
                              "denominator only", dtypes=dtype, smooth=lambda smooth, dtype=dtype: smooth != _epsilon(dtype))
                  for dtype in DTYPES],
+        "nll": unsupported("Keras has no nll loss (composed here from keras.ops): no native class weights or "
+                           "ignored label to pass",
+                           where=lambda p: p["class_weight"] is not None or p["ignore_index"] is not None),
     }
 
     def mse(self, prediction, target, reduction):
@@ -137,9 +140,6 @@ class Losses:
 
     @composed
     def nll(self, log_probabilities, labels, reduction, class_weight, ignore_index):
-        if class_weight is not None or ignore_index is not None:
-            raise Unsupported("Keras has no nll loss (composed here from keras.ops): no native class weights "
-                              "or ignored label to pass")
         picked = ops.take_along_axis(log_probabilities, ops.expand_dims(labels, -1), axis=-1)
         return _reduce(-ops.squeeze(picked, -1), reduction)
 

@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from keras.optimizers import schedules as K
 
-from ..base import Unsupported, same
+from ..base import same, unsupported
 
 
 def _steps(optimizer, params, grads, lr):
@@ -114,6 +114,8 @@ def _no_decay(value):
 
 
 class Optimizers:
+    # Keras 3's Adagrad decays its rate only through a schedule (InverseTimeDecay)
+    UNSUPPORTED = {"adagrad": unsupported("keras.optimizers.Adagrad has no lr_decay", lr_decay=lambda d: d != 0)}
     NATIVE_DEFAULTS = {
         "sgd": {"lr": (SGD, "learning_rate", same), "weight_decay": (SGD, "weight_decay", _no_decay)},
         "momentum": {"lr": (SGD, "learning_rate", same), "momentum": (SGD, "momentum", same),
@@ -159,8 +161,6 @@ class Optimizers:
                                        weight_decay=weight_decay or None), params, grads, lr)
 
     def adagrad(self, params, grads, lr, initial_accumulator, eps, weight_decay, lr_decay):
-        if lr_decay:  # Keras 3's Adagrad decays its rate only through a schedule (InverseTimeDecay)
-            raise Unsupported("keras.optimizers.Adagrad has no lr_decay")
         return _steps(lambda rate: Adagrad(learning_rate=rate, initial_accumulator_value=initial_accumulator,
                                            epsilon=eps, weight_decay=weight_decay or None), params, grads, lr)
 

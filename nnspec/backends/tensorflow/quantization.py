@@ -28,7 +28,7 @@ import math
 import keras
 import tensorflow as tf
 
-from ..base import Unsupported
+from ..base import Unsupported, unsupported
 
 
 def _tf_range(scale, zero_point, quant_min, quant_max):
@@ -57,9 +57,18 @@ class Quantization:
         },
     }
 
+    UNSUPPORTED = {
+        "fake_quantize": unsupported("tf.quantization.fake_quant_* take float32 only",
+                                     dtypes={"float64", "float16", "bfloat16"}),
+        "quantize": "tf.quantization.quantize derives its scale from a real range and a mode; the spec's scale "
+                    "and zero point are not mapped onto it",
+        "dequantize": "tf.quantization.dequantize derives its scale from a real range and a mode; the spec's scale "
+                      "and zero point are not mapped onto it",
+        "quant_params": unsupported("Keras' abs_max_quantize is symmetric and signed only; TF has no observer",
+                                    where=lambda p: not p["symmetric"] or p["quant_min"] >= 0),
+    }
+
     def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
-        if x.dtype != tf.float32:
-            raise Unsupported(f"tf.quantization.fake_quant_* take float32 only, not {x.dtype.name}")
         low, high, bits = _tf_range(scale, zero_point, quant_min, quant_max)
         if axis is None:
             return tf.quantization.fake_quant_with_min_max_vars(x, low, high, num_bits=bits, narrow_range=False)
@@ -68,17 +77,7 @@ class Quantization:
         return tf.quantization.fake_quant_with_min_max_vars_per_channel(x, low, high, num_bits=bits,
                                                                          narrow_range=False)
 
-    def quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
-        raise Unsupported("tf.quantization.quantize derives its scale from a real range and a mode; "
-                          "the spec's scale and zero point are not mapped onto it")
-
-    def dequantize(self, q, scale, zero_point, axis):
-        raise Unsupported("tf.quantization.dequantize derives its scale from a real range and a mode; "
-                          "the spec's scale and zero point are not mapped onto it")
-
     def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
-        if not symmetric or quant_min >= 0:
-            raise Unsupported("Keras' abs_max_quantize is symmetric and signed only; TF has no observer")
         ends = tf.stack([x_min, x_max])
         _, multiplier = keras.quantizers.abs_max_quantize(ends, axis=0, value_range=(quant_min, quant_max),
                                                           epsilon=eps)

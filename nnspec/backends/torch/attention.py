@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 from torch.onnx import ops as onnx_ops
 
-from ..base import Unsupported, composed, same
+from ..base import Unsupported, composed, same, unsupported
 
 
 def given(value):
@@ -62,13 +62,6 @@ ROTARY_PAIRS = {"interleaved": True, "half": False}  # spec pairs -> the ONNX op
 def causal_keys(queries, keys, device, offset=0):
     """True where query i may attend key j ≤ i + offset: torch's documented ones(L, S).tril(diagonal=offset)."""
     return torch.ones(queries, keys, dtype=torch.bool, device=device).tril(diagonal=offset)
-
-
-def refuse_unsupported(softcap, alibi):
-    if softcap:
-        raise Unsupported("torch's F.scaled_dot_product_attention has no logit soft-capping (softcap)")
-    if alibi:
-        raise Unsupported("torch's F.scaled_dot_product_attention has no ALiBi (alibi=True)")
 
 
 def attention_parameters(w, packed, prefix=""):
@@ -118,6 +111,16 @@ def masked_per_head(mask, heads):
 
 
 class Attention:
+    UNSUPPORTED = {
+        "scaled_dot_product_attention": [
+            unsupported("torch's F.scaled_dot_product_attention has no logit soft-capping (softcap)",
+                        softcap=lambda cap: bool(cap)),
+            unsupported("torch's F.scaled_dot_product_attention has no ALiBi (alibi=True)", alibi=True),
+        ],
+        "multi_head_attention": unsupported(
+            "torch.nn.MultiheadAttention has no grouped-query attention (num_kv_heads)",
+            where=lambda p: p["num_kv_heads"] not in (None, p["num_heads"])),
+    }
     NATIVE_DEFAULTS = {
         "scaled_dot_product_attention": {
             "use_mask": (F.scaled_dot_product_attention, "attn_mask", given),
@@ -146,7 +149,6 @@ class Attention:
 
     def scaled_dot_product_attention(self, query, key, value, mask, use_mask, scale, causal, dropout, softcap,
                                      causal_offset, alibi):
-        refuse_unsupported(softcap, alibi)
         attn_mask = mask if use_mask else None
         if causal and (use_mask or causal_offset):
             allowed = causal_keys(query.shape[-2], key.shape[-2], query.device, causal_offset)
@@ -161,8 +163,6 @@ class Attention:
 
     def multi_head_attention(self, query, key, value, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, mask, num_heads,
                              use_mask, causal, bias, dropout, num_kv_heads):
-        if num_kv_heads not in (None, num_heads):
-            raise Unsupported("torch.nn.MultiheadAttention has no grouped-query attention (num_kv_heads)")
         weights = dict(zip(PROJECTIONS, (w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o)))
         module = self._mha_module(weights, num_heads, bias, dropout)
         padding = attn_mask = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch.ao.quantization import MinMaxObserver, PerChannelMinMaxObserver
 
-from ..base import Unsupported
+from ..base import Unsupported, unsupported
 
 QUANTIZED_DTYPES = {(-128, 127): torch.qint8, (0, 255): torch.quint8}
 
@@ -31,11 +31,6 @@ def _quantized_dtype(quant_min, quant_max):
         return QUANTIZED_DTYPES[(quant_min, quant_max)]
     except KeyError:
         raise Unsupported(f"torch has no quantized dtype of range [{quant_min}, {quant_max}]") from None
-
-
-def _float32_only(x):
-    if x.dtype != torch.float32:
-        raise Unsupported(f"torch quantizes float32 tensors only, not {x.dtype}")
 
 
 def _quantized(x, scale, zero_point, axis, dtype):
@@ -49,6 +44,8 @@ def _observer_dtype(quant_min, quant_max):
 
 
 class Quantization:
+    UNSUPPORTED = {op: unsupported("torch quantizes float32 tensors only", dtypes={"float64", "float16", "bfloat16"})
+                   for op in ("quantize", "dequantize")}
     NATIVE_DEFAULTS = {
         "quant_params": {
             # None: the range of the observer's default dtype, quint8
@@ -80,12 +77,10 @@ class Quantization:
         return torch.fake_quantize_per_channel_affine(x, scale.float(), zero_point.int(), axis, quant_min, quant_max)
 
     def quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
-        _float32_only(x)
         dtype = _quantized_dtype(quant_min, quant_max)
         return _quantized(x, scale, zero_point, axis, dtype).int_repr().to(x.dtype)
 
     def dequantize(self, q, scale, zero_point, axis):
-        _float32_only(q)
         # dequantize takes no range: q and z are held as qint8 where they fit it, else as quint8
         values = torch.cat([q.flatten(), zero_point.flatten().to(q.dtype)])
         if bool(((values >= -128) & (values <= 127)).all()):
