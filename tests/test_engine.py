@@ -15,6 +15,7 @@ from nnspec.cli import main
 from nnspec.conformance.catalogue import CATALOGUE
 from nnspec.conformance.engine import Case, check_defaults, check_values, decode_example
 from nnspec.conformance.results import read_lines
+from nnspec.spec import activations as A
 
 
 def run(backend, op, dtype="float64", budget="standard", seed=0):
@@ -199,6 +200,45 @@ def test_a_declared_unsupported_example_replayed_is_unsupported_not_run():
     with pytest.raises(Unsupported, match="only the exact gelu"):
         observe(CATALOGUE["gelu"], backend, "cpu", example)
     assert backend.evaluated == []
+
+
+class SeluFixed(NumpyBackend):
+    """The baseline with selu's α and λ declared fixed, as the frameworks' kernels have them."""
+
+    name = "selu-fixed"
+    FIXED = {"selu": {"alpha": (np.negative, A.SELU_ALPHA), "scale": (np.negative, A.SELU_SCALE)}}
+
+    def __init__(self):
+        self.evaluated = []
+
+    def selu(self, x, alpha, scale):
+        self.evaluated.append((alpha, scale))
+        return super().selu(x, alpha, scale)
+
+
+def test_a_fixed_parameter_is_drawn_at_its_fixed_value_only_and_read_as_the_native_default():
+    backend = SeluFixed()
+    records = run(backend, "selu", budget="quick")
+    assert {r["status"] for r in records.values()} == {"pass"}
+    assert set(backend.evaluated) == {(A.SELU_ALPHA, A.SELU_SCALE)}
+    assert "declared unsupported: numpy.negative has no alpha option" in records["forward"]["message"]
+    summary, *entries = check_defaults(Case(CATALOGUE["selu"], backend, "cpu", "-"))
+    assert summary["status"] == "pass" and {e["native_default"] for e in entries} == {A.SELU_ALPHA, A.SELU_SCALE}
+    assert all("(no " in e["native"] and "option: fixed)" in e["native"] for e in entries)
+
+
+def test_a_fixed_value_that_differs_from_the_spec_default_is_a_differing_default():
+    class ResetBefore(NumpyBackend):  # as torch's GRU: reset_after is no option, always True
+        FIXED = {"gru_cell": {"reset_after": (np.negative, True)}}
+
+    summary, entry = check_defaults(Case(CATALOGUE["gru_cell"], ResetBefore(), "cpu", "-"))
+    assert summary["status"] == "fail" and "reset_after: native True, spec False" in summary["message"]
+    assert entry["differs"] and entry["native_default"] is True
+
+
+def test_a_fixed_claim_the_kernel_does_not_keep_fails_the_forward_check():
+    forward = run(W.SeluFixedOffThePaper(), "selu", budget="quick")["forward"]
+    assert forward["status"] == "fail"
 
 
 @pytest.mark.parametrize("declaration, problem", [

@@ -32,13 +32,17 @@ from nnspec.spec import losses as L
 
 pytestmark = pytest.mark.usefixtures("mpmath_50_digits")  # tests/conftest.py
 
+# selu's defaults are λ01 and α01 from their closed forms (tests/test_spec_oracles.py), rounded to float64.
+SELU_ALPHA_FLOAT64, SELU_SCALE_FLOAT64 = to_float64(SELU_ALPHA), to_float64(SELU_LAMBDA)
+
 REQUIRED = inspect.Parameter.empty
 SPEC_MODULES = ("activations", "losses", "optimizers", "schedules", "clipping", "normalization", "encoding",
                 "attention", "recurrent", "layers", "quantization")
 
 # op -> {spec parameter: default}. Sources as the spec's docstrings give them.
 TEXTBOOK = {
-    "linear": {}, "sigmoid": {}, "tanh": {}, "relu": {}, "swish": {}, "softplus": {}, "selu": {},
+    "linear": {}, "sigmoid": {}, "tanh": {}, "relu": {}, "swish": {}, "softplus": {},
+    "selu": {"alpha": SELU_ALPHA_FLOAT64, "scale": SELU_SCALE_FLOAT64},  # Klambauer 2017 eq. 14, at 60 digits
     "leaky_relu": {"alpha": 0.01},  # Maas et al. 2013's negative slope (torch, JAX)
     "gelu": {"approximate": "none"},  # Hendrycks & Gimpel 2016: x·Φ(x); the tanh form is their approximation
     "softmax": {"axis": -1},  # classes on the last axis

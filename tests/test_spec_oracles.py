@@ -182,6 +182,9 @@ def _dgelu_tanh(x):
     return _one_plus_tanh(u) / 2 + x * mpmath.sech(u) ** 2 * du / 2
 
 
+SELU_PARAMETERS = ((1.0, 1.0), (2.5, 0.75))  # α, λ off the defaults (ONNX's Selu takes both)
+
+
 def _elu(alpha):
     a = mpmath.mpf(alpha)
     return lambda x: x if x > 0 else a * mpmath.expm1(x)
@@ -302,6 +305,9 @@ ELEMENTWISE = [
     Op("softplus", A.softplus, A.softplus_vjp, lambda x: mpmath.log1p(mpmath.exp(x)), _sigmoid),
     *(Op("elu", A.elu, A.elu_vjp, _elu(a), _delu(a), {"alpha": a}, kinked=True) for a in ELU_ALPHAS),
     Op("selu", A.selu, A.selu_vjp, _selu, _dselu, kinked=True),
+    *(Op("selu", A.selu, A.selu_vjp, (lambda a, s: lambda x: s * _elu(a)(x))(a, s),
+         (lambda a, s: lambda x: s * _delu(a)(x))(a, s), {"alpha": a, "scale": s}, kinked=True)
+      for a, s in SELU_PARAMETERS),
     Op("softsign", A.softsign, A.softsign_vjp, _softsign, _dsoftsign, curvature_jumps=True),
     Op("mish", A.mish, A.mish_vjp, _mish, _dmish),
     *(Op("celu", A.celu, A.celu_vjp, _celu(a), _dcelu(a), {"alpha": a}, curvature_jumps=True) for a in ELU_ALPHAS),
@@ -575,6 +581,7 @@ KINK_CASES = [  # op, params, derivative of the left branch at 0, of the right b
     *((A.leaky_relu_vjp, {"alpha": a}, a, 1.0) for a in LEAKY_ALPHAS),
     *((A.elu_vjp, {"alpha": a}, a, 1.0) for a in ELU_ALPHAS),
     (A.selu_vjp, {}, SELU_LAMBDA_ALPHA, SELU_LAMBDA),
+    *((A.selu_vjp, {"alpha": a, "scale": s}, mpmath.mpf(a) * s, s) for a, s in SELU_PARAMETERS),
 ]
 
 
@@ -656,6 +663,7 @@ LIMITS = {  # op id: (f(−inf), f'(−inf), f(+inf), f'(+inf)): textbook limits
     "softplus": (0, 0, INF, 1),
     **{f"elu[alpha={a}]": (-mpmath.mpf(a), 0, INF, 1) for a in ELU_ALPHAS},
     "selu": (-SELU_LAMBDA_ALPHA, 0, INF, SELU_LAMBDA),
+    **{f"selu[alpha={a}][scale={s}]": (-mpmath.mpf(a) * s, 0, INF, s) for a, s in SELU_PARAMETERS},
     "softsign": (-1, 0, 1, 0),
     "mish": (0, 0, INF, 1),
     "relu6": (0, 0, 6, 0),

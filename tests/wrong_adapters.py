@@ -184,3 +184,14 @@ class WrongAtOnePoint(NumpyBackend):
 
     def tanh(self, x):
         return np.where(x == np.asarray(0.8125, x.dtype), np.asarray(0.5, x.dtype), np.tanh(x))
+
+
+class SeluFixedOffThePaper(NumpyBackend):
+    """selu whose adapter declares α and λ FIXED at the paper's values while its kernel uses α = 1.6733, a
+    rounded constant: the forward check at the fixed value must catch it (FIXED is a claim, measured)."""
+
+    name = "selu-fixed-off-the-paper"
+    FIXED = {"selu": {"alpha": (A.selu, A.SELU_ALPHA), "scale": (A.selu, A.SELU_SCALE)}}
+
+    def selu(self, x, alpha, scale):
+        return in_dtype(A.selu, x, alpha=1.6733, scale=A.SELU_SCALE)

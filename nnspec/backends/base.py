@@ -29,7 +29,7 @@ import numpy as np
 
 from . import declared
 from .binding import Binding, binding_of, install, native_default_of, native_defaults_of, qualname, same  # noqa: F401
-from .declared import Declaration, declarations_of, unsupported  # noqa: F401
+from .declared import Declaration, declarations_of, fixed_of, unsupported  # noqa: F401
 
 DTYPES = {
     "float64": np.dtype(np.float64),
@@ -84,6 +84,9 @@ class Backend:
     #: ``unsupported(reason, dtypes=..., param=value, where=...)``, or a list of them. The engine
     #: consults it before drawing: nothing declared here ever reaches the adapter.
     UNSUPPORTED: ClassVar[dict[str, Any]] = {}
+    #: op -> spec parameter -> (native callable, value): an option the framework lacks, done one way always
+    #: (``declared.py``): every other value is unsupported, and the defaults table shows this one.
+    FIXED: ClassVar[dict[str, dict[str, tuple[Callable, Any]]]] = {}
 
     def __init_subclass__(cls, **kwargs):
         """Checks the adapter's bindings and declarations (an error at import names adapter, op and
@@ -230,6 +233,9 @@ class Backend:
 
     def native_default(self, op: str, parameter: str) -> Any:
         """The framework's own default for spec ``parameter`` of ``op``, in spec vocabulary."""
+        fixed = fixed_of(type(self)).get(op, {}).get(parameter)
+        if fixed is not None:
+            return fixed[1]
         entry = self._native_defaults().get(op, {}).get(parameter)
         if entry is None:
             raise Unsupported(f"{self.name} declares no native counterpart of {op}({parameter}=...)")
@@ -237,6 +243,9 @@ class Backend:
         return to_spec(native_default_of(fn, native_name))
 
     def native_name(self, op: str, parameter: str) -> str | None:
+        fixed = fixed_of(type(self)).get(op, {}).get(parameter)
+        if fixed is not None:
+            return f"{_qualname(fixed[0])} (no {parameter} option: fixed)"
         entry = self._native_defaults().get(op, {}).get(parameter)
         return f"{_qualname(entry[0])}({entry[1]}=...)" if entry else None
 

@@ -188,7 +188,7 @@ def spec_parameters(op: str) -> list[str]:
     return [p.name for p in adapter_parameters(op) if p.default is not p.empty]
 
 
-def check(adapter: str, op: str, binding: Binding) -> None:
+def check(adapter: str, op: str, binding: Binding, fixed=()) -> None:
     """Raises BindingError naming ``adapter``, ``op`` and the parameter when ``binding`` cannot be right."""
     where = f"{adapter}: binding {op!r}"
     if not isinstance(binding, Binding):
@@ -209,6 +209,8 @@ def check(adapter: str, op: str, binding: Binding) -> None:
     if accepted is None:
         return
     for name in parameters:
+        if name in fixed:  # the framework has no option for it (the adapter's FIXED)
+            continue
         native = binding.native_name(name)
         if native not in accepted:
             raise BindingError(f"{where}: spec parameter {name!r} is unmapped: {qualname(binding.fn)} has no "
@@ -222,7 +224,7 @@ def check(adapter: str, op: str, binding: Binding) -> None:
 # -- the adapter side ----------------------------------------------------------------------
 
 
-def bound_method(op: str, binding: Binding) -> Callable:
+def bound_method(op: str, binding: Binding, fixed=()) -> Callable:
     """The op method a binding stands for, with the spec's signature (no defaults: the engine passes all).
 
     Inputs go to the native callable positionally; spec parameters, however given (a hand-written
@@ -235,6 +237,8 @@ def bound_method(op: str, binding: Binding) -> Callable:
         if len(inputs) > n_inputs:  # spec parameters given positionally
             params.update(zip(names[n_inputs:], inputs[n_inputs:]))
             inputs = inputs[:n_inputs]
+        for name in fixed:  # the callable has no such keyword; the engine only passes the fixed value
+            params.pop(name, None)
         return call(*inputs, **params)
 
     self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -254,16 +258,20 @@ def install(adapter: type) -> None:
     The method goes on the class that declares the binding, so the usual MRO decides between a
     binding and a hand-written method (a subclass overriding ``softmax`` still wins, and its
     ``super().softmax`` reaches the binding)."""
+    from .declared import fixed_of
+
+    fixed = fixed_of(adapter)
     for klass in adapter.__mro__:
         for op, binding in klass.__dict__.get("BINDINGS", {}).items():
-            check(f"{adapter.__qualname__} ({klass.__module__}.{klass.__qualname__})", op, binding)
+            check(f"{adapter.__qualname__} ({klass.__module__}.{klass.__qualname__})", op, binding,
+                  tuple(fixed.get(op, ())))
             present = klass.__dict__.get(op)
             if present is not None and getattr(present, "binding", None) is binding:
                 continue  # installed when an earlier adapter built on this mixin
             if present is not None:
                 raise BindingError(f"{adapter.__qualname__} ({klass.__qualname__}): {op!r} is both a binding and "
                                    "a method; keep one")
-            setattr(klass, op, bound_method(op, binding))
+            setattr(klass, op, bound_method(op, binding, tuple(fixed.get(op, ()))))
 
 
 def binding_of(adapter, op: str) -> Binding | None:
@@ -276,8 +284,9 @@ def native_defaults_of(adapter_type: type) -> dict:
     BINDINGS and NATIVE_DEFAULTS in MRO order (a subclass's declaration of an op replaces its bases')."""
     merged = {}
     for cls in reversed(adapter_type.__mro__):
+        fixed = cls.__dict__.get("FIXED", {})
         for op, binding in cls.__dict__.get("BINDINGS", {}).items():
             merged[op] = {p: (binding.fn, binding.native_name(p), binding.to_spec_of(p))
-                          for p in spec_parameters(op)} if binding.defaults else {}
+                          for p in spec_parameters(op) if p not in fixed.get(op, ())} if binding.defaults else {}
         merged.update(cls.__dict__.get("NATIVE_DEFAULTS", {}))
     return merged

@@ -13,6 +13,14 @@ what a framework lacks costs nothing per example:
 * ``unsupported("reason", where=lambda params: ...)`` -- a combination of parameters.
 
 A plain string stands for the whole op, and a list holds several declarations of one op.
+
+What a framework has no option for but does one way, always, is declared in ``FIXED``:
+``FIXED = {"gru": {"reset_after": (torch.nn.GRU, True)}}`` -- op -> spec parameter -> (the native
+callable, the value it behaves as, in spec vocabulary). It stands for a declaration of every other
+value of that parameter, and the defaults table shows the fixed value as the framework's default (so
+a fixed behaviour that differs from the spec's default is reported as differing); the forward check at
+that value measures that the framework does behave so. A bound op's method never passes a fixed
+parameter to its callable.
 Raising ``Unsupported`` inside an op method still works (for what depends on the inputs, not the
 parameters: flax's one PReLU slope), but costs a search per op: every example is drawn, converted
 and handed to the adapter before it is declined.
@@ -108,15 +116,37 @@ def check(adapter: str, op: str, value) -> tuple[Declaration, ...]:
 def install(adapter: type) -> None:
     """Checks the declarations of every class of ``adapter`` (an error at import, as for bindings)."""
     for klass in adapter.__mro__:
+        where = f"{adapter.__qualname__} ({klass.__module__}.{klass.__qualname__})"
         for op, value in klass.__dict__.get("UNSUPPORTED", {}).items():
-            check(f"{adapter.__qualname__} ({klass.__module__}.{klass.__qualname__})", op, value)
+            check(where, op, value)
+        for op, parameters in klass.__dict__.get("FIXED", {}).items():
+            check(where, op, [_fixed_declaration(p, fn, v) for p, (fn, v) in parameters.items()])
+
+
+def fixed_of(adapter_type: type) -> dict[str, dict[str, tuple[Callable, Any]]]:
+    """op -> spec parameter -> (native callable, the value it is fixed at), from every class's FIXED in MRO order."""
+    merged = {}
+    for cls in reversed(adapter_type.__mro__):
+        for op, parameters in cls.__dict__.get("FIXED", {}).items():
+            merged[op] = dict(parameters)
+    return merged
+
+
+def _fixed_declaration(parameter: str, fn: Callable, value: Any) -> Declaration:
+    from .binding import qualname
+
+    return unsupported(f"{qualname(fn)} has no {parameter} option: it behaves as {parameter}={value!r}",
+                       **{parameter: lambda given, value=value: given != value})
 
 
 def declarations_of(adapter_type: type) -> dict[str, tuple[Declaration, ...]]:
     """op -> its declarations, from every class's UNSUPPORTED in MRO order (a subclass's entry for an op
-    replaces its bases': a test adapter can take a declaration back)."""
+    replaces its bases': a test adapter can take a declaration back), and one for every value but the
+    fixed one of each FIXED parameter."""
     merged = {}
     for cls in reversed(adapter_type.__mro__):
         for op, value in cls.__dict__.get("UNSUPPORTED", {}).items():
             merged[op] = as_declarations(value)
+    for op, parameters in fixed_of(adapter_type).items():
+        merged[op] = (*merged.get(op, ()), *(_fixed_declaration(p, fn, v) for p, (fn, v) in parameters.items()))
     return merged

@@ -360,18 +360,21 @@ def elu_vjp(x, cotangent, alpha=1.0, *, kink="left"):
 
 
 @float64
-def selu(x):
-    """selu(x) = λ·elu(x, α) with λ = 1.0507009873554804934…, α = 1.6732632423543772848…
+def selu(x, alpha=SELU_ALPHA, scale=SELU_SCALE):
+    """selu(x) = λ·elu(x, α): λx if x > 0 else λα(e^{x} − 1), α = ``alpha``, λ = ``scale``.
 
+    Defaults: the self-normalising fixed point of Klambauer et al. 2017 (eq. 14),
+    λ = 1.0507009873554804934…, α = 1.6732632423543772848… (ONNX's Selu takes both as attributes;
+    torch, Keras and JAX fix them at these values).
     selu'(x) = λ if x > 0 else λα·e^{x} (kink="left": λα at 0).
     """
-    return SELU_SCALE * elu.__wrapped__(x, SELU_ALPHA)
+    return scale * elu.__wrapped__(x, alpha)
 
 
 @float64
-def selu_vjp(x, cotangent, *, kink="left"):
-    negative_slope = (SELU_SCALE * SELU_ALPHA) * np.exp(np.minimum(x, 0))
-    return np.where(_positive(x, kink), cotangent * SELU_SCALE, cotangent * negative_slope)
+def selu_vjp(x, cotangent, alpha=SELU_ALPHA, scale=SELU_SCALE, *, kink="left"):
+    negative_slope = (scale * alpha) * np.exp(np.minimum(x, 0))
+    return np.where(_positive(x, kink), cotangent * scale, cotangent * negative_slope)
 
 
 # softsign / mish / celu ----------------------------------------------------------------

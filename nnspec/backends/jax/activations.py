@@ -5,6 +5,7 @@ from __future__ import annotations
 import flax.linen
 import jax
 
+from ...spec.activations import SELU_ALPHA, SELU_SCALE
 from ..base import Unsupported
 from ..binding import bind
 
@@ -13,6 +14,8 @@ nn = jax.nn
 
 
 class Activations:
+    # selu's α and λ are constants of the framework's kernel, the paper's: no option to pass
+    FIXED = {"selu": {"alpha": (nn.selu, SELU_ALPHA), "scale": (nn.selu, SELU_SCALE)}}
     BINDINGS = {
         "linear": bind(nn.identity),
         "sigmoid": bind(nn.sigmoid),

@@ -7,7 +7,7 @@ transposed), the LSTM's bias on its recurrent Denses (hi, hf, hg, ho), the GRU's
 input Denses (ir, iz, in) plus the candidate's recurrent bias (hn), which r multiplies.
 flax's GRUCell keeps the old state with z (h' = (1 − z)·n + z·h): its z kernels and bias
 are the canonical ones negated; it exists only in the reset-after form: the adapter declares
-reset_after=False unsupported (``UNSUPPORTED``), and the engine draws no such example.
+reset_after fixed at True (``FIXED``): the engine draws no other value, and the defaults table says so.
 Stacked layers are nn.RNN (or nn.Bidirectional, merge by concatenation, forward first)
 modules applied in turn, one parameter tree per layer.
 """
@@ -21,7 +21,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..base import unsupported
 from ...spec.recurrent import NumpyOps, Block, Param, assemble, disassemble
 
 OPS = ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru")
@@ -91,10 +90,8 @@ class Recurrent:
     NATIVE_DEFAULTS = {
         op: {"batch_first": (nn.RNN, "time_major", lambda time_major: not time_major)} for op in ("rnn", "lstm", "gru")
     }
-    UNSUPPORTED = {
-        op: unsupported("flax.linen.GRUCell resets after the recurrent product only (reset_after=True)",
-                        reset_after=False) for op in ("gru", "gru_cell")
-    }
+    # flax.linen.GRUCell resets after the recurrent product only: the spec's (Cho et al.'s) default is before
+    FIXED = {op: {"reset_after": (nn.GRUCell, True)} for op in ("gru", "gru_cell")}
 
     # ops ---------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ...spec.activations import SELU_ALPHA, SELU_SCALE
 from ..binding import bind
 
 GELU_APPROXIMATE = {"none": False, "tanh": True}  # spec vocabulary -> Keras' bool (and back, for its default)
@@ -12,6 +13,8 @@ A = keras.activations
 
 
 class Activations:
+    # selu's α and λ are constants of the framework's kernel, the paper's: no option to pass
+    FIXED = {"selu": {"alpha": (A.selu, SELU_ALPHA), "scale": (A.selu, SELU_SCALE)}}
     BINDINGS = {
         "linear": bind(A.linear),
         "sigmoid": bind(A.sigmoid),

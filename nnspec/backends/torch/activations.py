@@ -5,10 +5,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ...spec.activations import SELU_ALPHA, SELU_SCALE
 from ..binding import bind
 
 
 class Activations:
+    # selu's α and λ are constants of the framework's kernel, the paper's: no option to pass
+    FIXED = {"selu": {"alpha": (F.selu, SELU_ALPHA), "scale": (F.selu, SELU_SCALE)}}
     BINDINGS = {
         "linear": bind(torch.nn.Identity()),
         "sigmoid": bind(torch.sigmoid),

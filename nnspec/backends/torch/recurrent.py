@@ -5,8 +5,8 @@ so that autograd differentiates through the mapping back to them. torch has two 
 per gate (bias_ih + bias_hh; the canonical bias goes to bias_ih, bias_hh is −0) except
 the GRU candidate's recurrent bias, which r multiplies: that is b_hn. torch's GRU keeps
 the old state with z (h' = (1 − z)·n + z·h): its z rows are the canonical ones negated.
-torch.nn.GRU exists only in the reset-after form: the adapter declares reset_after=False
-unsupported (``UNSUPPORTED``), and the engine draws no such example.
+torch.nn.GRU exists only in the reset-after form: the adapter declares reset_after
+fixed (``FIXED``): the engine draws no other value, and the defaults table says so.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from ..base import same, unsupported
+from ..base import same
 from ...spec.recurrent import NumpyOps, Block, Param, assemble, disassemble
 
 OPS = ("rnn_cell", "lstm_cell", "gru_cell", "rnn", "lstm", "gru")
@@ -84,10 +84,8 @@ class Recurrent:
     NATIVE_DEFAULTS = {
         op: {"batch_first": (torch.nn.RNNBase.__init__, "batch_first", same)} for op in ("rnn", "lstm", "gru")
     }
-    UNSUPPORTED = {
-        op: unsupported("torch.nn.GRU/GRUCell reset after the recurrent product only (reset_after=True)",
-                        reset_after=False) for op in ("gru", "gru_cell")
-    }
+    # torch.nn.GRU/GRUCell reset after the recurrent product only: the spec's (Cho et al.'s) default is before
+    FIXED = {"gru": {"reset_after": (torch.nn.GRU, True)}, "gru_cell": {"reset_after": (torch.nn.GRUCell, True)}}
 
     # ops ---------------------------------------------------------------------------
 

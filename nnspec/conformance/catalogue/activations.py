@@ -161,7 +161,9 @@ ROWS = [
         "elu", "activations", A.elu, A.elu_vjp, LIBM, BACKWARD,
         params={"alpha": S.slope(0.1, 3.0, (1.0,))}, variants=KINK,
     ),
-    OpEntry("selu", "activations", A.selu, A.selu_vjp, LIBM, BACKWARD, variants=KINK),
+    OpEntry("selu", "activations", A.selu, A.selu_vjp, LIBM, BACKWARD, variants=KINK,
+            params={"alpha": S.mostly(A.SELU_ALPHA, S.slope(0.5, 3.0, (1.0,))),
+                    "scale": S.mostly(A.SELU_SCALE, S.slope(0.5, 2.0, (1.0,)))}),
     OpEntry(
         "softsign", "activations", A.softsign, A.softsign_vjp, DIVISION, BACKWARD, variants=AT_INF,
         properties=(Property("range", _within(-1, 1), "softsign maps into [-1, 1]"),),
