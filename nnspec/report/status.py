@@ -60,9 +60,9 @@ from typing import Any
 
 import numpy as np
 
-from ..conformance.results import NOT_RUN, _jsonable
+from ..conformance.results import NOT_RUN, _jsonable, id_fields
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: entries keyed by id; 2 (still read) stated the five fields
 SCHEMA = Path(__file__).with_name("conformance.schema.json")  # the JSON schema of conformance.json
 MAX_VALUES = 64  # an array of at most this many values is stored in full
 MAX_BYTES = 1_000_000  # the bound on a full run's conformance.json: it is committed and diffed
@@ -239,7 +239,8 @@ def record_id(entry: dict) -> str:
 
 def entry(record: dict, report_path: str, results_dir: str) -> dict:
     """One record as conformance.json stores it (fields in ``ENTRY_FIELDS`` order, absent ones left out);
-    ``status_file`` then moves what the file states once (the tolerance's rule and reason) out of it."""
+    ``status_file`` then moves what the file states once (the tolerance's rule and reason) out of it and
+    ``compact_entry`` what its id, its environment and the report's paths say."""
     from ..conformance.repro import repro_command  # the replay machinery, only for the command's text
 
     data = dict(record)
@@ -260,11 +261,42 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
     if record.get("repro"):
         data["repro"] = (repro_command(record["id"], results=results_dir) if data["counterexample_capped"]
                          else repro_command(record["id"], report=report_path))
-    if data.get("id") == derived_id(data):
-        del data["id"]  # the key it would repeat
     if data.get("unsupported_examples") == 0:
         del data["unsupported_examples"]  # absent is none: most entries have none
     return {name: _jsonable(data[name]) for name in ENTRY_FIELDS if not _absent(data.get(name))}
+
+
+def _versions(environments: list[dict]) -> dict[tuple, Any]:
+    """(backend, device) -> the framework version its newest environment states: what an entry's is, mostly."""
+    return {(e.get("backend"), e.get("device")): e.get("backend_version") for e in environments}
+
+
+def compact_entry(e: dict, versions: dict[tuple, Any], sources: dict[str, str]) -> dict:
+    """A full entry as the file keeps it: keyed by its ``id`` (the five fields it names left out), without a
+    ``backend_version`` its environment states (``versions``) nor a ``repro`` that is the standard command for
+    its id and the report's path (``sources["report"]``; a capped entry's reads the results directory, which
+    is not in the file, so that the results' path does not churn it); a stated null says "none" where the
+    reader would derive one. ``nnspec.conformance.results.expand_report`` puts them back."""
+    from ..conformance.repro import repro_command
+
+    compact = {"id": record_id(e)}
+    named = id_fields(compact["id"])
+    standard = None
+    if e.get("counterexamples") and not e.get("counterexample_capped"):
+        standard = repro_command(compact["id"], report=sources["report"])
+    for name, value in e.items():
+        if name == "id" or (name in named and named[name] == value):
+            continue
+        if name == "backend_version" and value == versions.get((e.get("backend"), e.get("device"))):
+            continue
+        if name == "repro" and value == standard:
+            continue
+        compact[name] = value
+    if "backend_version" not in e and versions.get((e.get("backend"), e.get("device"))):
+        compact["backend_version"] = None
+    if "repro" not in e and standard is not None:
+        compact["repro"] = None
+    return {name: compact[name] for name in ("id", *ENTRY_FIELDS) if name in compact} | compact
 
 
 def _without_run_ids(record: dict, run_ids: list[str]) -> dict:
@@ -323,6 +355,8 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
                      key=key)
     environments = _environments(report)
     tolerances = _tolerances(entries)
+    sources = {"report": str(report_path)}
+    entries = [compact_entry(e, _versions(environments), sources) for e in entries]
     families = {op: None for op in report["ops"]}
     for r in report["records"]:
         if r.get("family") and families.get(r.get("op")) is None:
@@ -332,6 +366,7 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
     status = {
         "schema_version": SCHEMA_VERSION,
         "environments": environments,
+        "repro_sources": sources,
         "records": entries,
         "defaults": [_jsonable({k: d.get(k) for k in DEFAULT_FIELDS}) for d in report["defaults"]],
         "tolerances": tolerances,
