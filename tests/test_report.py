@@ -799,7 +799,7 @@ def test_a_full_runs_status_file_stays_under_its_byte_bound(tmp_path):
     path = rewritten_committed(tmp_path)
     size = path.stat().st_size
     print(f"the committed report rewritten: {size} bytes (bound {MAX_BYTES})")
-    assert size <= MAX_BYTES
+    assert size <= 0.75 * MAX_BYTES  # 962 kB as schema 2 wrote it: a catalogue grown by a third still fits
     # what replay needs is kept: every uncapped example decodes, the failing entries keep their messages
     from nnspec.conformance.engine import decode_example
 
@@ -819,7 +819,9 @@ def test_the_committed_report_and_its_rewrite_read_back_to_the_same_records(tmp_
     old = read_report_file(COMMITTED)
     path = rewritten_committed(tmp_path)
     new = read_report_file(path)
-    assert json.loads(path.read_text(encoding="utf-8"))["schema_version"] == 3
+    written = json.loads(path.read_text(encoding="utf-8"))
+    validate(written)
+    assert written["schema_version"] == 3 and '{"same_as":' in path.read_text(encoding="utf-8")  # shared examples
     assert [e["id"] for e in new["records"]] == [e["id"] for e in old["records"]]  # the same order, every id
     fields = ("op", "backend", "device", "dtype", "check", "backend_version", "status", "message", "repro")
     for a, b in zip(old["records"], new["records"]):

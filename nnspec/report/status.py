@@ -5,7 +5,7 @@
 
 ``status_file`` turns the merged report (``merge``) into two files:
 
-conformance.json  one entry per (op, backend, device, dtype, check), sorted as the report is
+conformance.json  one entry per (op, backend, device, dtype, check), keyed by its ``id``, sorted as the report is
                   (catalogue order, numpy first, cpu first, dtypes, checks; then id), with
                   nothing that changes from one run to the next: the same results give a
                   byte-identical file, two runs at the same seed and versions the same file.
@@ -18,13 +18,25 @@ runs.json         the run-to-run churn: each run (run id, file, start time, wall
                   benchmarks with their timings, the benchmark files, the reading warnings,
                   and when the report was generated.
 
-The schema of conformance.json is ``conformance.schema.json`` in this package. Its encodings:
+The schema of conformance.json is ``conformance.schema.json`` in this package (``SCHEMA_VERSION`` 3). Read it
+with ``nnspec.conformance.results.read_report_file``: it puts back what an entry leaves out (below) and reads
+schema 2 (which stated each entry's op, backend, device, dtype, check, backend_version and repro) to the
+same records. Its encodings:
+
+* An entry is keyed by its ``id``, ``backend/device/dtype/op/check`` (the engine's ``record_id``): the five
+  fields it names are left out (an id of another shape, "torch/cpu/float32/relu/property/monotonic", names
+  none: they are stated). Its ``backend_version`` is left out where it is the version of the newest
+  environment of its (backend, device), and so is a default's; its ``repro`` where it is the standard
+  command, ``nnspec repro ID --report`` the report ``repro_sources`` names (a capped entry's reads the
+  results directory: stated). A ``null`` version or repro says the entry has none where the reader
+  would derive one.
+* A counterexample that an earlier entry (in file order) holds as it is is written ``{"same_as": "ID#k"}``:
+  that entry's id and the example's index in its ``counterexamples``.
 
 * A field that is null, empty or false is left out (an entry without ``matches_variant``
   matches no variant), and so is ``unsupported_examples`` when it is 0. What the file states once is not repeated per entry:
   ``tolerance_rule`` and ``tolerance_reason`` are in ``tolerances["op/check"]``
-  (an entry keeps its own only where they differ); each op's family is in ``families``; an
-  entry's ``id`` is ``backend/device/dtype/op/check`` (``record_id``), stated only where it is not;
+  (an entry keeps its own only where they differ); each op's family is in ``families``;
   the case's seed derives from the environment's ``seed``, op and dtype.
 * A ``not run`` entry's message says "its run" where the report names the run (runs.json does).
 * Written compactly (no space after ``,`` or ``:``), one entry a line; the file stays under
@@ -299,6 +311,22 @@ def compact_entry(e: dict, versions: dict[tuple, Any], sources: dict[str, str]) 
     return {name: compact[name] for name in ("id", *ENTRY_FIELDS) if name in compact} | compact
 
 
+def _shared_examples(entries: list[dict]) -> None:
+    """A counterexample an earlier entry (in file order) holds as it is is written ``{"same_as": "ID#k"}``,
+    that entry's id and the example's index there: the same failing input often fails several dtypes' or
+    backends' checks alike."""
+    first: dict[str, str] = {}
+    for e in entries:
+        if not isinstance(e.get("counterexamples"), list):
+            continue
+        for k, example in enumerate(e["counterexamples"]):
+            text = _line(example)
+            if text in first:
+                e["counterexamples"][k] = {"same_as": first[text]}
+            else:
+                first[text] = f"{e['id']}#{k}"
+
+
 def _without_run_ids(record: dict, run_ids: list[str]) -> dict:
     """A ``not run`` record's message names the run that died or was interrupted: here it says "its run"
     (runs.json says which), so the entry does not change with the run id."""
@@ -356,7 +384,14 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
     environments = _environments(report)
     tolerances = _tolerances(entries)
     sources = {"report": str(report_path)}
-    entries = [compact_entry(e, _versions(environments), sources) for e in entries]
+    versions = _versions(environments)
+    entries = [compact_entry(e, versions, sources) for e in entries]
+    _shared_examples(entries)
+    defaults = [_jsonable({k: d.get(k) for k in DEFAULT_FIELDS}) for d in report["defaults"]]
+    for d in defaults:  # a default's version is its environment's, mostly: stated there
+        stated = versions.get((d.get("backend"), d.get("device")))
+        if stated is not None and d.get("backend_version") == stated:
+            del d["backend_version"]
     families = {op: None for op in report["ops"]}
     for r in report["records"]:
         if r.get("family") and families.get(r.get("op")) is None:
@@ -368,7 +403,7 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
         "environments": environments,
         "repro_sources": sources,
         "records": entries,
-        "defaults": [_jsonable({k: d.get(k) for k in DEFAULT_FIELDS}) for d in report["defaults"]],
+        "defaults": defaults,
         "tolerances": tolerances,
         "families": families,
         "dtypes": report["dtypes"],
