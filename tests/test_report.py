@@ -723,7 +723,7 @@ def entry_id(entry):
 
 
 def test_small_arrays_stay_whole_and_exact(built):
-    for entry in built["json"]["records"]:
+    for entry in built["read"]["records"]:
         for example in entry.get("counterexamples", []):
             for array in example["inputs"]:
                 assert not array.get("capped") and len(array["values"]) <= MAX_VALUES
