@@ -85,3 +85,15 @@ def test_a_missing_or_broken_report_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["diff", str(tmp_path / "missing"), str(broken)]) == 2
     assert main(["diff", str(broken), str(broken)]) == 2
     assert "not a conformance.json report" in capsys.readouterr().err
+
+
+def test_the_committed_report_against_its_schema_3_rewrite_has_nothing_to_say(tmp_path):
+    """`nnspec diff reports/conformance.json NEW` in CI compares the committed file (possibly schema 2) with one
+    this writer wrote (schema 3): the same content reads back the same, so nothing changed."""
+    from test_report import COMMITTED, rewritten_committed
+
+    from nnspec.report.diff import load_status
+
+    result = diff(load_status(COMMITTED), load_status(rewritten_committed(tmp_path)))
+    assert result.empty and not result.only_old and not result.only_new
+    assert result.versions and all(old == new for old, new in result.versions.values())

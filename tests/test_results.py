@@ -241,3 +241,32 @@ def test_a_missing_file_is_an_error_and_an_unreadable_one_a_warning(tmp_path):
     (tmp_path / "good.jsonl").write_bytes(line(env("a", "2024-01-01")))
     lines, caught = read_with_warnings(read_results, tmp_path)
     assert [r["run_id"] for r in lines] == ["a"] and len(caught) == 1 and "odd.jsonl: skipped" in caught[0]
+
+
+def test_a_schema_3_report_reads_back_in_full(tmp_path):
+    """read_report_file puts back what a schema 3 entry leaves out: the five fields its id names, its
+    environment's version, the standard repro command, a shared counterexample; a stated null says none."""
+    from nnspec.conformance.results import read_report_file
+
+    example = {"inputs": [{"dtype": "float64", "shape": [1], "values": ["0x1p+0"]}]}
+    status = {"schema_version": 3, "environments": [{"backend": "torch", "device": "cpu", "backend_version": "2.4.0"}],
+              "repro_sources": {"report": "reports/conformance.json"},
+              "records": [{"id": "torch/cpu/float64/gelu/forward", "status": "fail", "counterexamples": [example]},
+                          {"id": "torch/cpu/float32/gelu/forward", "status": "fail", "backend_version": None,
+                           "repro": None, "counterexamples": [{"same_as": "torch/cpu/float64/gelu/forward#0"}]},
+                          {"id": "torch/cpu/float32/relu/property/monotonic", "op": "relu", "backend": "torch",
+                           "device": "cpu", "dtype": "float32", "check": "property", "status": "pass"}],
+              "defaults": [{"op": "gelu", "parameter": "approximate", "backend": "torch", "device": "cpu"}]}
+    path = tmp_path / "conformance.json"
+    path.write_text(json.dumps(status), encoding="utf-8")
+    first, second, third = read_report_file(path)["records"]
+    assert (first["op"], first["backend"], first["device"], first["dtype"], first["check"]) == (
+        "gelu", "torch", "cpu", "float64", "forward")
+    assert first["backend_version"] == "2.4.0"
+    assert first["repro"] == "nnspec repro torch/cpu/float64/gelu/forward --report reports/conformance.json"
+    assert second["counterexamples"] == [example] and "backend_version" not in second and "repro" not in second
+    assert third["check"] == "property" and third["backend_version"] == "2.4.0"
+    assert read_report_file(path)["defaults"][0]["backend_version"] == "2.4.0"
+    # schema 2 stated every field: an entry that lacks one is not filled from its id
+    path.write_text(json.dumps({**status, "schema_version": 2}), encoding="utf-8")
+    assert "op" not in read_report_file(path)["records"][0]

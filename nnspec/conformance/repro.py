@@ -97,7 +97,7 @@ def _from_report(record_id: str, path: Path) -> Found:
     if not path.is_file():
         raise FileNotFoundError(f"no report at {path}: pass the conformance.json that `nnspec report` wrote")
     report = read_report_file(path)
-    matches = [r for r in report["records"] if isinstance(r, dict) and _entry_id(r) == record_id]
+    matches = [r for r in report["records"] if isinstance(r, dict) and r.get("id") == record_id]  # the reader states every id
     if not matches:
         raise KeyError(f"no record {record_id!r} in {path} (ids look like torch/cpu/float32/gelu/forward)")
     record = {**matches[-1], "id": record_id}
@@ -108,14 +108,6 @@ def _from_report(record_id: str, path: Path) -> Found:
     runs = runs or [e for e in report.get("environments") or [] if isinstance(e, dict)
                     and (e.get("backend"), e.get("device")) == (record.get("backend"), record.get("device"))]
     return Found(record, runs[-1] if runs else {}, ["--report", str(path)])
-
-
-def _entry_id(entry: dict):
-    """A report entry's id: its ``id``, else backend/device/dtype/op/check (schema 2 states an id only where
-    it differs from that)."""
-    if entry.get("id") is not None:
-        return entry["id"]
-    return "/".join(str(entry.get(k)) for k in ("backend", "device", "dtype", "op", "check"))
 
 
 def _capped(record: dict, path: Path) -> str:

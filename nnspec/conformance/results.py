@@ -339,8 +339,61 @@ def read_results(results_dir: Path | str) -> list[dict]:
     return [line for run in read_runs(results_dir) for line in run.lines]
 
 
+#: The five fields a report entry's ``id`` (``backend/device/dtype/op/check``, the engine's ``record_id``) names.
+ID_FIELDS = ("backend", "device", "dtype", "op", "check")
+
+
+def id_fields(record_id: Any) -> dict:
+    """backend/device/dtype/op/check -> those five fields; {} for an id of another shape."""
+    parts = str(record_id).split("/") if isinstance(record_id, str) else []
+    return dict(zip(ID_FIELDS, parts)) if len(parts) == len(ID_FIELDS) else {}
+
+
+def expand_report(report: dict) -> dict:
+    """A status file's records in full, whichever schema wrote it: each with its ``id`` and the five fields it
+    names, its ``backend_version`` and its ``repro`` command. Schema 3 (``nnspec.report.status``) keys an entry
+    by its id alone, leaves out a version equal to its (backend, device) environment's (the newest one stated)
+    and a repro command that is the standard one (``nnspec repro ID --report`` the ``repro_sources`` report),
+    writes a counterexample an earlier entry holds as ``{"same_as": "ID#k"}`` and leaves out a default's
+    version where it is its environment's; schema 2 states the fields and leaves
+    out an id that is ``backend/device/dtype/op/check``. Readers see the same records from both."""
+    from .repro import repro_command  # here: repro.py imports this module
+
+    compact = isinstance(report.get("schema_version"), int) and report["schema_version"] >= 3
+    versions = {(e.get("backend"), e.get("device")): e.get("backend_version")
+                for e in report.get("environments") or [] if isinstance(e, dict)}
+    sources = report.get("repro_sources") or {}
+    examples: dict[str, Any] = {}  # "ID#k" -> that entry's k-th counterexample, for a later {"same_as": "ID#k"}
+    records = []
+    for entry in report["records"]:
+        if not isinstance(entry, dict):
+            records.append(entry)
+            continue
+        rid = entry.get("id") or "/".join(str(entry.get(k)) for k in ID_FIELDS)
+        named = id_fields(rid) if compact else {}  # schema 2 stated every field: one it lacks is missing
+        record = {"id": rid, **{k: v for k, v in named.items() if k not in entry}, **entry}
+        if compact and "backend_version" not in record and versions.get((record.get("backend"), record.get("device"))):
+            record["backend_version"] = versions[(record.get("backend"), record.get("device"))]
+        if compact and "repro" not in record and record.get("counterexamples") and not record.get("counterexample_capped"):
+            record["repro"] = repro_command(rid, report=sources.get("report"))
+        if compact and isinstance(record.get("counterexamples"), list):
+            record["counterexamples"] = [
+                examples.get(e["same_as"], e) if isinstance(e, dict) and set(e) == {"same_as"} else e
+                for e in record["counterexamples"]]
+            examples.update({f"{rid}#{k}": e for k, e in enumerate(record["counterexamples"])})
+        records.append({k: v for k, v in record.items() if v is not None or k not in ("backend_version", "repro")})
+    defaults = report.get("defaults")
+    if compact and isinstance(defaults, list):
+        defaults = [{**d, "backend_version": versions[(d.get("backend"), d.get("device"))]}
+                    if isinstance(d, dict) and "backend_version" not in d
+                    and versions.get((d.get("backend"), d.get("device"))) else d for d in defaults]
+        return {**report, "records": records, "defaults": defaults}
+    return {**report, "records": records}
+
+
 def read_report_file(path: Path | str) -> dict:
-    """A report's conformance.json, checked to hold a list of records; a clear ValueError otherwise.
+    """A report's conformance.json, checked to hold a list of records; a clear ValueError otherwise; its records
+    in full (``expand_report``: schema 3 and schema 2 read the same).
 
     Shared by everything that reads a report instead of results: ``nnspec repro --report``,
     ``--known`` and ``nnspec diff``."""
@@ -351,4 +404,4 @@ def read_report_file(path: Path | str) -> dict:
         raise ValueError(f"{path} is not a conformance.json report ({exc})") from None
     if not isinstance(report, dict) or not isinstance(report.get("records"), list):
         raise ValueError(f"{path} is not a conformance.json report (no list of records)")
-    return report
+    return expand_report(report)

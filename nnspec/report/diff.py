@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..conformance.results import NOT_RUN, read_report_file
+from ..conformance.results import NOT_RUN, expand_report, read_report_file
 from .format import DEVIATIONS
 
 SECTIONS = ("new", "fixed", "variant", "status", "defaults")
@@ -44,7 +44,7 @@ def load_status(path: Path | str) -> dict:
         from .status import status_file
 
         status, _ = status_file(merge(path), "conformance.json", str(path))
-        return status
+        return expand_report(status)  # the records in full, as read_report_file gives a report's
     raise FileNotFoundError(f"{path}: no report, reports directory or results directory there")
 
 

@@ -5,7 +5,7 @@
 
 ``status_file`` turns the merged report (``merge``) into two files:
 
-conformance.json  one entry per (op, backend, device, dtype, check), sorted as the report is
+conformance.json  one entry per (op, backend, device, dtype, check), keyed by its ``id``, sorted as the report is
                   (catalogue order, numpy first, cpu first, dtypes, checks; then id), with
                   nothing that changes from one run to the next: the same results give a
                   byte-identical file, two runs at the same seed and versions the same file.
@@ -18,13 +18,25 @@ runs.json         the run-to-run churn: each run (run id, file, start time, wall
                   benchmarks with their timings, the benchmark files, the reading warnings,
                   and when the report was generated.
 
-The schema of conformance.json is ``conformance.schema.json`` in this package. Its encodings:
+The schema of conformance.json is ``conformance.schema.json`` in this package (``SCHEMA_VERSION`` 3). Read it
+with ``nnspec.conformance.results.read_report_file``: it puts back what an entry leaves out (below) and reads
+schema 2 (which stated each entry's op, backend, device, dtype, check, backend_version and repro) to the
+same records. Its encodings:
+
+* An entry is keyed by its ``id``, ``backend/device/dtype/op/check`` (the engine's ``record_id``): the five
+  fields it names are left out (an id of another shape, "torch/cpu/float32/relu/property/monotonic", names
+  none: they are stated). Its ``backend_version`` is left out where it is the version of the newest
+  environment of its (backend, device), and so is a default's; its ``repro`` where it is the standard
+  command, ``nnspec repro ID --report`` the report ``repro_sources`` names (a capped entry's reads the
+  results directory: stated). A ``null`` version or repro says the entry has none where the reader
+  would derive one.
+* A counterexample that an earlier entry (in file order) holds as it is is written ``{"same_as": "ID#k"}``:
+  that entry's id and the example's index in its ``counterexamples``.
 
 * A field that is null, empty or false is left out (an entry without ``matches_variant``
   matches no variant), and so is ``unsupported_examples`` when it is 0. What the file states once is not repeated per entry:
   ``tolerance_rule`` and ``tolerance_reason`` are in ``tolerances["op/check"]``
-  (an entry keeps its own only where they differ); each op's family is in ``families``; an
-  entry's ``id`` is ``backend/device/dtype/op/check`` (``record_id``), stated only where it is not;
+  (an entry keeps its own only where they differ); each op's family is in ``families``;
   the case's seed derives from the environment's ``seed``, op and dtype.
 * A ``not run`` entry's message says "its run" where the report names the run (runs.json does).
 * Written compactly (no space after ``,`` or ``:``), one entry a line; the file stays under
@@ -60,9 +72,9 @@ from typing import Any
 
 import numpy as np
 
-from ..conformance.results import NOT_RUN, _jsonable
+from ..conformance.results import NOT_RUN, _jsonable, id_fields
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: entries keyed by id; 2 (still read) stated the five fields
 SCHEMA = Path(__file__).with_name("conformance.schema.json")  # the JSON schema of conformance.json
 MAX_VALUES = 64  # an array of at most this many values is stored in full
 MAX_BYTES = 1_000_000  # the bound on a full run's conformance.json: it is committed and diffed
@@ -239,7 +251,8 @@ def record_id(entry: dict) -> str:
 
 def entry(record: dict, report_path: str, results_dir: str) -> dict:
     """One record as conformance.json stores it (fields in ``ENTRY_FIELDS`` order, absent ones left out);
-    ``status_file`` then moves what the file states once (the tolerance's rule and reason) out of it."""
+    ``status_file`` then moves what the file states once (the tolerance's rule and reason) out of it and
+    ``compact_entry`` what its id, its environment and the report's paths say."""
     from ..conformance.repro import repro_command  # the replay machinery, only for the command's text
 
     data = dict(record)
@@ -260,11 +273,58 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
     if record.get("repro"):
         data["repro"] = (repro_command(record["id"], results=results_dir) if data["counterexample_capped"]
                          else repro_command(record["id"], report=report_path))
-    if data.get("id") == derived_id(data):
-        del data["id"]  # the key it would repeat
     if data.get("unsupported_examples") == 0:
         del data["unsupported_examples"]  # absent is none: most entries have none
     return {name: _jsonable(data[name]) for name in ENTRY_FIELDS if not _absent(data.get(name))}
+
+
+def _versions(environments: list[dict]) -> dict[tuple, Any]:
+    """(backend, device) -> the framework version its newest environment states: what an entry's is, mostly."""
+    return {(e.get("backend"), e.get("device")): e.get("backend_version") for e in environments}
+
+
+def compact_entry(e: dict, versions: dict[tuple, Any], sources: dict[str, str]) -> dict:
+    """A full entry as the file keeps it: keyed by its ``id`` (the five fields it names left out), without a
+    ``backend_version`` its environment states (``versions``) nor a ``repro`` that is the standard command for
+    its id and the report's path (``sources["report"]``; a capped entry's reads the results directory, which
+    is not in the file, so that the results' path does not churn it); a stated null says "none" where the
+    reader would derive one. ``nnspec.conformance.results.expand_report`` puts them back."""
+    from ..conformance.repro import repro_command
+
+    compact = {"id": record_id(e)}
+    named = id_fields(compact["id"])
+    standard = None
+    if e.get("counterexamples") and not e.get("counterexample_capped"):
+        standard = repro_command(compact["id"], report=sources["report"])
+    for name, value in e.items():
+        if name == "id" or (name in named and named[name] == value):
+            continue
+        if name == "backend_version" and value == versions.get((e.get("backend"), e.get("device"))):
+            continue
+        if name == "repro" and value == standard:
+            continue
+        compact[name] = value
+    if "backend_version" not in e and versions.get((e.get("backend"), e.get("device"))):
+        compact["backend_version"] = None
+    if "repro" not in e and standard is not None:
+        compact["repro"] = None
+    return {name: compact[name] for name in ("id", *ENTRY_FIELDS) if name in compact} | compact
+
+
+def _shared_examples(entries: list[dict]) -> None:
+    """A counterexample an earlier entry (in file order) holds as it is is written ``{"same_as": "ID#k"}``,
+    that entry's id and the example's index there: the same failing input often fails several dtypes' or
+    backends' checks alike."""
+    first: dict[str, str] = {}
+    for e in entries:
+        if not isinstance(e.get("counterexamples"), list):
+            continue
+        for k, example in enumerate(e["counterexamples"]):
+            text = _line(example)
+            if text in first:
+                e["counterexamples"][k] = {"same_as": first[text]}
+            else:
+                first[text] = f"{e['id']}#{k}"
 
 
 def _without_run_ids(record: dict, run_ids: list[str]) -> dict:
@@ -323,6 +383,15 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
                      key=key)
     environments = _environments(report)
     tolerances = _tolerances(entries)
+    sources = {"report": str(report_path)}
+    versions = _versions(environments)
+    entries = [compact_entry(e, versions, sources) for e in entries]
+    _shared_examples(entries)
+    defaults = [_jsonable({k: d.get(k) for k in DEFAULT_FIELDS}) for d in report["defaults"]]
+    for d in defaults:  # a default's version is its environment's, mostly: stated there
+        stated = versions.get((d.get("backend"), d.get("device")))
+        if stated is not None and d.get("backend_version") == stated:
+            del d["backend_version"]
     families = {op: None for op in report["ops"]}
     for r in report["records"]:
         if r.get("family") and families.get(r.get("op")) is None:
@@ -332,8 +401,9 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
     status = {
         "schema_version": SCHEMA_VERSION,
         "environments": environments,
+        "repro_sources": sources,
         "records": entries,
-        "defaults": [_jsonable({k: d.get(k) for k in DEFAULT_FIELDS}) for d in report["defaults"]],
+        "defaults": defaults,
         "tolerances": tolerances,
         "families": families,
         "dtypes": report["dtypes"],
