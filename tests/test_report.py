@@ -708,7 +708,9 @@ def test_a_large_counterexample_is_capped_around_its_worst_element(tmp_path):
     assert results_command in md and results_command in html and "capped in conformance.json" in md
     # the page shows the example once, on the deviation's card, a few values an array, and says it is capped
     assert html.count("<dt>counterexample</dt>") == 1 and "capped in conformance.json" in html
-    assert len(html.encode()) < 100_000
+    # the arrays are > 1 MB raw; the page stays the size of its catalogue's rows (every other case "not run",
+    # ~100 kB at 83 ops), so a bound well under the raw size is what shows them capped
+    assert len(html.encode()) < 200_000
     runs = json.loads((tmp_path / "out" / "runs.json").read_text(encoding="utf-8"))
     assert runs["runs"][0]["capped"] == [entry_id(entry)]
     # and repro from the report says so, naming the file, instead of replaying a slice
