@@ -373,3 +373,67 @@ def test_split_biases_round_trip_bit_for_bit_through_negative_zero():
     back = R.disassemble("gru", layout, native, H)
     for name, array in weights.items():
         assert back[name].tobytes() == array.tobytes(), name
+
+
+# the LSTM with peepholes (Gers & Schmidhuber 2000) -----------------------------------------
+
+
+@_at_50_digits
+def mp_peephole_cell(x, h, c, w_ih, w_hh, b, w_peep):
+    """One peephole step for one batch row, term by term: the output gate sees the new c'."""
+    H = w_hh.shape[-1]
+    W = np.concatenate([w_hh, w_ih], axis=1)
+    hx = list(h) + list(x)
+    p = [[mpmath.mpf(v) for v in row] for row in w_peep]
+    a = [[_affine(W, hx, b, g * H + k) for k in range(H)] for g in range(4)]
+    i = [_sigma(a[0][k] + p[0][k] * c[k]) for k in range(H)]
+    f = [_sigma(a[1][k] + p[1][k] * c[k]) for k in range(H)]
+    g = [mpmath.tanh(a[2][k]) for k in range(H)]
+    c_new = [f[k] * c[k] + i[k] * g[k] for k in range(H)]
+    o = [_sigma(a[3][k] + p[2][k] * c_new[k]) for k in range(H)]
+    return [o[k] * mpmath.tanh(c_new[k]) for k in range(H)], c_new
+
+
+def _peephole_inputs(B=2, I=3, H=4, scale=1.0):
+    return [draw(B, I, scale=3 * scale), draw(B, H), draw(B, H, scale=3), draw(4 * H, I, scale=scale),
+            draw(4 * H, H, scale=scale), draw(4 * H, scale=2 * scale), draw(3, H, scale=2 * scale)]
+
+
+def test_peephole_cell_with_zero_peepholes_is_the_lstm_cell_exactly():
+    inputs = _peephole_inputs()
+    zero = np.zeros_like(inputs[-1])
+    for got, expected in zip(R.lstm_peephole_cell(*inputs[:-1], zero), R.lstm_cell(*inputs[:-1])):
+        np.testing.assert_array_equal(got, expected)
+    cotangent = draw(2, 4)
+    got = R.lstm_peephole_cell_vjp(*inputs[:-1], zero, cotangent)
+    for g, e in zip(got, R.lstm_cell_vjp(*inputs[:-1], cotangent)):
+        np.testing.assert_array_equal(g, e)
+    assert got[-1].shape == zero.shape and np.any(got[-1] != 0)  # the peepholes' own gradient is not zero at 0
+
+
+@pytest.mark.parametrize("scale", [1.0, 8.0])  # 8: saturated gates
+def test_peephole_cell_matches_mpmath(scale):
+    inputs = _peephole_inputs(scale=scale)
+    x, h, c = inputs[:3]
+    got = R.lstm_peephole_cell(*inputs)
+    for n in range(x.shape[0]):
+        exact = mp_peephole_cell([mpmath.mpf(v) for v in x[n]], [mpmath.mpf(v) for v in h[n]],
+                                 [mpmath.mpf(v) for v in c[n]], *inputs[3:])
+        for k, e in enumerate(exact):
+            _close(got[k][n], [float(v) for v in e], what=f"lstm_peephole_cell output {k}")
+
+
+def test_peephole_output_gate_sees_the_new_cell_state():
+    """With only p_o nonzero, o = σ(a_o + p_o ⊙ c'): the old c would give another h'."""
+    x, h, c, w_ih, w_hh, b, w_peep = _peephole_inputs()
+    w_peep[:2] = 0
+    h_new, c_new = R.lstm_peephole_cell(x, h, c, w_ih, w_hh, b, w_peep)
+    H = h.shape[-1]
+    a_o = x @ w_ih[3 * H:].T + h @ w_hh[3 * H:].T + b[3 * H:]
+    np.testing.assert_allclose(h_new, np.tanh(c_new) / (1 + np.exp(-(a_o + w_peep[2] * c_new))), rtol=1e-14)
+    assert not np.allclose(h_new, np.tanh(c_new) / (1 + np.exp(-(a_o + w_peep[2] * c))))
+
+
+def test_peephole_cell_vjp_matches_central_differences():
+    inputs = _peephole_inputs(B=2, I=3, H=2)
+    _check_vjp(lambda *a: R.lstm_peephole_cell(*a)[0], R.lstm_peephole_cell_vjp, inputs, "lstm_peephole_cell")

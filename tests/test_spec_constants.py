@@ -101,6 +101,7 @@ TEXTBOOK = {
     # Recurrent: Cho et al. 2014's GRU applies the reset gate before the product (reset_after=False);
     # time-major inputs and the whole sequence returned, as torch.
     "rnn_cell": {}, "lstm_cell": {},
+    "lstm_peephole_cell": {},  # Gers & Schmidhuber 2000: the peepholes are weights (an input), no parameter
     "gru_cell": {"reset_after": False},
     "rnn": {"batch_first": False, "return_sequences": True},
     "lstm": {"batch_first": False, "return_sequences": True},

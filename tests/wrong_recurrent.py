@@ -101,3 +101,24 @@ class KernelNotTransposedBack(TensorflowBackend):
     def from_native_layout(self, op, native, params):
         back = super().from_native_layout(op, native, params)
         return {name: np.swapaxes(w, -1, -2) if name in ("w_ih", "w_hh") else w for name, w in back.items()}
+
+
+def _output_gate_on_the_old_state(x, h, c, w_ih, w_hh, b, w_peep):
+    """The peephole LSTM with p_o ⊙ c (the OLD state) in the output gate, where the spec has p_o ⊙ c'."""
+    x, h, c, w_ih, w_hh, b, w_peep = (np.asarray(a, np.float64) for a in (x, h, c, w_ih, w_hh, b, w_peep))
+    H = h.shape[-1]
+    a = x @ w_ih.T + h @ w_hh.T + b
+    sigma = lambda v: 1 / (1 + np.exp(-v))
+    i, f = sigma(a[:, :H] + w_peep[0] * c), sigma(a[:, H:2 * H] + w_peep[1] * c)
+    c_new = f * c + i * np.tanh(a[:, 2 * H:3 * H])
+    o = sigma(a[:, 3 * H:] + w_peep[2] * c)
+    return o * np.tanh(c_new), c_new
+
+
+class OutputGatePeeksAtOldState(NumpyBackend):
+    """An LSTM with peepholes whose output gate looks at the cell state before the update."""
+
+    name = "output-gate-peeks-at-old-state"
+
+    def lstm_peephole_cell(self, x, h, c, w_ih, w_hh, b, w_peep):
+        return tuple(out.astype(x.dtype) for out in _output_gate_on_the_old_state(x, h, c, w_ih, w_hh, b, w_peep))

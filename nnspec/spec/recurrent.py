@@ -8,6 +8,8 @@ Equations (σ the logistic sigmoid, ⊙ the elementwise product, W·[h, x] = W_h
 * RNN:  h' = tanh(W·[h, x] + b)
 * LSTM: i, f, o = σ(W_{i,f,o}·[h, x] + b_{i,f,o}),  g = tanh(W_g·[h, x] + b_g),
         c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c')
+* LSTM with peepholes (cell only): as the LSTM, with p_i ⊙ c and p_f ⊙ c added to the input
+  and forget gates' pre-activations and p_o ⊙ c' to the output gate's (w_peep (3, H))
 * GRU:  r = σ(W_r·[h, x] + b_r),  z = σ(W_z·[h, x] + b_z),
         n = tanh(W_in,n·x + b_n + W_hh,n·(r ⊙ h) + b_hn)          (reset_after=False, the textbook)
         n = tanh(W_in,n·x + b_n + r ⊙ (W_hh,n·h + b_hn))          (reset_after=True)
@@ -303,6 +305,58 @@ def lstm_cell_vjp(x, h, c, w_ih, w_hh, b, cotangent):
     _, cache = _step("lstm", x, (h, c), w_ih, w_hh, b, None, False, "1-z")
     dx, (dh, dc), dwi, dwh, db, _ = _step_back("lstm", cache, (cotangent, np.zeros_like(c)), w_ih, w_hh, False, "1-z")
     return dx, dh, dc, dwi, dwh, db
+
+
+def _peephole_step(x, h, c, w_ih, w_hh, b, w_peep):
+    """(h', c') of the peephole LSTM and what its backward step needs."""
+    H = h.shape[-1]
+    p_i, p_f, p_o = w_peep
+    a = x @ w_ih.T + h @ w_hh.T + b
+    (i, di), (f, df), (g, dg) = (
+        _sigmoid(a[..., :H] + p_i * c), _sigmoid(a[..., H:2 * H] + p_f * c), _tanh(a[..., 2 * H:3 * H]))
+    c_new = f * c + i * g
+    o, do = _sigmoid(a[..., 3 * H:] + p_o * c_new)  # the output gate peeks at the NEW cell state
+    tc, dtc = _tanh(c_new)
+    return (o * tc, c_new), (x, h, c, i, di, f, df, g, dg, o, do, c_new, tc, dtc)
+
+
+def _peephole_step_back(cache, d_state, w_ih, w_hh, w_peep):
+    """(dx, dh, dc, dw_ih, dw_hh, db, dw_peep) of one peephole step, from (dh', dc')."""
+    x, h, c, i, di, f, df, g, dg, o, do, c_new, tc, dtc = cache
+    p_i, p_f, p_o = w_peep
+    dh_new, dc_new = d_state
+    da_o = dh_new * tc * do
+    dc_total = dc_new + dh_new * o * dtc + da_o * p_o  # c' reaches h' through tanh(c') and through o
+    da_i, da_f, da_g = dc_total * g * di, dc_total * c * df, dc_total * i * dg
+    dc = dc_total * f + da_i * p_i + da_f * p_f
+    da = np.concatenate([da_i, da_f, da_g, da_o], axis=-1)
+    dw_peep = np.stack([(da_i * c).sum(0), (da_f * c).sum(0), (da_o * c_new).sum(0)])
+    return da @ w_ih, da @ w_hh, dc, da.T @ x, da.T @ h, da.sum(0), dw_peep
+
+
+@float64
+def lstm_peephole_cell(x, h, c, w_ih, w_hh, b, w_peep):
+    """(h', c') of the LSTM with peephole connections (Gers & Schmidhuber 2000; TF1's
+    ``LSTMCell(use_peepholes=True)``): the gates also see the cell state, elementwise.
+
+    i = σ(W_i x + U_i h + p_i ⊙ c + b_i),  f = σ(W_f x + U_f h + p_f ⊙ c + b_f),
+    g = tanh(W_g x + U_g h + b_g),  c' = f ⊙ c + i ⊙ g,
+    o = σ(W_o x + U_o h + p_o ⊙ c' + b_o),  h' = o ⊙ tanh(c').
+    The output gate peeks at the new state c', the input and forget gates at the old c.
+    Shapes as ``lstm_cell`` (gate order (i, f, g, o)) plus w_peep (3, H), rows (p_i, p_f, p_o);
+    w_peep = 0 is ``lstm_cell``. The VJP differentiates ⟨cotangent, h'⟩:
+    da_o = g_h ⊙ tanh(c') ⊙ σ', dc' = g_h ⊙ o ⊙ tanh'(c') + da_o ⊙ p_o,
+    da_i = dc' ⊙ g ⊙ σ', da_f = dc' ⊙ c ⊙ σ', da_g = dc' ⊙ i ⊙ tanh',
+    dc = dc' ⊙ f + da_i ⊙ p_i + da_f ⊙ p_f, dw_peep = Σ_batch (da_i ⊙ c, da_f ⊙ c, da_o ⊙ c'),
+    and through the affine maps to x, h, w_ih, w_hh, b as ``lstm_cell``.
+    """
+    return _peephole_step(x, h, c, w_ih, w_hh, b, w_peep)[0]
+
+
+@float64
+def lstm_peephole_cell_vjp(x, h, c, w_ih, w_hh, b, w_peep, cotangent):
+    _, cache = _peephole_step(x, h, c, w_ih, w_hh, b, w_peep)
+    return _peephole_step_back(cache, (cotangent, np.zeros_like(c)), w_ih, w_hh, w_peep)
 
 
 @float64

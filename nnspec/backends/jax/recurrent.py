@@ -92,6 +92,9 @@ class Recurrent:
     }
     # flax.linen.GRUCell resets after the recurrent product only: the spec's (Cho et al.'s) default is before
     FIXED = {op: {"reset_after": (nn.GRUCell, True)} for op in ("gru", "gru_cell")}
+    # measured on flax 0.12.8: LSTMCell's and OptimizedLSTMCell's fields are features, gate_fn, activation_fn,
+    # the three initializers, dtype, param_dtype, carry_init: no peephole parameter
+    UNSUPPORTED = {"lstm_peephole_cell": "flax.linen.LSTMCell/OptimizedLSTMCell have no peephole connections"}
 
     # ops ---------------------------------------------------------------------------
 

@@ -21,6 +21,9 @@ class Recurrent:
     def lstm_cell(self, x, h, c, w_ih, w_hh, b):
         return in_dtype(R.lstm_cell, x, h, c, w_ih, w_hh, b)
 
+    def lstm_peephole_cell(self, x, h, c, w_ih, w_hh, b, w_peep):
+        return in_dtype(R.lstm_peephole_cell, x, h, c, w_ih, w_hh, b, w_peep)
+
     def gru_cell(self, x, h, w_ih, w_hh, b, b_hn, reset_after):
         return in_dtype(R.gru_cell, x, h, w_ih, w_hh, b, b_hn, reset_after=reset_after)
 

@@ -82,6 +82,10 @@ class Recurrent:
         "gru": {"return_sequences": (keras.layers.GRU.__init__, "return_sequences", same),
                 "reset_after": (keras.layers.GRU.__init__, "reset_after", same)},
     }
+    # measured on TF 2.21 / Keras 3.15: tf.compat.v1.nn.rnn_cell.LSTMCell(use_peepholes=True) raises AttributeError
+    # "`LSTMCell` is not available with Keras 3", and keras.layers.LSTMCell has no peephole option
+    UNSUPPORTED = {"lstm_peephole_cell": "keras.layers.LSTMCell has no peepholes; tf.compat.v1's "
+                                         "LSTMCell(use_peepholes=True) is not available with Keras 3"}
 
     # ops ---------------------------------------------------------------------------
 

@@ -86,6 +86,9 @@ class Recurrent:
     }
     # torch.nn.GRU/GRUCell reset after the recurrent product only: the spec's (Cho et al.'s) default is before
     FIXED = {"gru": {"reset_after": (torch.nn.GRU, True)}, "gru_cell": {"reset_after": (torch.nn.GRUCell, True)}}
+    # measured on torch 2.13: LSTMCell(input_size, hidden_size, bias) and RNNBase's num_layers, bias, batch_first,
+    # dropout, bidirectional, proj_size: no peephole weights anywhere
+    UNSUPPORTED = {"lstm_peephole_cell": "torch.nn.LSTM/LSTMCell have no peephole connections"}
 
     # ops ---------------------------------------------------------------------------
 

@@ -78,6 +78,7 @@ SCALES = {
     "w_hh": (0.5, 1.5),
     "b": (1.0, 4.0, 20.0),
     "b_hn": (1.0, 3.0),
+    "w_peep": (1.0, 3.0),  # peepholes multiply c (up to ±5 drawn): 3 saturates the gates from the state alone
 }
 STATES = {"rnn": ("h",), "lstm": ("h", "c"), "gru": ("h",)}
 
@@ -131,6 +132,8 @@ def cell_examples(op):
             x = _array(draw, rng, dtype, (cell.B, cell.I), SCALES["x"])
             states = [_array(draw, rng, dtype, (cell.B, cell.H), SCALES[s]) for s in STATES[kind]]
             weights = _weights(draw, rng, dtype, kind, (), cell.I, cell.H, cell.reset_after)
+            if op == "lstm_peephole_cell":
+                weights.append(_array(draw, rng, dtype, (3, cell.H), SCALES["w_peep"]))
             drawn = {"reset_after": cell.reset_after} if kind == "gru" else {}
             return S.Example([x, *states, *weights], _cotangent(draw, rng, dtype, (cell.B, cell.H)), drawn)
 
@@ -203,11 +206,11 @@ WEIGHTS = ("w_ih", "w_hh", "b")
 CHECKS = ("values", "defaults", "layout")
 
 
-def _row(op, n_inputs, weights=WEIGHTS, params=None, variants=None, inputs=None):
+def _row(op, n_inputs, weights=WEIGHTS, params=None, variants=None, inputs=None, checks=CHECKS):
     return OpEntry(
         op, "recurrent", getattr(R, op), getattr(R, f"{op}_vjp"), FORWARD, GRADIENT,
         params=params or {}, variants=variants or {}, inputs=inputs, wrt=tuple(range(n_inputs)),
-        gradient_floor=gradient_floor, checks=CHECKS, weights=weights,
+        gradient_floor=gradient_floor, checks=checks, weights=weights,
     )
 
 
@@ -216,6 +219,9 @@ GRU_VARIANTS = {"reset_after": (True,), "old_state_weight": ("z",)}
 ROWS = [
     _row("rnn_cell", 5, inputs=cell_examples("rnn_cell")),
     _row("lstm_cell", 6, inputs=cell_examples("lstm_cell")),
+    # No framework here has peepholes (every adapter declares it): no native layout to check.
+    _row("lstm_peephole_cell", 7, WEIGHTS + ("w_peep",), inputs=cell_examples("lstm_peephole_cell"),
+         checks=("values", "defaults")),
     _row("gru_cell", 6, WEIGHTS + ("b_hn",), {"reset_after": from_menu}, GRU_VARIANTS, cell_examples("gru_cell")),
     _row("rnn", 5, params=STRUCTURAL, inputs=sequence_examples("rnn")),
     _row("lstm", 6, params=STRUCTURAL, inputs=sequence_examples("lstm")),
