@@ -20,7 +20,8 @@ def run(backend, op, dtype="float64", budget="standard", seed=3):
     return {r["check"]: r for r in records}
 
 
-@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse", "nll"])
+@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse", "nll",
+                                "categorical_cross_entropy", "categorical_cross_entropy_with_logits"])
 def test_baseline_passes_what_the_wrong_adapters_break(op):
     for record in run(NumpyBackend(), op).values():
         assert record["status"] == "pass", (op, record)
@@ -62,6 +63,22 @@ def test_ignored_rows_summed_but_not_counted_are_caught():
     example = decode_example(forward["counterexamples"][0])
     labels, ignored = example.inputs[1], example.params["ignore_index"]
     assert ignored is not None and np.any(labels == ignored) and example.params["reduction"] in ("mean", "sum")
+
+
+def test_a_soft_weighted_mean_over_the_samples_is_caught_and_named():
+    records = run(W.SoftWeightedMeanOverSamples(), "categorical_cross_entropy_with_logits")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail", records[check]
+        assert records[check]["matches_variant"] == "categorical_cross_entropy_with_logits(mean_divisor='samples')"
+        example = decode_example(records[check]["counterexamples"][0])
+        assert example.params["reduction"] == "mean" and example.params["class_weight"] is not None
+
+
+def test_soft_class_weights_in_the_divisor_only_are_caught():
+    forward = run(W.SoftWeightsInTheDivisorOnly(), "categorical_cross_entropy")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None
+    example = decode_example(forward["counterexamples"][0])
+    assert example.params["reduction"] == "mean" and example.params["class_weight"] is not None
 
 
 @pytest.mark.parametrize("op", ["nll", "sparse_categorical_cross_entropy"])

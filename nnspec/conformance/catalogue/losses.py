@@ -425,7 +425,7 @@ def _class_row_gradient_floor(example):
 
 def _soft_class_scales(example):
     """(the largest class weight each row's terms carry, the mean's divisor) for probability targets."""
-    prediction, target = _f64(example.inputs[0]), _f64(example.inputs[1])
+    target = _f64(example.inputs[1])
     params = example.params
     t = L._smooth_categorical(target, params.get("label_smoothing", 0.0))
     weighted, divisor = L._soft_class_weighting(target, t, params["class_weight"], np.float64,
