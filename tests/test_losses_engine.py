@@ -102,6 +102,32 @@ def test_class_weights_and_ignored_labels_are_drawn_where_they_matter(op):
     assert all(count >= 10 for count in seen.values()), seen
 
 
+@pytest.mark.parametrize("op", ["categorical_cross_entropy", "categorical_cross_entropy_with_logits"])
+def test_soft_class_weights_are_drawn_per_class_and_old_records_replay_unweighted(op):
+    """Class weights of the row's class count (weights of 0 among them) and unweighted examples are both
+    drawn, and survive the record's JSON; a record from before class_weight existed replays unweighted."""
+    from nnspec.conformance.strategies import Example
+
+    seen = {"weighted": 0, "zero weight": 0, "plain": 0}
+
+    @settings(max_examples=200, derandomize=True, database=None, deadline=None)
+    @given(CATALOGUE[op].example("float32"))
+    def draw(example):
+        weights = example.params["class_weight"]
+        assert weights is None or len(weights) == example.inputs[0].shape[-1]
+        seen["weighted"] += weights is not None
+        seen["zero weight"] += weights is not None and 0.0 in weights
+        seen["plain"] += weights is None
+        assert decode_example(json.loads(json.dumps(encode_example(example)))).params == example.params
+
+    draw()
+    assert all(count >= 10 for count in seen.values()), seen
+    x, t = np.array([[0.2, 0.8]]), np.array([[0.5, 0.5]])
+    old = CATALOGUE[op].completed(Example([x, t], None, {"reduction": "mean", "label_smoothing": 0.0}))
+    assert old.params["class_weight"] is None
+    assert CATALOGUE[op].forward(*old.inputs, **old.params) == CATALOGUE[op].forward(x, t)
+
+
 def test_a_parameter_value_the_backend_lacks_skips_those_examples_only():
     records = run(W.NoLabelSmoothing(), "binary_cross_entropy")
     for record in records.values():
