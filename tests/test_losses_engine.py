@@ -20,7 +20,8 @@ def run(backend, op, dtype="float64", budget="standard", seed=3):
     return {r["check"]: r for r in records}
 
 
-@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse", "nll"])
+@pytest.mark.parametrize("op", ["binary_cross_entropy", "huber", "sparse_categorical_cross_entropy", "mse", "nll",
+                                "categorical_cross_entropy", "categorical_cross_entropy_with_logits"])
 def test_baseline_passes_what_the_wrong_adapters_break(op):
     for record in run(NumpyBackend(), op).values():
         assert record["status"] == "pass", (op, record)
@@ -64,6 +65,22 @@ def test_ignored_rows_summed_but_not_counted_are_caught():
     assert ignored is not None and np.any(labels == ignored) and example.params["reduction"] in ("mean", "sum")
 
 
+def test_a_soft_weighted_mean_over_the_samples_is_caught_and_named():
+    records = run(W.SoftWeightedMeanOverSamples(), "categorical_cross_entropy_with_logits")
+    for check in ("forward", "gradient"):
+        assert records[check]["status"] == "fail", records[check]
+        assert records[check]["matches_variant"] == "categorical_cross_entropy_with_logits(mean_divisor='samples')"
+        example = decode_example(records[check]["counterexamples"][0])
+        assert example.params["reduction"] == "mean" and example.params["class_weight"] is not None
+
+
+def test_soft_class_weights_in_the_divisor_only_are_caught():
+    forward = run(W.SoftWeightsInTheDivisorOnly(), "categorical_cross_entropy")["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None
+    example = decode_example(forward["counterexamples"][0])
+    assert example.params["reduction"] == "mean" and example.params["class_weight"] is not None
+
+
 @pytest.mark.parametrize("op", ["nll", "sparse_categorical_cross_entropy"])
 def test_class_weights_and_ignored_labels_are_drawn_where_they_matter(op):
     """The ignored label hits labels in the batch, every row of a batch is ignored, weights of 0 appear;
@@ -83,6 +100,32 @@ def test_class_weights_and_ignored_labels_are_drawn_where_they_matter(op):
 
     draw()
     assert all(count >= 10 for count in seen.values()), seen
+
+
+@pytest.mark.parametrize("op", ["categorical_cross_entropy", "categorical_cross_entropy_with_logits"])
+def test_soft_class_weights_are_drawn_per_class_and_old_records_replay_unweighted(op):
+    """Class weights of the row's class count (weights of 0 among them) and unweighted examples are both
+    drawn, and survive the record's JSON; a record from before class_weight existed replays unweighted."""
+    from nnspec.conformance.strategies import Example
+
+    seen = {"weighted": 0, "zero weight": 0, "plain": 0}
+
+    @settings(max_examples=200, derandomize=True, database=None, deadline=None)
+    @given(CATALOGUE[op].example("float32"))
+    def draw(example):
+        weights = example.params["class_weight"]
+        assert weights is None or len(weights) == example.inputs[0].shape[-1]
+        seen["weighted"] += weights is not None
+        seen["zero weight"] += weights is not None and 0.0 in weights
+        seen["plain"] += weights is None
+        assert decode_example(json.loads(json.dumps(encode_example(example)))).params == example.params
+
+    draw()
+    assert all(count >= 10 for count in seen.values()), seen
+    x, t = np.array([[0.2, 0.8]]), np.array([[0.5, 0.5]])
+    old = CATALOGUE[op].completed(Example([x, t], None, {"reduction": "mean", "label_smoothing": 0.0}))
+    assert old.params["class_weight"] is None
+    assert CATALOGUE[op].forward(*old.inputs, **old.params) == CATALOGUE[op].forward(x, t)
 
 
 def test_a_parameter_value_the_backend_lacks_skips_those_examples_only():

@@ -371,6 +371,93 @@ def test_weighted_nll_and_sparse_closed_forms():
                                                                                                     rel=1e-15)
 
 
+def soft_weighted_losses(row_losses, targets, class_weight, reduction, mean_divisor, empty_mean):
+    """A plain loop: the rows' (already weighted) losses reduced; "mean" divides by Σ_i Σ_c w_c·t_ic of the
+    unsmoothed targets ("weight_sum") or by the row count ("samples")."""
+    if reduction != "mean":
+        return reduce(row_losses, reduction)
+    weight_sum = mpmath.fsum(M(w) * t for row in targets for w, t in zip(class_weight, row))
+    divisor = weight_sum if mean_divisor == "weight_sum" else mpmath.mpf(len(row_losses))
+    if divisor == 0:
+        return mpmath.nan if empty_mean == "nan" else mpmath.mpf(0)
+    return mpmath.fsum(row_losses) / divisor
+
+
+SOFT_WEIGHTED_MEANS = st.sampled_from([("weight_sum", "nan"), ("samples", "nan"), ("weight_sum", "zero")])
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@SETTINGS
+@given(data=st.data(), reduction=st.sampled_from(REDUCTIONS), eps=SMOOTHING, variant=SOFT_WEIGHTED_MEANS)
+def test_class_weighted_categorical_cross_entropy_matches_mpmath(from_logits, data, reduction, eps, variant):
+    """−Σ_c w_c·t_c·log p_c per row of probability targets (soft or any in [0, 1]), reduced by a loop."""
+    classes = data.draw(st.sampled_from([2, 3, 5]))
+    target = data.draw(class_rows(classes=[classes], normalised=data.draw(st.booleans()), values=TARGETS))
+    prediction = (data.draw(arrays(LOGITS, [target.shape])) if from_logits
+                  else data.draw(class_rows(classes=[classes]).filter(lambda p: p.shape == target.shape)))
+    weight = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0, 10))
+    class_weight = data.draw(st.tuples(*[weight] * classes))
+    mean_divisor, empty_mean = variant
+    row_loss = cce_logits_row if from_logits else cce_row
+    exact = [row_loss(pr, [M(w) * t for w, t in zip(class_weight, smooth_categorical(tr, M(eps)))])
+             for pr, tr in zip(rows(prediction), rows(target))]
+    want = soft_weighted_losses(exact, rows(target), class_weight, reduction, mean_divisor, empty_mean)
+    op = L.categorical_cross_entropy_with_logits if from_logits else L.categorical_cross_entropy
+    actual = op(prediction, target, reduction=reduction, label_smoothing=eps, class_weight=class_weight,
+                mean_divisor=mean_divisor, empty_mean=empty_mean)
+    if not isinstance(want, list) and mpmath.isnan(want):
+        assert np.isnan(actual)
+    else:
+        assert_close(actual, want, what="weighted cce")
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@SETTINGS
+@given(data=st.data(), reduction=st.sampled_from(REDUCTIONS), eps=SMOOTHING)
+def test_class_weighted_cce_of_one_hot_targets_is_the_sparse_forms(from_logits, data, reduction, eps):
+    """One-hot targets: the weighted loss, its textbook mean (Σ_i Σ_c w_c·t_ic = Σ w_{y_i}) and its gradient
+    are the sparse form's of the labels, also under label smoothing (each smoothed term weighted)."""
+    classes = data.draw(st.sampled_from([2, 3, 5]))
+    prediction = (data.draw(arrays(LOGITS, [(3, classes)])) if from_logits
+                  else data.draw(class_rows(classes=[classes], values=OPEN_PROBS)))
+    labels = np.array(data.draw(st.lists(st.integers(0, classes - 1), min_size=prediction.shape[0],
+                                         max_size=prediction.shape[0])))
+    class_weight = data.draw(st.tuples(*[st.sampled_from([0.5, 1.0, 2.0, 3.0])] * classes))
+    one_hot = np.eye(classes)[labels]
+    op, vjp = ((L.categorical_cross_entropy_with_logits, L.categorical_cross_entropy_with_logits_vjp) if from_logits
+               else (L.categorical_cross_entropy, L.categorical_cross_entropy_vjp))
+    params = {"reduction": reduction, "label_smoothing": eps, "class_weight": class_weight}
+    sparse = {"from_logits": from_logits, **params}
+    cotangent = np.ones(prediction.shape[:-1]) if reduction == "none" else np.float64(1.0)
+    np.testing.assert_allclose(op(prediction, one_hot, **params),
+                               L.sparse_categorical_cross_entropy(prediction, labels, **sparse), rtol=1e-13)
+    np.testing.assert_allclose(vjp(prediction, one_hot, cotangent, **params),
+                               L.sparse_categorical_cross_entropy_vjp(prediction, labels, cotangent, **sparse),
+                               rtol=1e-13, atol=1e-300)
+
+
+def test_class_weighted_cce_closed_forms():
+    """Rows t = (1/2, 1/2), (0, 1), p = (1/2, 1/2), weights (1, 3): the losses are 2·log 2 and 3·log 2, the
+    textbook mean divides their sum by 2 + 3, "samples" by 2; weights of 0 leave an empty (nan) mean."""
+    p, t, w = np.full((2, 2), 0.5), np.array([[0.5, 0.5], [0.0, 1.0]]), (1.0, 3.0)
+    log2 = math.log(2)
+    np.testing.assert_allclose(L.categorical_cross_entropy(p, t, reduction="none", class_weight=w),
+                               [2 * log2, 3 * log2], rtol=1e-15)
+    assert L.categorical_cross_entropy(p, t, class_weight=w) == pytest.approx(log2, rel=1e-15)
+    assert L.categorical_cross_entropy(p, t, class_weight=w, mean_divisor="samples") == pytest.approx(
+        5 * log2 / 2, rel=1e-15)
+    # d/dp_c = −w_c·t_c/p_c over the divisor 5
+    np.testing.assert_allclose(L.categorical_cross_entropy_vjp(p, t, np.float64(1.0), class_weight=w),
+                               [[-0.2, -0.6], [0.0, -1.2]], rtol=1e-15)
+    x = np.zeros((2, 2))  # softmax(0) = 1/2: the logits form of the same rows
+    assert L.categorical_cross_entropy_with_logits(x, t, class_weight=w) == pytest.approx(log2, rel=1e-15)
+    np.testing.assert_allclose(L.categorical_cross_entropy_with_logits_vjp(x, t, np.float64(1.0), class_weight=w),
+                               [[0.1, -0.1], [0.3, -0.3]], rtol=1e-15)  # (softmax·Σ_c w_c·t_c − w·t)/5
+    assert np.isnan(L.categorical_cross_entropy(p, t, class_weight=(0.0, 0.0)))
+    assert L.categorical_cross_entropy(p, t, class_weight=(0.0, 0.0), empty_mean="zero") == 0.0
+    assert np.all(np.isnan(L.categorical_cross_entropy_vjp(p, t, np.float64(1.0), class_weight=(0.0, 0.0))))
+
+
 def test_an_all_ignored_batch_has_a_nan_mean_and_no_gradient():
     """Every row ignored: the mean is 0/0 = nan (0 under empty_mean="zero"), the sum 0, each row 0; the loss
     does not depend on any row, so every gradient element is 0. Every kept row weighted 0: nan too, and the
@@ -564,6 +651,13 @@ def test_row_vjps_match_mpmath_diff(p, data, eps):
     _diff_check(L.categorical_cross_entropy_with_logits_vjp, (x, t), 0,
                 by_rows(lambda a, b: cce_logits_row(a, smooth_categorical(b, M(eps)))),
                 what="cce_with_logits", reduction="sum", label_smoothing=eps)
+    w = data.draw(st.tuples(*[st.sampled_from([0.0, 0.5, 1.0, 3.0])] * 3))
+    weighted = lambda b: [M(wc) * tc for wc, tc in zip(w, smooth_categorical(b, M(eps)))]
+    _diff_check(L.categorical_cross_entropy_vjp, (p, t), 0, by_rows(lambda a, b: cce_row(a, weighted(b))),
+                what="weighted cce", reduction="sum", label_smoothing=eps, class_weight=w)
+    _diff_check(L.categorical_cross_entropy_with_logits_vjp, (x, t), 0,
+                by_rows(lambda a, b: cce_logits_row(a, weighted(b))),
+                what="weighted cce_with_logits", reduction="sum", label_smoothing=eps, class_weight=w)
     _diff_check(L.kl_divergence_vjp, (p, t), 0, by_rows(lambda a, b: mpmath.fsum(kl_terms(a, b))),
                 what="kl", reduction="sum")
     _diff_check(L.dice_vjp, (p, t), 0, by_rows(lambda a, b: dice_row(a, b, M(0.5))), what="dice", smooth=0.5,

@@ -59,8 +59,8 @@ TEXTBOOK = {
     "huber": {"delta": 1.0, "reduction": "mean"},  # δ = 1 (torch HuberLoss, Keras Huber, optax)
     "binary_cross_entropy": {"reduction": "mean", "label_smoothing": 0.0},
     "binary_cross_entropy_with_logits": {"reduction": "mean", "label_smoothing": 0.0},
-    "categorical_cross_entropy": {"reduction": "mean", "label_smoothing": 0.0},
-    "categorical_cross_entropy_with_logits": {"reduction": "mean", "label_smoothing": 0.0},
+    "categorical_cross_entropy": {"reduction": "mean", "label_smoothing": 0.0, "class_weight": None},
+    "categorical_cross_entropy_with_logits": {"reduction": "mean", "label_smoothing": 0.0, "class_weight": None},
     # class_weight None: unweighted (torch's weight=None, Keras' sample_weight=None); ignore_index None: no label
     # ignored (Keras' ignore_class=None; torch's −100 is no class, so ignores nothing in labels in [0, C))
     "sparse_categorical_cross_entropy": {"from_logits": False, "reduction": "mean", "label_smoothing": 0.0,
@@ -162,8 +162,10 @@ FORMULATION = {
     "binary_cross_entropy": {"log_floor": None, "clip_epsilon": None, "zero_weight": "limit",
                              "smoothed_target": "exact", "feature_mean": False, "dtype": None},
     "binary_cross_entropy_with_logits": {"smoothed_target": "exact", "feature_mean": False, "dtype": None},
-    "categorical_cross_entropy": {"clip_epsilon": None, "renormalise": False, "zero_weight": "limit", "dtype": None},
-    "categorical_cross_entropy_with_logits": {"normalised_targets": False},
+    "categorical_cross_entropy": {"clip_epsilon": None, "renormalise": False, "zero_weight": "limit",
+                                  "mean_divisor": "weight_sum", "empty_mean": "nan", "dtype": None},
+    "categorical_cross_entropy_with_logits": {"normalised_targets": False, "mean_divisor": "weight_sum",
+                                              "empty_mean": "nan"},
     # the weighted mean divides by Σ w_{y_i} over the kept rows, as torch's CrossEntropyLoss/NLLLoss document;
     # an empty one (divisor 0) is 0/0 = nan, as torch returns
     "sparse_categorical_cross_entropy": {"clip_epsilon": None, "renormalise": False, "zero_weight": "limit",

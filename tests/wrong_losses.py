@@ -85,6 +85,38 @@ class IgnoredRowsStillSummed(NumpyBackend):
             return np.asarray(np.sum(every.astype(np.float64)) / divisor, dtype=prediction.dtype)
 
 
+class SoftWeightedMeanOverSamples(NumpyBackend):
+    """categorical_cross_entropy_with_logits whose class-weighted "mean" divides by the row count N, not by
+    Σ_i Σ_c w_c·t_ic (as torch's cross_entropy does for probability targets)."""
+
+    name = "soft-weighted-mean-over-samples"
+
+    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing, class_weight):
+        return in_dtype(L.categorical_cross_entropy_with_logits, logits, target, reduction=reduction,
+                        label_smoothing=label_smoothing, class_weight=class_weight, mean_divisor="samples")
+
+    def vjp(self, op, inputs, cotangent, params, wrt=0):
+        if op == "categorical_cross_entropy_with_logits":
+            return in_dtype(L.categorical_cross_entropy_with_logits_vjp, *inputs, cotangent, **params,
+                            mean_divisor="samples")
+        return super().vjp(op, inputs, cotangent, params, wrt)
+
+
+class SoftWeightsInTheDivisorOnly(NumpyBackend):
+    """categorical_cross_entropy whose weighted "mean" divides the unweighted terms by Σ_i Σ_c w_c·t_ic."""
+
+    name = "soft-weights-in-the-divisor-only"
+
+    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing, class_weight):
+        plain = in_dtype(L.categorical_cross_entropy, prediction, target, reduction="sum" if reduction == "mean"
+                         else reduction, label_smoothing=label_smoothing)
+        if class_weight is None or reduction != "mean":
+            return plain
+        divisor = np.sum(target.astype(np.float64) * np.asarray(class_weight))
+        with np.errstate(all="ignore"):
+            return np.asarray(plain.astype(np.float64) / divisor, dtype=prediction.dtype)
+
+
 class NoLabelSmoothing(NumpyBackend):
     """binary_cross_entropy that cannot smooth labels (raises Unsupported for ε ≠ 0), as torch's BCE."""
 

@@ -17,9 +17,11 @@ Conventions
   kl_divergence, dice, triplet) one per row, summed over the last axis. ``reduction``
   is ``"none"`` (those terms), ``"sum"`` or ``"mean"`` (their sum, their average).
 * 0·log 0 = 0: a term whose weight (target) is 0 contributes 0, whatever the log.
-* Class weights and ignored labels (``class_weight``, ``ignore_index``: sparse CE and nll):
+* Class weights and ignored labels (``class_weight``: the categorical losses and nll; ``ignore_index``:
+  sparse CE and nll):
   a row's loss is −Σ_c w_c·t_c·log p_c, 0 where its label is ignored; "mean" is the weighted
-  mean, divided by Σ w_y over the kept rows (torch's documented divisor), nan where that is 0.
+  mean, divided by Σ w_y over the kept rows (torch's documented divisor; Σ_i Σ_c w_c·t_ic for
+  probability targets), nan where that is 0.
 * Label smoothing (``label_smoothing`` = ε, default 0) replaces the target t by
   t(1 − ε) + ε/2 (binary losses) or t(1 − ε) + ε/C (C classes).
 * Keeping log(0) finite. The default is the textbook formula (a loss of +inf at a
@@ -374,26 +376,66 @@ def binary_cross_entropy_with_logits_vjp(logits, target, cotangent, reduction="m
 # categorical classification ------------------------------------------------------------------
 
 
+def _soft_class_weighting(target, t, class_weight, dtype, mean_divisor):
+    """(t_c·w_c, the mean's divisor) for probability targets: the textbook divisor Σ_i Σ_c w_c·t_ic of the
+    unsmoothed targets (Σ w_{y_i} for one-hot rows, the sparse form's), or the row count N ("kept",
+    "samples": no row is ignored). See the notes above ``sparse_categorical_cross_entropy``."""
+    weights = np.asarray(class_weight, dtype=dtype)
+    if mean_divisor == "weight_sum":
+        divisor = np.sum(target * weights)
+    elif mean_divisor in ("kept", "samples"):
+        divisor = np.asarray(np.prod(np.shape(target)[:-1]), dtype=dtype)
+    else:
+        raise ValueError(f"mean_divisor must be one of {MEAN_DIVISORS}, got {mean_divisor!r}")
+    return t * weights, divisor
+
+
+def _soft_weighted_rows(cotangent, reduction, prediction, divisor, empty_mean):
+    """Each row's cotangent, class axis restored: 1/divisor of the output's for "mean" (nan, or 0, at 0)."""
+    _check_empty_mean(empty_mean)
+    if reduction != "mean":
+        return _rows(cotangent, reduction, prediction)
+    rows = prediction.shape[:-1]
+    if divisor == 0:
+        return np.full(rows, np.nan if empty_mean == "nan" else 0.0)[..., None]
+    return np.broadcast_to(cotangent / divisor, rows)[..., None]
+
+
 @_spec
-def categorical_cross_entropy(prediction, target, reduction="mean", label_smoothing=0.0, *, clip_epsilon=None,
-                              renormalise=False, zero_weight="limit", dtype=None):
+def categorical_cross_entropy(prediction, target, reduction="mean", label_smoothing=0.0, class_weight=None, *,
+                              clip_epsilon=None, renormalise=False, zero_weight="limit", mean_divisor="weight_sum",
+                              empty_mean="nan", dtype=None):
     """cce = reduce(−Σ_c t_c·log p_c), p a probability row (classes on the last axis).
 
     d/dp_c = −t_c/p_c. Variants (Keras): ``renormalise="before_clip"`` divides each row
     by its sum, ``clip_epsilon`` clips to [ε, 1 − ε]; the VJP follows both.
     ``zero_weight="ieee"``: 0·log 0 and 0/0 are nan.
+    ``class_weight`` (C weights, default None: unweighted): a row's loss is −Σ_c w_c·t_c·log p_c
+    and "mean" divides by Σ_i Σ_c w_c·t_ic (the unsmoothed targets; Σ w_{y_i} for one-hot rows, as
+    ``sparse_categorical_cross_entropy``), nan where that is 0; d/dp_c = −w_c·t_c/p_c.
+    Variants ``mean_divisor="samples"`` (÷N: torch's cross_entropy with probability targets),
+    ``empty_mean="zero"``.
     """
     t = _smooth_categorical(target, label_smoothing)
     p, _ = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
-    return _reduce(-np.sum(_times(t, np.log(p), zero_weight), axis=-1), reduction)
+    if class_weight is None:
+        return _reduce(-np.sum(_times(t, np.log(p), zero_weight), axis=-1), reduction)
+    t, divisor = _soft_class_weighting(target, t, class_weight, prediction.dtype, mean_divisor)
+    return _reduce_weighted(-np.sum(_times(t, np.log(p), zero_weight), axis=-1), reduction, divisor, empty_mean)
 
 
 @_spec
-def categorical_cross_entropy_vjp(prediction, target, cotangent, reduction="mean", label_smoothing=0.0, *,
-                                  clip_epsilon=None, renormalise=False, zero_weight="limit", dtype=None):
+def categorical_cross_entropy_vjp(prediction, target, cotangent, reduction="mean", label_smoothing=0.0,
+                                  class_weight=None, *, clip_epsilon=None, renormalise=False, zero_weight="limit",
+                                  mean_divisor="weight_sum", empty_mean="nan", dtype=None):
     t = _smooth_categorical(target, label_smoothing)
     p, backward = _class_probabilities(prediction, clip_epsilon, renormalise, dtype)
-    return backward(_pull(_rows(cotangent, reduction, prediction), -_over(t, p, zero_weight), zero_weight))
+    if class_weight is None:
+        g = _rows(cotangent, reduction, prediction)
+    else:
+        t, divisor = _soft_class_weighting(target, t, class_weight, prediction.dtype, mean_divisor)
+        g = _soft_weighted_rows(cotangent, reduction, prediction, divisor, empty_mean)
+    return backward(_pull(g, -_over(t, p, zero_weight), zero_weight))
 
 
 def _cross_entropy_of_logits(logits, t):
@@ -408,21 +450,33 @@ def _cross_entropy_of_logits_vjp(logits, t, row_cotangent, normalised_targets=Fa
 
 
 @float64
-def categorical_cross_entropy_with_logits(logits, target, reduction="mean", label_smoothing=0.0):
+def categorical_cross_entropy_with_logits(logits, target, reduction="mean", label_smoothing=0.0, class_weight=None,
+                                          *, mean_divisor="weight_sum", empty_mean="nan"):
     """cce(softmax(x), t) = reduce(Σ_c t_c·(logsumexp(x) − x_c)).   d/dx = softmax(x)·Σ_c t_c − t.
 
     Variant (VJP) ``normalised_targets=True``: softmax(x) − t, the gradient only where Σ_c t_c = 1,
     which TensorFlow's softmax_cross_entropy_with_logits returns for any target.
+    ``class_weight`` (default None): t_c becomes w_c·t_c, "mean" divides by Σ_i Σ_c w_c·t_ic, as
+    ``categorical_cross_entropy``; variants ``mean_divisor="samples"`` (torch), ``empty_mean``.
     """
     t = _smooth_categorical(target, label_smoothing)
-    return _reduce(_cross_entropy_of_logits(logits, t), reduction)
+    if class_weight is None:
+        return _reduce(_cross_entropy_of_logits(logits, t), reduction)
+    t, divisor = _soft_class_weighting(target, t, class_weight, logits.dtype, mean_divisor)
+    return _reduce_weighted(_cross_entropy_of_logits(logits, t), reduction, divisor, empty_mean)
 
 
 @float64
-def categorical_cross_entropy_with_logits_vjp(logits, target, cotangent, reduction="mean", label_smoothing=0.0, *,
-                                              normalised_targets=False):
+def categorical_cross_entropy_with_logits_vjp(logits, target, cotangent, reduction="mean", label_smoothing=0.0,
+                                              class_weight=None, *, normalised_targets=False,
+                                              mean_divisor="weight_sum", empty_mean="nan"):
     t = _smooth_categorical(target, label_smoothing)
-    return _cross_entropy_of_logits_vjp(logits, t, _rows(cotangent, reduction, logits), normalised_targets)
+    if class_weight is None:
+        g = _rows(cotangent, reduction, logits)
+    else:
+        t, divisor = _soft_class_weighting(target, t, class_weight, logits.dtype, mean_divisor)
+        g = _soft_weighted_rows(cotangent, reduction, logits, divisor, empty_mean)
+    return _cross_entropy_of_logits_vjp(logits, t, g, normalised_targets)
 
 
 # class weights and ignored labels (sparse_categorical_cross_entropy, nll) ------------------------

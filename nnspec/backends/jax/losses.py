@@ -33,6 +33,11 @@ def _binary_cross_entropy(p, t):
 
 class Losses:
     UNSUPPORTED = {
+        "categorical_cross_entropy": unsupported(
+            "optax has no cross-entropy of probabilities (composed here): no class weights to pass",
+            class_weight=lambda w: w is not None),
+        "categorical_cross_entropy_with_logits": unsupported(
+            "optax.losses.softmax_cross_entropy takes no class weights", class_weight=lambda w: w is not None),
         "sparse_categorical_cross_entropy": [
             unsupported("optax's cross-entropies take no class weights", class_weight=lambda w: w is not None),
             unsupported("optax has no cross-entropy of probabilities (composed here): no ignored label to pass",
@@ -68,11 +73,11 @@ class Losses:
         return _reduce(optax.losses.sigmoid_binary_cross_entropy(logits, target), reduction)
 
     @composed
-    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing):
+    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing, class_weight):
         target = optax.smooth_labels(target, label_smoothing, axis=-1)
         return _reduce(-jnp.sum(xlogy(target, prediction), axis=-1), reduction)
 
-    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing):
+    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing, class_weight):
         target = optax.smooth_labels(target, label_smoothing, axis=-1)
         return _reduce(optax.losses.softmax_cross_entropy(logits, target, axis=-1), reduction)
 

@@ -24,13 +24,13 @@ class Losses:
         return in_dtype(L.binary_cross_entropy_with_logits, logits, target, reduction=reduction,
                         label_smoothing=label_smoothing)
 
-    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing):
+    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing, class_weight):
         return in_dtype(L.categorical_cross_entropy, prediction, target, reduction=reduction,
-                        label_smoothing=label_smoothing)
+                        label_smoothing=label_smoothing, class_weight=class_weight)
 
-    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing):
+    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing, class_weight):
         return in_dtype(L.categorical_cross_entropy_with_logits, logits, target, reduction=reduction,
-                        label_smoothing=label_smoothing)
+                        label_smoothing=label_smoothing, class_weight=class_weight)
 
     def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
                                          class_weight, ignore_index):

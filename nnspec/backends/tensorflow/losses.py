@@ -85,6 +85,11 @@ class Losses:
         "l2_penalty": {"lam": (keras.regularizers.L2, "l2", same)},
     }
     UNSUPPORTED = {
+        **{op: unsupported(
+            "keras.losses.CategoricalCrossentropy takes no class weights; Model.fit(class_weight=) weights a "
+            "row of probability targets by the weight of its argmax class, not by Σ_c w_c·t_c",
+            class_weight=lambda w: w is not None)
+           for op in ("categorical_cross_entropy", "categorical_cross_entropy_with_logits")},
         "sparse_categorical_cross_entropy": unsupported(
             "keras.losses.SparseCategoricalCrossentropy has no label_smoothing",
             label_smoothing=lambda smoothing: smoothing != 0),
@@ -118,12 +123,12 @@ class Losses:
                                                reduction=REDUCTION[reduction], dtype=_dtype(logits))
         return loss(target, logits)
 
-    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing):
+    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing, class_weight):
         loss = keras.losses.CategoricalCrossentropy(from_logits=False, label_smoothing=label_smoothing, axis=-1,
                                                     reduction=REDUCTION[reduction], dtype=_dtype(prediction))
         return loss(target, prediction)
 
-    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing):
+    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing, class_weight):
         loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing, axis=-1,
                                                     reduction=REDUCTION[reduction], dtype=_dtype(logits))
         return loss(target, logits)

@@ -60,6 +60,7 @@ class Losses:
         "categorical_cross_entropy_with_logits": {
             "reduction": (F.cross_entropy, "reduction", same),
             "label_smoothing": (F.cross_entropy, "label_smoothing", same),
+            "class_weight": (F.cross_entropy, "weight", same),
         },
         "sparse_categorical_cross_entropy": {
             "reduction": (F.cross_entropy, "reduction", same),
@@ -74,6 +75,9 @@ class Losses:
                     "reduction": (F.triplet_margin_loss, "reduction", same)},
     }
     UNSUPPORTED = {
+        "categorical_cross_entropy": unsupported(
+            "torch has no cross-entropy of probabilities (composed here): its class weights (weight=) are "
+            "cross_entropy's, on logits", class_weight=lambda w: w is not None),
         "sparse_categorical_cross_entropy": unsupported(
             "torch smooths labels in cross_entropy (logits) only, not in nll_loss",
             from_logits=False, label_smoothing=lambda smoothing: smoothing != 0),
@@ -98,13 +102,14 @@ class Losses:
         return F.binary_cross_entropy_with_logits(logits, target, reduction=reduction)
 
     @composed
-    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing):
+    def categorical_cross_entropy(self, prediction, target, reduction, label_smoothing, class_weight):
         # torch's cross-entropies take logits or log-probabilities; here −Σ t·log p (xlogy: 0·log 0 = 0).
         target = _smooth_categorical(target, label_smoothing)
         return _reduce(-torch.xlogy(target, prediction).sum(dim=-1), reduction)
 
-    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing):
-        return F.cross_entropy(logits, target, reduction=reduction, label_smoothing=label_smoothing)
+    def categorical_cross_entropy_with_logits(self, logits, target, reduction, label_smoothing, class_weight):
+        return F.cross_entropy(logits, target, weight=_class_weight(class_weight, logits), reduction=reduction,
+                               label_smoothing=label_smoothing)
 
     def sparse_categorical_cross_entropy(self, prediction, labels, from_logits, reduction, label_smoothing,
                                          class_weight, ignore_index):

@@ -212,6 +212,15 @@ def _rows(prediction, target):
     return loss_example(ROW_SHAPES, lambda dtype, shape, params: make(dtype, shape), lambda shape: shape[:-1])
 
 
+def _class_rows(prediction, target):
+    """``_rows`` with ``class_weight`` drawn after the shape, as its length is the class count."""
+    @lru_cache(maxsize=None)
+    def make(dtype, shape):
+        return st.tuples(prediction(shape, dtype), target(shape, dtype)).map(list)
+
+    return class_loss_example(lambda dtype, shape, params: make(dtype, shape))
+
+
 @lru_cache(maxsize=None)
 def _soft_targets(shape, dtype):
     """One-hot, soft, or any values in [0, 1] (the textbook cross-entropy takes any target)."""
@@ -414,6 +423,38 @@ def _class_row_gradient_floor(example):
     return (np.broadcast_to(g, prediction.shape[:-1]) * mass)[..., None] * np.ones(prediction.shape)
 
 
+def _soft_class_scales(example):
+    """(the largest class weight each row's terms carry, the mean's divisor) for probability targets."""
+    target = _f64(example.inputs[1])
+    params = example.params
+    t = L._smooth_categorical(target, params.get("label_smoothing", 0.0))
+    weighted, divisor = L._soft_class_weighting(target, t, params["class_weight"], np.float64,
+                                                params.get("mean_divisor", "weight_sum"))
+    weights = np.broadcast_to(np.asarray(params["class_weight"], dtype=np.float64), t.shape)
+    return np.max(np.where(t > 0, weights, 0), axis=-1), float(divisor)
+
+
+def _soft_class_row_floor(example):
+    """1 per row as unweighted, times the largest class weight its terms carry; "mean" over the divisor."""
+    if example.params.get("class_weight") is None:
+        return _row_floor(example)
+    scale, divisor = _soft_class_scales(example)
+    if example.params["reduction"] != "mean":
+        return _reduced(scale, example.params["reduction"])
+    return np.sum(scale) / divisor if divisor != 0 else 0.0
+
+
+def _soft_class_row_gradient_floor(example):
+    """|cotangent reaching each row| × the largest class weight its terms carry: over the divisor for "mean"."""
+    if example.params.get("class_weight") is None:
+        return _row_gradient_floor(example)
+    prediction, g = example.inputs[0], np.abs(_f64(example.cotangent))
+    scale, divisor = _soft_class_scales(example)
+    if example.params["reduction"] == "mean":
+        g = g / divisor if divisor != 0 else 0 * g
+    return (np.broadcast_to(g, prediction.shape[:-1]) * scale)[..., None] * np.ones(prediction.shape)
+
+
 def _weighted_rounding(example):
     """1 ULP more where a class weight or an ignored label makes the gradient w_y·g/Σw: one product more."""
     return 0 if L._plain(example.params.get("class_weight"), example.params.get("ignore_index")) else 1
@@ -477,6 +518,7 @@ TERMS = Tolerance(16, "a few rounded operations per term, then a sum of up to a 
 LOG_REASON = "a log per term, then a sum; accurate to absolute error where the loss is near 0"
 ELEMENT_LOGS = Tolerance(16, LOG_REASON, floor=_element_floor)
 ROW_LOGS = Tolerance(16, LOG_REASON, floor=_row_floor)
+SOFT_CLASS_LOGS = Tolerance(16, LOG_REASON, floor=_soft_class_row_floor)
 GRADIENT = Tolerance(16, "a few rounded operations per element, a division by n for the mean")
 ROW_GRADIENT = Tolerance(16, "softmax (or 1/p), a weighted row sum and a product, each rounded")
 PENALTY = Tolerance(16, "one rounded operation per weight, a sum of up to 64 terms and a product")
@@ -487,6 +529,7 @@ SMOOTHED = {"smoothed_target": ("rounded",)}  # every framework holds its smooth
 TORCH_BCE = {"log_floor": (L.TORCH_LOG_FLOOR,)}
 KERAS_BCE = {"clip_epsilon": (L.KERAS_EPSILON,)}
 WEIGHTED_MEAN = {"mean_divisor": ("kept", "samples"), "empty_mean": ("zero",)}
+SOFT_WEIGHTED_MEAN = {"mean_divisor": ("samples",), "empty_mean": ("zero",)}  # no row is ignored: "kept" is N
 
 ROWS = [
     OpEntry("mse", "losses", L.mse, L.mse_vjp, TERMS, GRADIENT, params={"reduction": REDUCTION},
@@ -511,14 +554,17 @@ ROWS = [
                                 lambda shape: shape),
             gradient_floor=_element_gradient_floor),
     OpEntry("categorical_cross_entropy", "losses", L.categorical_cross_entropy, L.categorical_cross_entropy_vjp,
-            ROW_LOGS, ROW_GRADIENT, params={"reduction": REDUCTION, "label_smoothing": LABEL_SMOOTHING},
-            variants={"clip_epsilon": (L.KERAS_EPSILON,), "renormalise": ("before_clip",), **ZERO_WEIGHT},
-            inputs=_rows(probability_rows, _soft_targets), gradient_floor=_row_gradient_floor),
+            SOFT_CLASS_LOGS, ROW_GRADIENT, params={"reduction": REDUCTION, "label_smoothing": LABEL_SMOOTHING,
+                                               "class_weight": class_weights},
+            variants={"clip_epsilon": (L.KERAS_EPSILON,), "renormalise": ("before_clip",), **ZERO_WEIGHT,
+                      **SOFT_WEIGHTED_MEAN},
+            inputs=_class_rows(probability_rows, _soft_targets), gradient_floor=_soft_class_row_gradient_floor),
     OpEntry("categorical_cross_entropy_with_logits", "losses", L.categorical_cross_entropy_with_logits,
-            L.categorical_cross_entropy_with_logits_vjp, ROW_LOGS,
-            ROW_GRADIENT, params={"reduction": REDUCTION, "label_smoothing": LABEL_SMOOTHING},
-            variants={"normalised_targets": (True,)},
-            inputs=_rows(_logit_rows, _soft_targets), gradient_floor=_row_gradient_floor),
+            L.categorical_cross_entropy_with_logits_vjp, SOFT_CLASS_LOGS,
+            ROW_GRADIENT, params={"reduction": REDUCTION, "label_smoothing": LABEL_SMOOTHING,
+                                  "class_weight": class_weights},
+            variants={"normalised_targets": (True,), **SOFT_WEIGHTED_MEAN},
+            inputs=_class_rows(_logit_rows, _soft_targets), gradient_floor=_soft_class_row_gradient_floor),
     OpEntry("sparse_categorical_cross_entropy", "losses", L.sparse_categorical_cross_entropy,
             L.sparse_categorical_cross_entropy_vjp, Tolerance(16, LOG_REASON, floor=_class_row_floor), ROW_GRADIENT,
             params={"from_logits": FROM_LOGITS, "reduction": REDUCTION, "label_smoothing": LABEL_SMOOTHING,
