@@ -28,7 +28,7 @@ from .engine import observe as observe_one
 from .measure import Verdict, compare
 from .strategies import Example
 from .trajectory import Judged, _flushed, _matching_variant, _summary, _unsupported_check, per_step_errors, \
-    run_search, worst_by_step
+    _with_declared, run_search, worst_by_step
 
 EXAMPLES = {"quick": 6, "standard": 30, "thorough": 200}  # each example is STEPS + 1 calls of the op
 _STEPPED: dict = {}
@@ -131,8 +131,8 @@ def check_running_stats(case: Case) -> list[dict]:
         stats["max_abs"] = max(stats["max_abs"], judged.verdict.max_abs)
 
     try:
-        failure, unsupported, error = run_search(case, "running_stats", judge_running_stats, progress,
-                                                 observe=observe, examples=EXAMPLES)
+        failure, unsupported, outcome = run_search(case, "running_stats", judge_running_stats, progress,
+                                                   observe=observe, examples=EXAMPLES)
     except Unsupported as exc:
         return [make_record(case, "running_stats", "unsupported", message=str(exc))]
     fields = {}
@@ -143,11 +143,14 @@ def check_running_stats(case: Case) -> list[dict]:
         fields = {"counterexamples": [dict(encode_example(example), message=message)],
                   "first_failing_step": judged.failing_step, "matches_variant": variant}
     elif stats["examples"] == 0:
-        status, message = "unsupported", "; ".join(sorted(set(unsupported))) or (error or "no example ran")
-    elif error:
-        status, message = "error", error
+        status, message = "unsupported", "; ".join([*outcome.declared, *sorted(set(unsupported))]) or (
+            outcome.error or "no example ran")
+    elif outcome.error:
+        status, message = "error", outcome.error
     else:
         status, message = "pass", ""
+    if status != "unsupported":
+        message = _with_declared(message, outcome)
     ulp = stats["ulp"] if stats["ulp"] is not None else np.zeros(0)
     return [make_record(
         case, "running_stats", status, message=message, examples=stats["examples"],
