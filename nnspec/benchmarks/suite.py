@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from nnspec.backends import Unsupported
+from nnspec.backends.declared import fixed_of
 from nnspec.benchmarks.native import memcpy_for, native_for, placement
 from nnspec.benchmarks.plugin import DTYPE, MEMCPY, SLOW_COMPILERS, block
 
@@ -136,7 +137,8 @@ def test_op(benchmark, backend, device, make_inputs, nnspec_run, op, size, mode)
             native = native_for(backend, op, case.spec_fn)
             if native is None:
                 pytest.skip(f"no native callable declared for {backend.name}.{op} (a hand-written op has no binding)")
-            call, args = native.partial(params), inputs
+            fixed = fixed_of(type(backend)).get(op, {})  # no keyword on the callable: it always does one value
+            call, args = native.partial({k: v for k, v in params.items() if k not in fixed}), inputs
             block(call(*args))  # warm-up, untimed, as for eager
         else:
             call, more["compile_seconds"] = _compile(backend, op, size, inputs, params, device, nnspec_run.quick)
