@@ -349,6 +349,21 @@ def id_fields(record_id: Any) -> dict:
     return dict(zip(ID_FIELDS, parts)) if len(parts) == len(ID_FIELDS) else {}
 
 
+def _ungrouped(entries: list) -> list:
+    """Schema 4's grouped entries (``{"id": "B/D/{float64,float32}/OP/{forward,gradient}", ...}``) as the
+    entries they stand for, one per dtype × check in that order, each with the group's other fields."""
+    out = []
+    for entry in entries:
+        parts = str(entry.get("id")).split("/") if isinstance(entry, dict) else []
+        if len(parts) != 5 or "{" not in entry["id"]:
+            out.append(entry)
+            continue
+        dtypes, checks = (p[1:-1].split(",") if p.startswith("{") and p.endswith("}") else [p] for p in (parts[2], parts[4]))
+        rest = {k: v for k, v in entry.items() if k != "id"}
+        out += [{"id": f"{parts[0]}/{parts[1]}/{d}/{parts[3]}/{c}", **rest} for d in dtypes for c in checks]
+    return out
+
+
 def expand_report(report: dict) -> dict:
     """A status file's records in full, whichever schema wrote it: each with its ``id`` and the five fields it
     names, its ``backend_version`` and its ``repro`` command. Schema 3 (``nnspec.report.status``) keys an entry
@@ -365,7 +380,7 @@ def expand_report(report: dict) -> dict:
     sources = report.get("repro_sources") or {}
     examples: dict[str, Any] = {}  # "ID#k" -> that entry's k-th counterexample, for a later {"same_as": "ID#k"}
     records = []
-    for entry in report["records"]:
+    for entry in _ungrouped(report["records"]):
         if not isinstance(entry, dict):
             records.append(entry)
             continue
@@ -374,6 +389,9 @@ def expand_report(report: dict) -> dict:
         record = {"id": rid, **{k: v for k, v in named.items() if k not in entry}, **entry}
         if compact and "backend_version" not in record and versions.get((record.get("backend"), record.get("device"))):
             record["backend_version"] = versions[(record.get("backend"), record.get("device"))]
+        bound = ((report.get("tolerances") or {}).get(f"{record.get('op')}/{record.get('check')}") or {}).get("bound")
+        if compact and "tolerance" not in record and isinstance(bound, dict) and record.get("dtype") in bound:
+            record["tolerance"] = bound[record["dtype"]]
         if compact and "repro" not in record and record.get("counterexamples") and not record.get("counterexample_capped"):
             record["repro"] = repro_command(rid, report=sources.get("report"))
         if compact and isinstance(record.get("counterexamples"), list):

@@ -35,8 +35,8 @@ same records. Its encodings:
 
 * A field that is null, empty or false is left out (an entry without ``matches_variant``
   matches no variant), and so is ``unsupported_examples`` when it is 0. What the file states once is not repeated per entry:
-  ``tolerance_rule`` and ``tolerance_reason`` are in ``tolerances["op/check"]``
-  (an entry keeps its own only where they differ); each op's family is in ``families``;
+  ``tolerance_rule`` and ``tolerance_reason`` are in ``tolerances["op/check"]``, the ``tolerance`` bound in
+  its ``bound[dtype]`` (an entry keeps its own only where they differ); each op's family is in ``families``;
   the case's seed derives from the environment's ``seed``, op and dtype.
 * A ``not run`` entry's message says "its run" where the report names the run (runs.json does).
 * Written compactly (no space after ``,`` or ``:``), one entry a line; the file stays under
@@ -51,7 +51,8 @@ same records. Its encodings:
 * ``tolerance`` is the bound in ULP, a number; its ``rule`` says how it applies when it is
   not a bound per element ("a step, summed over the steps ...", "of 1e-06×peak"); its
   ``reason`` why the bound is what it is.
-* ``counterexamples``: each failing kind's example, inputs, cotangent, params, message, with
+* ``counterexamples``: the first failing kind's example (the simplest, whose message is the entry's; a
+  record's other kinds are in the results files), inputs, cotangent, params, message, with
   exact values (float.hex, the mantissa's trailing zeros dropped); an example's ``message``
   is left out where it is the entry's own ``message``, its ``cotangent`` where null and its
   ``params`` where empty. An array of more than ``MAX_VALUES`` values is capped: dtype, shape, size,
@@ -74,7 +75,8 @@ import numpy as np
 
 from ..conformance.results import NOT_RUN, _jsonable, id_fields
 
-SCHEMA_VERSION = 3  # 3: entries keyed by id; 2 (still read) stated the five fields
+SCHEMA_VERSION = 4  # 4: a passing entry's worst error in ULP only, like entries grouped; 3: entries keyed
+# by id; 2 stated the five fields (all still read)
 SCHEMA = Path(__file__).with_name("conformance.schema.json")  # the JSON schema of conformance.json
 MAX_VALUES = 64  # an array of at most this many values is stored in full
 MAX_BYTES = 1_000_000  # the bound on a full run's conformance.json: it is committed and diffed
@@ -267,7 +269,7 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
     data["non_finite"] = non_finite
     data["tolerance"], rule = _tolerance(record.get("tolerance"))
     data["tolerance_rule"] = record.get("tolerance_rule") or rule  # stated by the record, or (older results) in its prose
-    examples = [cap_example(e) for e in _counterexamples(record)]
+    examples = [cap_example(e) for e in _counterexamples(record)[:1]]  # the simplest failing kind's; the rest: results
     data["counterexamples"] = [_compact_example(e, record.get("message")) for e, _ in examples]
     data["counterexample_capped"] = any(was for _, was in examples)
     if record.get("repro"):
@@ -275,6 +277,8 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
                          else repro_command(record["id"], report=report_path))
     if data.get("unsupported_examples") == 0:
         del data["unsupported_examples"]  # absent is none: most entries have none
+    if data.get("status") == "pass":
+        data["max_abs"] = data["max_rel"] = None  # a pass's worst error is max_ulp; the results keep the others
     return {name: _jsonable(data[name]) for name in ENTRY_FIELDS if not _absent(data.get(name))}
 
 
@@ -327,6 +331,47 @@ def _shared_examples(entries: list[dict]) -> None:
                 first[text] = f"{e['id']}#{k}"
 
 
+def _grouped(entries: list[dict]) -> list[dict]:
+    """Entries of one (backend, device, op) that are alike but for their dtype and check — a case declared
+    unsupported, an op a run never reached — written once, their dtypes and checks in braces:
+    ``{"id": "B/D/{float64,float32}/OP/{forward,gradient}", ...}`` stands for every dtype × check id in that
+    order (the file's: dtypes, then checks), each holding the group's other fields. Only plain
+    ``B/D/DTYPE/OP/CHECK`` ids without counterexamples are grouped, and only where the run is the whole
+    product, so reading it back gives the same entries in the same order."""
+
+    def key(e: dict):
+        parts = e["id"].split("/")
+        if len(parts) != 5 or e.get("counterexamples"):
+            return None
+        rest = {k: v for k, v in e.items() if k != "id"}
+        return (parts[0], parts[1], parts[3], _line(rest))
+
+    out: list[dict] = []
+    i = 0
+    while i < len(entries):
+        k = key(entries[i])
+        j = i + 1
+        while k is not None and j < len(entries) and key(entries[j]) == k:
+            j += 1
+        while j - i >= 2:  # the longest run from i that is a whole dtype × check product
+            run = [e["id"].split("/") for e in entries[i:j]]
+            dtypes = list(dict.fromkeys(p[2] for p in run))
+            checks = list(dict.fromkeys(p[4] for p in run))
+            if [(p[2], p[4]) for p in run] == [(d, c) for d in dtypes for c in checks]:
+                break
+            j -= 1
+        if j - i >= 2:
+            backend, device, _, op, _ = run[0]
+            braced = ["{" + ",".join(names) + "}" if len(names) > 1 else names[0] for names in (dtypes, checks)]
+            out.append({"id": f"{backend}/{device}/{braced[0]}/{op}/{braced[1]}",
+                        **{n: v for n, v in entries[i].items() if n != "id"}})
+            i = j
+        else:
+            out.append(entries[i])
+            i += 1
+    return out
+
+
 def _without_run_ids(record: dict, run_ids: list[str]) -> dict:
     """A ``not run`` record's message names the run that died or was interrupted: here it says "its run"
     (runs.json says which), so the entry does not change with the run id."""
@@ -364,14 +409,20 @@ def _order(report: dict):
 
 
 def _tolerances(entries: list[dict]) -> dict[str, dict]:
-    """'op/check' -> the tolerance's rule and reason, taken out of the entries: they depend on op and check
-    only (the first entry of an op/check states them; a later entry whose rule or reason differs keeps its own)."""
+    """'op/check' -> the tolerance's rule and reason, and its bound per dtype, taken out of the entries: they
+    depend on op and check (the bound on the dtype too) only; the first entry of an op/check (and dtype)
+    states them, a later one whose rule, reason or bound differs keeps its own."""
     table: dict[str, dict] = {}
     for e in entries:
+        key = f"{e['op']}/{e['check']}"
         stated = {k: e[f"tolerance_{k}"] for k in ("rule", "reason") if f"tolerance_{k}" in e}
-        if stated and table.setdefault(f"{e['op']}/{e['check']}", stated) == stated:
+        if stated and {k: v for k, v in table.setdefault(key, dict(stated)).items() if k != "bound"} == stated:
             for k in stated:
                 del e[f"tolerance_{k}"]
+        if "tolerance" in e:
+            bounds = table.setdefault(key, {}).setdefault("bound", {})
+            if bounds.setdefault(str(e["dtype"]), e["tolerance"]) == e["tolerance"]:
+                del e["tolerance"]
     return table
 
 
@@ -385,7 +436,7 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
     tolerances = _tolerances(entries)
     sources = {"report": str(report_path)}
     versions = _versions(environments)
-    entries = [compact_entry(e, versions, sources) for e in entries]
+    entries = _grouped([compact_entry(e, versions, sources) for e in entries])
     _shared_examples(entries)
     defaults = [_jsonable({k: d.get(k) for k in DEFAULT_FIELDS}) for d in report["defaults"]]
     for d in defaults:  # a default's version is its environment's, mostly: stated there
@@ -397,7 +448,7 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
         if r.get("family") and families.get(r.get("op")) is None:
             families[r["op"]] = r["family"]
     capped = {r["id"]: r.get("run_id") for r in report["records"]
-              if any(cap_example(e)[1] for e in _counterexamples(r))}
+              if any(cap_example(e)[1] for e in _counterexamples(r)[:1])}
     status = {
         "schema_version": SCHEMA_VERSION,
         "environments": environments,
