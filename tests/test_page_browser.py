@@ -112,7 +112,15 @@ def page(tmp_path_factory):
 
 
 def _shown(driver, selector):
-    return [e for e in driver.find_elements("css selector", selector) if e.is_displayed()]
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def displayed(e) -> bool:
+        try:
+            return e.is_displayed()
+        except StaleElementReferenceException:  # removed between finding and asking (a closing popup): not shown
+            return False
+
+    return [e for e in driver.find_elements("css selector", selector) if displayed(e)]
 
 
 def _wait_for(driver, selector, count):

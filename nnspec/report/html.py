@@ -30,5 +30,6 @@ def render_html(report: dict, chart: bool = True) -> str:
         "groups": page.deviation_groups(shared["deviations"]),
         "cell_data": page.cell_data(shared["tables"]),  # after the tables: it numbers their cells
     }
+    extra["card_data"] = page.card_data(extra["groups"])
     # The chart is our own matplotlib output, cleaned of prolog and namespaces; it is the one unescaped part.
     return env.get_template("index.html.j2").render(**shared, **extra, chart_svg=Markup(svg) if svg else None)

@@ -1,11 +1,13 @@
 """What only the HTML page shows: filter choices, the per-backend summary, deviations grouped by cause,
-and the matrix cells' records as one compact JSON block the page's script turns into a popup on click.
+and the matrix cells' records and the deviations' cards as compact JSON blocks the page's script turns into
+a popup on click and into a group's cards when it is opened.
 
 A cell's popup is built when it is opened, not written out per cell: the page stays small (one
 JSON array a cell instead of a table of markup) and opens at once. Deviations are grouped by
 cause: records of one op that match the same variant, or whose messages read the same once
 their numbers are taken out, are one collapsed row with their count; opening it shows a card
-per record. A card's error is the error of the example it shows (its message), next to the
+per record, built then from ``card_data`` (a full run's cards written out as markup were 0.6 MB of a
+1.3 MB page). A card's error is the error of the example it shows (its message), next to the
 worst over all the record's examples.
 """
 
@@ -107,9 +109,10 @@ def deviation_groups(deviations: list[dict]) -> list[dict]:
 
 
 def _script_json(data) -> Markup:
-    """JSON safe inside <script type="application/json">: no '</' can end the element early."""
+    """JSON safe inside <script type="application/json">: every '<' written \\u003c, so no text in it can end
+    the element early or start markup ('</script>', '<!--')."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return Markup(text.replace("</", "<\\/").replace("<!--", "<\\!--"))
+    return Markup(text.replace("<", "\\u003c"))
 
 
 def cell_data(tables: list[dict]) -> Markup:
@@ -152,6 +155,73 @@ def cell_data(tables: list[dict]) -> Markup:
                 named = mixed or cell["column"].get("mixed")  # its column mixes runs: say which this cell's are
                 cells.append(trimmed([records, defaults, ref(cell["origin"] if named else "")]) or [[]])
     return _script_json({"strings": list(strings), "symbols": SYMBOL, "cells": cells})
+
+
+class _Strings:
+    """Texts interned: each written once in ``strings``, referred to by its index."""
+
+    def __init__(self):
+        self.index: dict[str, int] = {"": 0}
+
+    def __call__(self, text) -> int:
+        return self.index.setdefault(str(text or ""), len(self.index))
+
+    def list(self) -> list[str]:
+        return list(self.index)
+
+
+def card_fields(d: dict, g: dict) -> list[list]:
+    """A deviation's card as (label, text) rows: the error of the example it shows, the worst over all its
+    examples, what its group does not already state (tolerance, variant), its message, its counterexample
+    (a list of (label, text)), what replays it."""
+    rows: list[list] = []
+    if d["example_error"]:
+        rows.append(["this example", d["example_error"]])
+    if d["max_ulp"]:
+        worst_text = f"max_ulp {d['max_ulp']}" + (f" · max_abs {d['max_abs']}" if d["max_abs"] else "") + (
+            f" · max_rel {d['max_rel']}" if d["max_rel"] else "") + (f" over {d['examples']} examples" if d["examples"] else "")
+        rows.append(["worst", worst_text])
+    elif d["examples"]:
+        rows.append(["examples", d["examples"]])
+    if d["tolerance"] and not g["tolerance"]:
+        reason = f" ({d['tolerance_reason']})" if d["tolerance_reason"] and not g["tolerance_reason"] else ""
+        rows.append(["tolerance", d["tolerance"] + reason])
+    if d["variant"] and g["kind"] != "variant":
+        rows.append(["variant", d["variant"]])
+    if d["message"]:
+        rows.append(["message", d["message"]])
+    if d["example_items"]:
+        rows.append(["counterexample", [list(item) for item in d["example_items"]], 1 if d["counterexample_capped"] else 0])
+    if d["repro"]:
+        rows.append(["repro", d["repro"]])
+    if d["composed"]:
+        rows.append(["note", "composed from framework primitives (no native op)"])
+    return rows
+
+
+def card_data(groups: list[dict]) -> Markup:
+    """Every deviation group's cards as compact JSON: {"strings": [...], "groups": [[card, ...], ...]}, a group
+    in the order of the page's ``details.group`` (``data-c``). A card is [anchor, display status, badge text,
+    heading, backend, device, dtype key, rows], rows as ``card_fields`` gives them, each text an index into
+    ``strings`` (the same counterexample often fails several dtypes and backends alike: written once). The
+    script builds a group's cards when it is first opened, and filters and searches them from here."""
+    ref = _Strings()
+    out = []
+    for g in groups:
+        cards = []
+        for d in g["members"]:
+            rows = []
+            for row in card_fields(d, g):
+                if isinstance(row[1], list):
+                    rows.append([ref(row[0]), [[ref(a), ref(b)] for a, b in row[1]], row[2]])
+                else:
+                    rows.append([ref(row[0]), ref(row[1])])
+            heading = f"{d['backend']} {d['backend_version'] or ''} · {d['device']} · {d['dtype_text']} · {d['check']}"
+            cards.append([ref(d["anchor"]), ref(d["display"]), ref(f"{d['symbol']} {d['status']}"), ref(heading),
+                          ref(d["backend"]), ref(d["device"]),
+                          ref("any" if d["dtype_text"] == "any dtype" else d["dtype"]), rows])
+        out.append(cards)
+    return _script_json({"strings": ref.list(), "groups": out})
 
 
 def _param(value) -> str:
