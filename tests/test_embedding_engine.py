@@ -68,3 +68,15 @@ def test_indices_read_modulo_the_table_are_no_stated_behaviour():
     record = out_of_range(W.Modulo())
     assert record["status"] == "fail" and record["matches_variant"] is None
     assert record["counterexamples"]
+
+
+def test_repro_replays_an_out_of_range_counterexample():
+    from nnspec.conformance import repro
+    from nnspec.conformance.engine import decode_example
+
+    record = out_of_range(W.WrapsAndFillsNan())
+    examples = [decode_example(c) for c in record["counterexamples"]]
+    status, lines = repro.replay_out_of_range(ROW, W.WrapsAndFillsNan(), record, examples)
+    assert status == "fail"
+    assert any("returned values where the spec raises" in line for line in lines)
+    assert any("backend returned:" in line for line in lines)

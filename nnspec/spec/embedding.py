@@ -32,7 +32,7 @@ from ._float64 import float64
 OUT_OF_RANGE = ("error", "clamp", "zeros", "fill_nan")
 
 
-def resolve(indices, rows, negative="error", out_of_range="error"):
+def _resolve(indices, rows, negative="error", out_of_range="error"):
     """(indices in [0, V) where they look a row up, which positions are outside): IndexError where an index is
     outside [0, V) after ``negative``'s wrapping and ``out_of_range="error"``; clamped with ``"clamp"``."""
     index = np.asarray(indices).astype(np.int64)
@@ -63,7 +63,7 @@ def embedding(table, indices, padding_idx=None, *, negative="error", out_of_rang
     d_table[v] = Σ_{p: indices[p] = v, v ≠ padding_idx} G[p]; 0 for rows not looked up.
     """
     _check_padding(padding_idx, table.shape[0])
-    index, outside = resolve(indices, table.shape[0], negative, out_of_range)
+    index, outside = _resolve(indices, table.shape[0], negative, out_of_range)
     y = table[index]
     if outside.any():
         fill = np.zeros((), table.dtype) if out_of_range == "zeros" else np.asarray(np.nan, table.dtype)
@@ -74,7 +74,7 @@ def embedding(table, indices, padding_idx=None, *, negative="error", out_of_rang
 @float64
 def embedding_vjp(table, indices, cotangent, padding_idx=None, *, negative="error", out_of_range="error"):
     _check_padding(padding_idx, table.shape[0])
-    index, outside = resolve(indices, table.shape[0], negative, out_of_range)
+    index, outside = _resolve(indices, table.shape[0], negative, out_of_range)
     keep = ~outside if padding_idx is None else ~outside & (index != padding_idx)
     d_table = np.zeros_like(table)
     rows = np.reshape(cotangent, (-1, table.shape[1])).astype(table.dtype, copy=False)
