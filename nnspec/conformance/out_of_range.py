@@ -20,6 +20,7 @@ from hypothesis import reject
 
 from ..backends import Unsupported
 from . import search
+from .catalogue import describe
 from .engine import Case, Observed, _accepted, as_tuple, compare_all, encode_example, make_record, observe
 from .measure import Verdict
 from .search import Failures, failure_type, matching_variant
@@ -55,6 +56,18 @@ def judge_outside(entry, dtype, example: Example, observed: Observed, overrides:
     floor = entry.forward_tol.floor
     return compare_all(observed.value, reference, dtype, entry.forward_tol.bound(example),
                        floor(example) if callable(floor) else floor)
+
+
+def _closest(entry, dtype, seen):
+    """(variant, how many examples it fits, the first (example, verdict) it does not) of the variant that fits the
+    most examples seen; None where none fits any."""
+    best = None
+    for overrides in search.variant_combinations(entry.variants):
+        verdicts = [(example, judge_outside(entry, dtype, example, observed, overrides)) for example, observed in seen]
+        fits = sum(verdict.ok for _, verdict in verdicts)
+        if fits and (best is None or fits > best[1]):
+            best = (describe(entry.op, overrides), fits, next(pair for pair in verdicts if not pair[1].ok))
+    return best
 
 
 def check_out_of_range(case: Case) -> list[dict]:
@@ -98,6 +111,12 @@ def check_out_of_range(case: Case) -> list[dict]:
         failing = {id(example) for example, _ in found}
         ordered = sorted(seen, key=lambda pair: id(pair[0]) not in failing)
         variant = matching_variant(entry, ordered, lambda ex, ob, over: judge_outside(entry, dtype, ex, ob, over))
+        if variant is None:  # no stated behaviour: say which comes closest, and where it does not fit
+            closest = _closest(entry, dtype, seen)
+            if closest is not None:
+                name, fits, (example, verdict) = closest
+                message += f"; closest: {name} fits {fits} of {len(seen)} examples, not this one: {verdict.message}"
+                found.append((example, verdict))
     elif outcome.error:
         status, message = "error", outcome.error
     else:
