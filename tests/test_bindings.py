@@ -213,6 +213,11 @@ def test_a_variant_that_selects_nothing_fails():
         validate(replace(CATALOGUE["relu"], variants={"kink": ("left",)}))
 
 
+def test_an_out_of_range_check_without_its_strategy_fails():
+    with pytest.raises(CatalogueError, match=r"'embedding'.*out_of_range check needs the row's outside strategy"):
+        validate(replace(CATALOGUE["embedding"], outside=None))
+
+
 def test_a_duplicate_row_fails():
     with pytest.raises(CatalogueError, match="declared twice"):
         build([CATALOGUE["relu"], CATALOGUE["relu"]])

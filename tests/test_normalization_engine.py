@@ -108,3 +108,19 @@ def test_interleaved_groups_are_caught():
 
 def test_instance_norm_over_every_channel_is_caught():
     assert grouped(W.InstanceAsLayerNorm(), "instance_norm")["forward"]["status"] == "fail"
+
+
+def test_normalising_with_the_unbiased_variance_is_caught_as_no_variant():
+    """σ²·K/(K − 1) in the training output (the running variance's estimator used for y) is no stated variant:
+    running_variance='biased' changes the running variance, not y."""
+    forward = values(W.UnbiasedNormalising())["forward"]
+    assert forward["status"] == "fail" and forward["matches_variant"] is None
+    assert running_stats(W.UnbiasedNormalising())["status"] == "pass"  # the state is the spec's: y alone is wrong
+
+
+def test_gamma_and_beta_gradients_without_affine_are_caught():
+    """The row draws affine=False, whose γ and β gradients are the spec's zeros."""
+    records = values(W.AffineGradientWithoutAffine())
+    assert records["forward"]["status"] == "pass"
+    assert records["gradient"]["status"] == "fail" and records["gradient"]["matches_variant"] is None
+    assert records["gradient"]["counterexamples"][0]["params"]["affine"] is False

@@ -7,6 +7,7 @@ import json
 import jsonschema
 import pytest
 import wrong_adapters as W
+import wrong_embedding as WE
 import wrong_optimizers as WO
 import wrong_normalization as WN
 
@@ -15,6 +16,7 @@ from nnspec.conformance import record
 from nnspec.conformance.catalogue import CATALOGUE
 from nnspec.conformance.engine import Case, check_values, make_record
 from nnspec.conformance.layout import check_layout
+from nnspec.conformance.out_of_range import check_out_of_range
 from nnspec.conformance.results import encode_line
 from nnspec.conformance.running_stats import check_running_stats
 from nnspec.conformance.trajectory import check_schedule, check_trajectory
@@ -41,6 +43,9 @@ def test_records_of_every_check_meet_the_schema():
         (check_layout, CATALOGUE["lstm"], numpy, "float32"),
         (check_running_stats, CATALOGUE["batch_norm"], numpy, "float32"),
         (check_running_stats, CATALOGUE["batch_norm"], WN.BiasedRunningVariance(), "float64"),  # with a variant
+        (check_out_of_range, CATALOGUE["embedding"], numpy, "float32"),
+        (check_out_of_range, CATALOGUE["embedding"], WE.WrapsAndFillsNan(), "float64"),  # with a variant
+        (check_out_of_range, CATALOGUE["embedding"], WE.Modulo(), "float16"),  # with counterexamples
     ]
     for check, entry, backend, dtype in cases:
         records = check(Case(entry, backend, "cpu", dtype, "quick", 0))

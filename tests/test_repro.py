@@ -66,6 +66,8 @@ WRONG = [
     ("wrong_attention:EpsilonOutsideSqrt", "layer_norm"),
     ("wrong_attention:HalfSplitRotary", "rotary_embedding"),  # two inputs, the positions among them
     ("wrong_attention:RmsEpsilonOutsideSqrt", "rms_norm"),
+    ("wrong_embedding:OverwritingGradient", "embedding"),  # a gradient with integer inputs beside the table
+    ("wrong_embedding:WrapsAndFillsNan", "embedding"),  # out_of_range
 ]
 NEEDS = {"wrong_recurrent": ("torch", "tensorflow")}
 

@@ -37,7 +37,7 @@ SELU_ALPHA_FLOAT64, SELU_SCALE_FLOAT64 = to_float64(SELU_ALPHA), to_float64(SELU
 
 REQUIRED = inspect.Parameter.empty
 SPEC_MODULES = ("activations", "losses", "optimizers", "schedules", "clipping", "normalization", "encoding",
-                "attention", "recurrent", "layers", "quantization")
+                "attention", "recurrent", "layers", "quantization", "embedding")
 
 # op -> {spec parameter: default}. Sources as the spec's docstrings give them.
 TEXTBOOK = {
@@ -141,6 +141,8 @@ TEXTBOOK = {
     # (torch's InstanceNorm2d defaults to affine=False, flax's InstanceNorm and Keras' GroupNormalization to True).
     "group_norm": {"num_groups": REQUIRED, "epsilon": 1e-5, "affine": True},
     "instance_norm": {"epsilon": 1e-5, "affine": True},
+    # Embedding: torch's F.embedding, no padding index unless asked for.
+    "embedding": {"padding_idx": None},
     # Quantization: int8 [-128, 127] (torch's qint8, the symmetric signed range of Jacob et al. 2018's
     # int8 inference), per tensor unless an axis is given.
     "quantize": {"quant_min": -128, "quant_max": 127, "axis": None},
@@ -152,6 +154,8 @@ TEXTBOOK = {
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.
 FORMULATION = {
+    # an index outside [0, V) is an error, negative ones too (torch's IndexError)
+    "embedding": {"negative": "error", "out_of_range": "error"},
     "relu": {"kink": "left"}, "leaky_relu": {"kink": "left"}, "elu": {"kink": "left"}, "selu": {"kink": "left"},
     "swish": {"at_inf": "limit"}, "gelu": {"at_inf": "limit"},  # x·σ(x) → 0 at −∞, not nan
     "softsign": {"at_inf": "limit"}, "mish": {"at_inf": "limit"},  # ±1 at ±∞ (not inf/inf), 0 at −∞ (not −∞·0)

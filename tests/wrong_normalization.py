@@ -95,3 +95,38 @@ class InstanceAsLayerNorm(NumpyBackend):
 
     def instance_norm(self, x, weight, bias, epsilon, affine):
         return in_dtype(N.group_norm, x, weight, bias, num_groups=1, epsilon=epsilon, affine=affine)
+
+
+class UnbiasedNormalising(NumpyBackend):
+    """Normalizes the training output with the unbiased batch variance σ²·K/(K − 1) (the one the running variance
+    takes), not the biased σ²: y is off by √((K − 1)/K), most on small batches."""
+
+    name = "unbiased-normalising"
+
+    def batch_norm(self, x, weight, bias, running_mean, running_var, training, momentum, epsilon, affine):
+        y, mean, var = in_dtype(N.batch_norm, x, weight, bias, running_mean, running_var, training=training,
+                                momentum=momentum, epsilon=epsilon, affine=affine)
+        if not training:
+            return y, mean, var
+        k = x.size // x.shape[1]
+        axes, shape = (0, *range(2, x.ndim)), (1, -1) + (1,) * (x.ndim - 2)
+        centred = x.astype(np.float64) - np.mean(x.astype(np.float64), axis=axes).reshape(shape)
+        unbiased = np.sum(centred * centred, axis=axes) / (k - 1)
+        y = centred / np.sqrt(unbiased.reshape(shape) + epsilon)
+        if affine:
+            y = y * weight.reshape(shape) + bias.reshape(shape)
+        return y.astype(x.dtype), mean, var
+
+
+class AffineGradientWithoutAffine(NumpyBackend):
+    """With affine=False, still returns γ's and β's gradients as if they were applied (Σ G·x̂, Σ G), where they are
+    unused and the spec's gradient is 0: seen only where the row draws affine=False."""
+
+    name = "affine-gradient-without-affine"
+
+    def vjp(self, op, inputs, cotangent, params, wrt=(0,)):
+        gradients = super().vjp(op, inputs, cotangent, params, wrt)
+        if op != "batch_norm" or params["affine"]:
+            return gradients
+        as_affine = super().vjp(op, inputs, cotangent, {**params, "affine": True}, wrt)
+        return (gradients[0], *as_affine[1:])

@@ -13,6 +13,7 @@ from typing import Callable
 
 from .engine import Case, check_defaults, check_values
 from .layout import check_layout
+from .out_of_range import check_out_of_range
 from .running_stats import check_running_stats
 from .trajectory import check_schedule, check_trajectory
 
@@ -42,4 +43,6 @@ CHECKERS: dict[str, Checker] = {
     "schedule": Checker(check_schedule, per_dtype=True, records=_own_name("schedule")),  # the rate at every step
     # a stateful op's state after every training step, then an inference output
     "running_stats": Checker(check_running_stats, per_dtype=True, records=_own_name("running_stats")),
+    # inputs outside the op's domain (an embedding's indices outside [0, V)): which stated behaviour it has
+    "out_of_range": Checker(check_out_of_range, per_dtype=True, records=_own_name("out_of_range")),
 }

@@ -439,7 +439,30 @@ def replay_defaults(entry, backend, record, examples):
     return summary["status"], lines
 
 
-REPLAYERS = {"values": replay_values, "trajectory": replay_trajectory, "schedule": replay_schedule,
+def replay_out_of_range(entry, backend, record, examples):
+    from . import out_of_range as O
+
+    outside = O.outside(entry)
+    lines, statuses = [], []
+    for example in examples:
+        lines.append(f"\n{entry.op}({_params(example.params)}) on {record['dtype']}, indices outside the table:")
+        lines.extend(f"    {line}" for line in str(np.asarray(example.inputs[-1])).splitlines())
+        try:
+            observed = observe(outside, backend, record["device"], example)
+        except Unsupported as exc:
+            statuses.append("unsupported")
+            lines.append(f"  unsupported now: {exc}")
+            continue
+        verdict = O.judge_outside(outside, example.inputs[0].dtype, example, observed)
+        statuses.append(verdict.status)
+        lines.append(f"  out_of_range: {verdict.status} {verdict.message}".rstrip())
+        if not isinstance(observed.value, Exception):
+            lines.append("    backend returned:")
+            lines.extend(f"    {line}" for line in str(np.asarray(observed.value[0])).splitlines())
+    return worst_status(statuses), lines
+
+
+REPLAYERS = {"values": replay_values, "out_of_range": replay_out_of_range, "trajectory": replay_trajectory, "schedule": replay_schedule,
              "layout": replay_layout, "defaults": replay_defaults, "running_stats": replay_running_stats}
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from ..base import Backend, Unsupported, first_output
 from .activations import Activations
 from .attention import Attention
+from .embedding import Embedding
 from .layers import Layers
 from .losses import Losses
 from .normalization import Normalization
@@ -23,7 +24,8 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+                 Embedding, Backend):
     name = "jax"
 
     def __init__(self):

@@ -32,10 +32,16 @@ def old_weight(momentum):
     return 1.0 - momentum
 
 
+def batch_weight(native):
+    """flax's default momentum (the old value's weight) in the spec's vocabulary, the batch's weight: 1 − 0.99 = 0.01,
+    rounded to 15 digits so that the defaults table shows 0.01, not 1 − 0.99's binary residue 0.010000000000000009."""
+    return float(f"{1.0 - native:.15g}")
+
+
 class Normalization:
     NATIVE_DEFAULTS = {
         "batch_norm": {
-            "momentum": (nn.BatchNorm, "momentum", old_weight),
+            "momentum": (nn.BatchNorm, "momentum", batch_weight),
             "epsilon": (nn.BatchNorm, "epsilon", same),
             "affine": (nn.BatchNorm, "use_scale", same),
         },

@@ -16,6 +16,7 @@ from ... import spec
 from ..base import Backend, as_gradients
 from .activations import Activations
 from .attention import Attention
+from .embedding import Embedding
 from .formulas import in_dtype
 from .layers import Layers
 from .losses import Losses
@@ -25,7 +26,8 @@ from .quantization import Quantization
 from .recurrent import Recurrent
 
 
-class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+                   Embedding, Backend):
     name = "numpy"
 
     def version(self):

@@ -17,6 +17,7 @@ import tensorflow as tf
 from ..base import Backend
 from .activations import Activations
 from .attention import Attention
+from .embedding import Embedding
 from .layers import Layers
 from .losses import Losses
 from .normalization import Normalization
@@ -28,7 +29,8 @@ TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 
-class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+                        Embedding, Backend):
     name = "tensorflow"
 
     def __init__(self):
@@ -80,7 +82,12 @@ class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, L
         with tf.device(sources[0].device), tf.GradientTape() as tape:
             tape.watch(sources)
             output = fn(*primals)
-        return tuple(tape.gradient(output, sources, output_gradients=cotangent))
+        # An input the output does not depend on (batch norm's γ, β with affine=False) has the zero gradient
+        # the spec states, not None; a gather's IndexedSlices (an embedding's table) are summed into a
+        # dense tensor by TensorFlow's own conversion, as a dense optimizer update does.
+        gradients = tape.gradient(output, sources, output_gradients=cotangent,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return tuple(tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients)
 
     def compile(self, fn):
         compiled = tf.function(fn, jit_compile=True, autograph=False)

@@ -24,11 +24,17 @@ def backend_epsilon(native):
     return keras.config.epsilon() if native is None else native
 
 
+def batch_weight(native):
+    """Keras' default momentum (the old value's weight) in the spec's vocabulary, the batch's weight: 1 − 0.99 = 0.01,
+    rounded to 15 digits so that the defaults table shows 0.01, not 1 − 0.99's binary residue 0.010000000000000009."""
+    return float(f"{1.0 - native:.15g}")
+
+
 class Normalization:
     BINDINGS = {"l2_normalize": bind(keras.ops.normalize, to_spec={"epsilon": backend_epsilon})}  # order = 2
     NATIVE_DEFAULTS = {
         "batch_norm": {
-            "momentum": (keras.layers.BatchNormalization, "momentum", old_weight),
+            "momentum": (keras.layers.BatchNormalization, "momentum", batch_weight),
             "epsilon": (keras.layers.BatchNormalization, "epsilon", same),
             "affine": (keras.layers.BatchNormalization, "scale", same),
         },

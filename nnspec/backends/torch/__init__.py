@@ -9,6 +9,7 @@ import torch
 from ..base import Backend
 from .activations import Activations
 from .attention import Attention
+from .embedding import Embedding
 from .layers import Layers
 from .losses import Losses
 from .normalization import Normalization
@@ -24,7 +25,8 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+                   Embedding, Backend):
     name = "torch"
 
     def __init__(self):
@@ -71,7 +73,9 @@ class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers
     def grad(self, fn, primals, cotangent, wrt=(0,)):
         # Only the inputs asked for require grad: the forward runs as a user differentiating them would.
         primals = [p.detach().requires_grad_(i in wrt) for i, p in enumerate(primals)]
-        return tuple(torch.autograd.grad(fn(*primals), [primals[i] for i in wrt], cotangent))
+        # An input the output does not depend on (batch norm's γ, β with affine=False) gets the zero gradient the
+        # spec states (materialize_grads), where autograd would raise
+        return tuple(torch.autograd.grad(fn(*primals), [primals[i] for i in wrt], cotangent, materialize_grads=True))
 
     def compile(self, fn):
         return torch.compile(fn, fullgraph=True, dynamic=False)

@@ -64,6 +64,7 @@ class OpEntry:
     weights: tuple[str, ...] = ()  # names of the inputs that are layer weights (the layout check)
     kinks: tuple[float, ...] = ()  # where an elementwise op switches branch besides 0: drawn exactly, a share of values
     steps: Callable | None = None  # (dtype, params) -> strategy of the multi-step examples of a stateful check
+    outside: Callable | None = None  # (dtype, params) -> strategy of inputs outside the op's domain (out_of_range)
 
     def example(self, dtype: str):
         if self.inputs is not None:
@@ -96,10 +97,10 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import activations, attention, layers, losses, normalization, optimizers, quantization, recurrent
+    from . import activations, attention, embedding, layers, losses, normalization, optimizers, quantization, recurrent
 
     return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS,
-            *normalization.ROWS, *quantization.ROWS]
+            *normalization.ROWS, *quantization.ROWS, *embedding.ROWS]
 
 
 class CatalogueError(ValueError):
@@ -125,6 +126,8 @@ def validate(entry: OpEntry) -> OpEntry:
                                  f"({', '.join(spec_params)}) does not have")
     if entry.vjp is None and (_spec_states(f"{entry.op}_vjp") or ("values" in entry.checks and entry.inputs is None)):
         raise CatalogueError(f"{where}: no vjp, but its gradient is checked (give spec {entry.op}_vjp)")
+    if "out_of_range" in entry.checks and entry.outside is None:
+        raise CatalogueError(f"{where}: the out_of_range check needs the row's outside strategy")
     selectors = {**forward, **backward}
     for name, values in entry.variants.items():
         if name == "subnormals":
