@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from .distribution import check_distribution
 from .engine import Case, check_defaults, check_values
 from .layout import check_layout
 from .running_stats import check_running_stats
@@ -42,4 +43,6 @@ CHECKERS: dict[str, Checker] = {
     "schedule": Checker(check_schedule, per_dtype=True, records=_own_name("schedule")),  # the rate at every step
     # a stateful op's state after every training step, then an inference output
     "running_stats": Checker(check_running_stats, per_dtype=True, records=_own_name("running_stats")),
+    # a random op's seeded samples against the spec's law, its deterministic part exactly
+    "distribution": Checker(check_distribution, per_dtype=True, records=_own_name("distribution")),
 }

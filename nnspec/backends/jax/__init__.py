@@ -13,6 +13,7 @@ from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
+from .random import Random
 from .recurrent import Recurrent
 
 JAX_PLATFORMS = {"cpu": "cpu", "cuda": "gpu"}
@@ -23,7 +24,7 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Random, Backend):
     name = "jax"
 
     def __init__(self):

@@ -14,6 +14,7 @@ from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
+from .random import Random
 from .recurrent import Recurrent
 
 TORCH_DTYPES = {
@@ -24,7 +25,7 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Random, Backend):
     name = "torch"
 
     def __init__(self):
