@@ -129,8 +129,19 @@ def _outputs(result, shapes, dtype, what) -> Verdict | None:
 
 
 def _ks(sample, law) -> float:
-    """The two-sided one-sample Kolmogorov–Smirnov p-value (scipy's kstest) of ``sample`` against ``law``."""
+    """The two-sided one-sample Kolmogorov–Smirnov p-value of ``sample`` against ``law``: scipy's kstest, or
+    for a sample already sorted (``Sorted``, a layer's weight fitted to many laws) the same statistic D and
+    its exact distribution (scipy's kstwo)."""
+    if isinstance(sample, Sorted):
+        cdf, n = law.cdf(sample.values), len(sample.values)
+        d = max(float(np.max(np.arange(1, n + 1) / n - cdf)), float(np.max(cdf - np.arange(n) / n)))
+        return float(stats.kstwo.sf(d, n))
     return float(stats.kstest(np.asarray(sample, dtype=np.float64).ravel(), law.cdf).pvalue)
+
+
+@dataclass
+class Sorted:
+    values: np.ndarray
 
 
 def _statistic(p_value, alpha, what) -> Verdict | None:
@@ -159,7 +170,7 @@ def judge_dropout(entry, dtype, example, observed, overrides) -> Judged:
         return Judged(bad)
     y, rate = result[0], example.params["rate"]
     mask = y != 0  # x has no zero and x/(1 − p) cannot underflow: the zeros are the dropped elements
-    reference = R.dropout(x.astype(np.float64), rate=rate, training=True, mask=mask)
+    reference = R.dropout(x.astype(np.float64), example.params["seed"], rate=rate, training=True, mask=mask)
     verdict = compare(y, reference, dtype, entry.forward_tol.max_ulp)
     if not verdict.ok:
         verdict.message = f"kept values at rate {rate}: {verdict.message}"
@@ -238,8 +249,9 @@ def judge_layer(entry, dtype, example, observed, overrides) -> Judged:
     for name, weight, weight_shape in zip(entry.distribution.weights, result, shapes):
         hidden = shape[0] if entry.op == "lstm_init" else None
         w = weight.astype(np.float64)
+        ordered = Sorted(np.sort(w.ravel()))
         fit = [law_name for law_name, law in R.layer_candidates(weight_shape, hidden).items()
-               if _support_violation(w, law, dtype) is None and _ks(w, law) >= entry.distribution.alpha]
+               if _support_violation(w, law, dtype) is None and _ks(ordered, law) >= entry.distribution.alpha]
         # a QR's rounding, then each entry rounded to the dtype: ~√n ULPs; an iid weight is off by ~1 (of 1)
         tolerance = 8 + 2 * np.sqrt(max(weight_shape))
         if orthonormality(w.reshape(weight_shape[0], -1), 1.0, dtype) <= tolerance:

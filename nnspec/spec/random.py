@@ -48,7 +48,7 @@ def fans(shape) -> tuple[float, float]:
     return shape[1] * receptive, shape[0] * receptive
 
 
-def variance_scaling(shape, scale, mode, distribution, name="variance_scaling") -> Law:
+def variance_scaling(shape, scale, mode, distribution, name) -> Law:
     """Var = scale/fan, fan = fan_in, fan_out or (fan_in + fan_out)/2 (``mode``): uniform on ±√(3·Var),
     normal N(0, Var), or a normal truncated at ±2σ' whose σ' = √Var/TRUNCATED_STD keeps the variance Var."""
     fan_in, fan_out = fans(shape)
@@ -119,32 +119,32 @@ def _sample(law: Law, shape, seed):
     return law.dist.rvs(size=tuple(shape), random_state=np.random.default_rng(seed))
 
 
-def glorot_uniform(shape, seed=0):
+def glorot_uniform(shape, seed):
     """A sample of ``glorot_uniform_law(shape)``."""
     return _sample(glorot_uniform_law(shape), shape, seed)
 
 
-def glorot_normal(shape, seed=0, *, normal="normal"):
+def glorot_normal(shape, seed, *, normal="normal"):
     """A sample of ``glorot_normal_law(shape)``."""
     return _sample(glorot_normal_law(shape, normal=normal), shape, seed)
 
 
-def he_uniform(shape, seed=0):
+def he_uniform(shape, seed):
     """A sample of ``he_uniform_law(shape)``."""
     return _sample(he_uniform_law(shape), shape, seed)
 
 
-def he_normal(shape, seed=0, *, normal="normal"):
+def he_normal(shape, seed, *, normal="normal"):
     """A sample of ``he_normal_law(shape)``."""
     return _sample(he_normal_law(shape, normal=normal), shape, seed)
 
 
-def lecun_normal(shape, seed=0, *, normal="normal"):
+def lecun_normal(shape, seed, *, normal="normal"):
     """A sample of ``lecun_normal_law(shape)``."""
     return _sample(lecun_normal_law(shape, normal=normal), shape, seed)
 
 
-def orthogonal(shape, seed=0, gain=1.0):
+def orthogonal(shape, seed, gain=1.0):
     """gain·Q, Q from the QR decomposition of a standard normal matrix (the longer side first) with the signs
     of R's diagonal taken out (without them Q is not Haar), reshaped to ``shape``."""
     rows, cols = orthogonal_shape(shape)
@@ -156,7 +156,7 @@ def orthogonal(shape, seed=0, gain=1.0):
 
 
 @float64
-def dropout(x, seed=0, rate=0.5, training=True, *, mask=None):
+def dropout(x, seed, rate=0.5, training=True, *, mask=None):
     """Inverted dropout: y = x/(1 − rate) where kept, 0 where dropped, each element kept with probability
     1 − rate (``mask``: the kept positions, given; else drawn from ``seed``). rate 0 and inference
     (training=False) are the identity, rate 1 drops everything (y = 0)."""
@@ -165,7 +165,7 @@ def dropout(x, seed=0, rate=0.5, training=True, *, mask=None):
         return x.copy()
     if rate == 1:
         return np.zeros_like(x)
-    keep = mask if mask is not None else np.random.default_rng(seed).random(x.shape) >= rate
+    keep = mask if mask is not None else np.random.default_rng(int(seed)).random(x.shape) >= rate
     return np.where(keep, x / (1 - rate), 0).astype(x.dtype, copy=False)
 
 
@@ -183,9 +183,9 @@ LAYER_DEFAULTS = {
 }
 
 
-def layer_candidates(shape, hidden=None) -> dict[str, Law]:
+def layer_candidates(shape, hidden) -> dict[str, Law]:
     """The elementwise laws a layer's freshly built weight of ``shape`` (spec layout) is fitted to, by name
-    (the defaults table's words); ``hidden``: a recurrent layer's hidden size (torch's U(±1/√hidden))."""
+    (the defaults table's words); ``hidden``: a recurrent layer's hidden size (torch's U(±1/√hidden)), or None."""
     laws = [glorot_uniform_law(shape), glorot_normal_law(shape), he_uniform_law(shape), he_normal_law(shape),
             lecun_normal_law(shape),
             variance_scaling(shape, 1.0, "fan_in", "uniform", "lecun_uniform"),
@@ -209,22 +209,22 @@ def lstm_shapes(shape):
     return (4 * hidden, inputs), (4 * hidden, hidden)
 
 
-def dense_init(shape, seed=0):
+def dense_init(shape, seed):
     """The spec's default of a dense kernel (out, in): glorot_uniform."""
     return (glorot_uniform(shape, seed),)
 
 
-def conv2d_init(shape, seed=0):
+def conv2d_init(shape, seed):
     """The spec's default of a conv2d kernel (O, I, KH, KW): glorot_uniform."""
     return (glorot_uniform(shape, seed),)
 
 
-def embedding_init(shape, seed=0):
+def embedding_init(shape, seed):
     """The spec's default of an embedding table (num, dim): N(0, 1)."""
     return (np.random.default_rng(seed).standard_normal(tuple(shape)),)
 
 
-def lstm_init(shape, seed=0):
+def lstm_init(shape, seed):
     """The spec's default of an LSTM of (hidden, in): a glorot_uniform input kernel and an orthogonal
     recurrent kernel."""
     kernel, recurrent = lstm_shapes(shape)
