@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..binding import same
+from ..declared import unsupported
 
 DTYPES = {"float64": jnp.float64, "float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16}
 
@@ -28,12 +29,24 @@ def _to_spec(native, shape):
     return jnp.transpose(native, tuple(int(a) for a in np.argsort(jax_order(shape))))
 
 
-def _init(initializer, shape, seed, dtype):
+_JITTED = {}
+
+
+def _init(name, shape, seed, dtype, **params):
+    """jax.nn.initializers.<name>(**params), jitted once per shape and dtype (the key traced: no compile per seed)."""
+    key = (name, tuple(sorted(params.items())))
+    if key not in _JITTED:
+        _JITTED[key] = jax.jit(getattr(jax.nn.initializers, name)(**params), static_argnums=(1, 2))
     native_shape = tuple(int(shape[a]) for a in jax_order(shape))
-    return _to_spec(initializer(jax.random.key(seed), native_shape, DTYPES[dtype]), shape)
+    return _to_spec(_JITTED[key](jax.random.key(seed), native_shape, DTYPES[dtype]), shape)
+
+
+QR = "jnp.linalg.qr (behind jax.nn.initializers.orthogonal, flax's LSTM recurrent kernels) has no float16 or bfloat16"
 
 
 class Random:
+    UNSUPPORTED = {"orthogonal": unsupported(QR, dtypes={"float16", "bfloat16"}),
+                   "lstm_init": unsupported(QR, dtypes={"float16", "bfloat16"})}
     NATIVE_DEFAULTS = {"orthogonal": {"gain": (jax.nn.initializers.orthogonal, "scale", same)}}
     # flax.linen.Dropout's rate has no default, and its deterministic (not training) defaults to None: required
 
@@ -41,22 +54,22 @@ class Random:
         return nn.Dropout(rate=rate, deterministic=not training).apply({}, x, rngs={"dropout": jax.random.key(seed)})
 
     def glorot_uniform(self, shape, seed, dtype):
-        return _init(jax.nn.initializers.glorot_uniform(), shape, seed, dtype)
+        return _init("glorot_uniform", shape, seed, dtype)
 
     def glorot_normal(self, shape, seed, dtype):
-        return _init(jax.nn.initializers.glorot_normal(), shape, seed, dtype)
+        return _init("glorot_normal", shape, seed, dtype)
 
     def he_uniform(self, shape, seed, dtype):
-        return _init(jax.nn.initializers.he_uniform(), shape, seed, dtype)
+        return _init("he_uniform", shape, seed, dtype)
 
     def he_normal(self, shape, seed, dtype):
-        return _init(jax.nn.initializers.he_normal(), shape, seed, dtype)
+        return _init("he_normal", shape, seed, dtype)
 
     def lecun_normal(self, shape, seed, dtype):
-        return _init(jax.nn.initializers.lecun_normal(), shape, seed, dtype)
+        return _init("lecun_normal", shape, seed, dtype)
 
     def orthogonal(self, shape, seed, gain, dtype):
-        return _init(jax.nn.initializers.orthogonal(scale=gain), shape, seed, dtype)
+        return _init("orthogonal", shape, seed, dtype, scale=gain)
 
     # each module as initialized, with its own default initializers
 

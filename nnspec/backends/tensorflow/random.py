@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..binding import same
+from ..declared import unsupported
 
 
 def keras_order(shape) -> tuple[int, ...]:
@@ -34,7 +35,11 @@ def _tensor(variable):
     return keras.ops.convert_to_tensor(variable)
 
 
+QR = "tf.linalg.qr (behind keras.initializers.Orthogonal, the LSTM's recurrent kernel) has no bfloat16 kernel"
+
+
 class Random:
+    UNSUPPORTED = {"orthogonal": unsupported(QR, dtypes="bfloat16"), "lstm_init": unsupported(QR, dtypes="bfloat16")}
     NATIVE_DEFAULTS = {"orthogonal": {"gain": (keras.initializers.Orthogonal, "gain", same)}}
     # keras.layers.Dropout's rate has no default (a required argument), nor has its call's training
 

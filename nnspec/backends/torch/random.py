@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch.nn import init
 
 from ..binding import same
+from ..declared import unsupported
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -35,6 +36,9 @@ def _init(fn, shape, seed, dtype, **params):
 
 
 class Random:
+    UNSUPPORTED = {"orthogonal": unsupported("torch.nn.init.orthogonal_ runs torch.linalg.qr, which has no float16 or "
+                                             "bfloat16 kernel ('geqrf_cpu not implemented for Half')",
+                                             dtypes={"float16", "bfloat16"})}
     NATIVE_DEFAULTS = {
         "dropout": {"rate": (F.dropout, "p", same), "training": (F.dropout, "training", same)},
         "orthogonal": {"gain": (init.orthogonal_, "gain", float)},
