@@ -171,3 +171,15 @@ def test_the_false_alarm_rate_on_the_baseline_is_the_stated_one(op, continuous):
     if continuous:
         assert below >= stats.binom(SEEDS, 0.05).ppf(1e-6)
         assert stats.kstest(p, "uniform").pvalue > 1e-6  # uniform p-values: the test's null is exact
+
+
+def test_repro_replays_a_distribution_counterexample():
+    from nnspec.conformance import repro
+    from nnspec.conformance.engine import decode_example
+
+    rec, _ = distribution("dropout", W.KeepsWithRate(), "float32")
+    examples = [decode_example(c) for c in rec["counterexamples"]]
+    status, lines = repro.replay_distribution(CATALOGUE["dropout"], W.KeepsWithRate(), rec, examples)
+    assert status == "fail" and any("Binomial" in line for line in lines)
+    status, _ = repro.replay_distribution(CATALOGUE["dropout"], NumpyBackend(), rec, examples)
+    assert status == "pass"
