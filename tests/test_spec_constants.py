@@ -37,7 +37,7 @@ SELU_ALPHA_FLOAT64, SELU_SCALE_FLOAT64 = to_float64(SELU_ALPHA), to_float64(SELU
 
 REQUIRED = inspect.Parameter.empty
 SPEC_MODULES = ("activations", "losses", "optimizers", "schedules", "clipping", "normalization", "encoding",
-                "attention", "recurrent", "layers", "quantization", "embedding")
+                "attention", "recurrent", "layers", "quantization", "embedding", "random")
 
 # op -> {spec parameter: default}. Sources as the spec's docstrings give them.
 TEXTBOOK = {
@@ -135,6 +135,11 @@ TEXTBOOK = {
     # Normalization: Ioffe & Szegedy 2015 as torch's BatchNorm2d states it: training, running statistics moved by
     # momentum 0.1 towards the batch's (torch's convention; Keras' and flax's 0.99 is the old value's weight), ε = 1e-5.
     "batch_norm": {"training": True, "momentum": 0.1, "epsilon": 1e-5, "affine": True},
+    # random: dropout at Srivastava et al.'s p = 0.5 (torch's), in training; Saxe et al.'s orthogonal at gain 1;
+    # the initializers and the layers' default initializers have no parameter but their shape and seed
+    "dropout": {"rate": 0.5, "training": True}, "orthogonal": {"gain": 1.0},
+    "glorot_uniform": {}, "glorot_normal": {}, "he_uniform": {}, "he_normal": {}, "lecun_normal": {},
+    "dense_init": {}, "conv2d_init": {}, "embedding_init": {}, "lstm_init": {},
     # x/max(‖x‖, ε) over the last axis (Keras; torch's dim=1 is the channel axis of NCHW), ε = 1e-12 (torch, TF).
     "l2_normalize": {"axis": -1, "epsilon": 1e-12},
     # Wu & He 2018: γ, β per channel, ε = 1e-5 (torch GroupNorm); instance norm as its G = C case, with γ, β
@@ -212,6 +217,9 @@ FORMULATION = {
     "conv2d_transpose": {"same_odd_pad": "after", "kernel_flip": False},
     "max_pool2d": {"ties": "first"}, "global_max_pool2d": {"ties": "first"},  # the first maximum, row-major
     "flatten": {"order": "chw"},  # NCHW flattened in C order: channel, row, column
+    # Glorot & Bengio, He et al., LeCun et al. state untruncated normals (torch's); Keras' and JAX's truncate
+    "dropout": {"mask": None},  # the kept positions drawn from the seed (given: the framework's own, recovered)
+    "glorot_normal": {"normal": "normal"}, "he_normal": {"normal": "normal"}, "lecun_normal": {"normal": "normal"},
     "batch_norm": {"running_variance": "unbiased"},  # torch: the running variance from σ²·K/(K − 1)
     "l2_normalize": {"epsilon_at": "norm"},  # torch F.normalize, Keras ops.normalize: ε bounds ‖x‖ (TF: Σx²)
     # Quantization: ties to even (IEEE 754 roundTiesToEven, std::nearbyint as torch's quantizers), x / scale

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from .distribution import check_distribution
 from .engine import Case, check_defaults, check_values
 from .layout import check_layout
 from .out_of_range import check_out_of_range
@@ -45,4 +46,6 @@ CHECKERS: dict[str, Checker] = {
     "running_stats": Checker(check_running_stats, per_dtype=True, records=_own_name("running_stats")),
     # inputs outside the op's domain (an embedding's indices outside [0, V)): which stated behaviour it has
     "out_of_range": Checker(check_out_of_range, per_dtype=True, records=_own_name("out_of_range")),
+    # a random op's seeded samples against the spec's law, its deterministic part exactly
+    "distribution": Checker(check_distribution, per_dtype=True, records=_own_name("distribution")),
 }

@@ -462,8 +462,27 @@ def replay_out_of_range(entry, backend, record, examples):
     return worst_status(statuses), lines
 
 
-REPLAYERS = {"values": replay_values, "out_of_range": replay_out_of_range, "trajectory": replay_trajectory, "schedule": replay_schedule,
-             "layout": replay_layout, "defaults": replay_defaults, "running_stats": replay_running_stats}
+def replay_distribution(entry, backend, record, examples):
+    """The recorded example's samples drawn again (same seed) and judged: each statistical test's p-value
+    against its α, the deterministic parts' verdicts."""
+    from . import distribution as D
+    from .strategies import np_dtype
+
+    (example,) = examples[:1]
+    dtype = np.dtype(np_dtype(record["dtype"]))
+    lines = [f"\n{entry.op}({_params(example.params)}) on {record['dtype']}: {entry.distribution.reason}"]
+    judged = D.judge(entry, dtype, example, D.observe(entry, backend, record["device"], example))
+    lines.append(f"  distribution: {judged.verdict.status} {judged.verdict.message}".rstrip())
+    for p_value in judged.p_values:
+        lines.append(f"  p-value {p_value:.3g} (α = {entry.distribution.alpha:g})")
+    for weight, fit in judged.fits.items():
+        lines.append(f"  {weight} fits: {' | '.join(fit) or 'none of the candidates'}")
+    return judged.verdict.status, lines
+
+
+REPLAYERS = {"values": replay_values, "out_of_range": replay_out_of_range, "trajectory": replay_trajectory,
+             "schedule": replay_schedule, "layout": replay_layout, "defaults": replay_defaults,
+             "running_stats": replay_running_stats, "distribution": replay_distribution}
 
 
 # tables ---------------------------------------------------------------------------------------

@@ -77,11 +77,11 @@ WORD = {
 #: Statuses of the records the report lists as deviations (an unknown status counts as error).
 DEVIATIONS = ("fail", "error", "timeout", "crashed")
 
-CHECK_ORDER = ("forward", "gradient", "property", "trajectory", "schedule", "running_stats", "out_of_range", "layout",
-               "defaults")
+CHECK_ORDER = ("forward", "gradient", "property", "trajectory", "schedule", "running_stats", "out_of_range",
+               "distribution", "layout", "defaults")
 CHECK_ABBR = {
     "forward": "fwd", "gradient": "grad", "property": "prop", "trajectory": "traj", "schedule": "sched",
-    "running_stats": "stats", "out_of_range": "range", "layout": "layout", "defaults": "def",
+    "running_stats": "stats", "out_of_range": "range", "distribution": "dist", "layout": "layout", "defaults": "def",
 }
 
 

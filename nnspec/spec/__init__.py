@@ -1,7 +1,7 @@
 """The NumPy reference: pure functions, one module per formula family, float64 throughout."""
 
 from . import (activations, attention, clipping, embedding, encoding, layers, losses, normalization, optimizers,
-               quantization, recurrent, schedules)
+               quantization, random, recurrent, schedules)
 
 FAMILIES = {
     "activations": activations,
@@ -16,6 +16,7 @@ FAMILIES = {
     "layers": layers,
     "quantization": quantization,
     "embedding": embedding,
+    "random": random,
 }
 
 

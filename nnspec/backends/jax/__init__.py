@@ -14,6 +14,7 @@ from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
+from .random import Random
 from .recurrent import Recurrent
 
 JAX_PLATFORMS = {"cpu": "cpu", "cuda": "gpu"}
@@ -25,7 +26,7 @@ def jax_device(device):
 
 
 class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
-                 Embedding, Backend):
+                 Embedding, Random, Backend):
     name = "jax"
 
     def __init__(self):

@@ -23,11 +23,12 @@ from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
+from .random import Random
 from .recurrent import Recurrent
 
 
 class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
-                   Embedding, Backend):
+                   Embedding, Random, Backend):
     name = "numpy"
 
     def version(self):

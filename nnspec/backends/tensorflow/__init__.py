@@ -23,6 +23,7 @@ from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
+from .random import Random
 from .recurrent import Recurrent
 
 TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
@@ -30,7 +31,7 @@ TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
-                        Embedding, Backend):
+                        Embedding, Random, Backend):
     name = "tensorflow"
 
     def __init__(self):

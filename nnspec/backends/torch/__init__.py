@@ -15,6 +15,7 @@ from .losses import Losses
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
+from .random import Random
 from .recurrent import Recurrent
 
 TORCH_DTYPES = {
@@ -26,7 +27,7 @@ TORCH_DTYPES = {
 
 
 class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
-                   Embedding, Backend):
+                   Embedding, Random, Backend):
     name = "torch"
 
     def __init__(self):

@@ -31,6 +31,22 @@ class Tolerance:
         return tuple(self.max_ulp + e for e in extra) if isinstance(extra, tuple) else self.max_ulp + extra
 
 
+ALPHA = 1e-11  # the false-alarm rate of each statistical test of the distribution check (conformance/distribution.py)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """What the ``distribution`` check tests of a row (``conformance/distribution.py``): ``kind`` (dropout, iid,
+    orthogonal, layer), ``law`` (example, **variant) -> spec.random.Law, the ``weights`` a layer row returns,
+    why (``reason``), and each statistical test's false-alarm rate ``alpha``."""
+
+    kind: str
+    law: Callable | None = None
+    weights: tuple = ()
+    reason: str = ""
+    alpha: float = ALPHA
+
+
 @dataclass(frozen=True)
 class Property:
     """A law the backend's output must obey on its own: violation(x, y, params) in ULPs of 1."""
@@ -65,6 +81,7 @@ class OpEntry:
     kinks: tuple[float, ...] = ()  # where an elementwise op switches branch besides 0: drawn exactly, a share of values
     steps: Callable | None = None  # (dtype, params) -> strategy of the multi-step examples of a stateful check
     outside: Callable | None = None  # (dtype, params) -> strategy of inputs outside the op's domain (out_of_range)
+    distribution: Distribution | None = None  # a random op's law and tests (the distribution check)
 
     def example(self, dtype: str):
         if self.inputs is not None:
@@ -97,10 +114,11 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import activations, attention, embedding, layers, losses, normalization, optimizers, quantization, recurrent
+    from . import (activations, attention, embedding, layers, losses, normalization, optimizers, quantization, random,
+                   recurrent)
 
     return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS,
-            *normalization.ROWS, *quantization.ROWS, *embedding.ROWS]
+            *normalization.ROWS, *quantization.ROWS, *embedding.ROWS, *random.ROWS]
 
 
 class CatalogueError(ValueError):
