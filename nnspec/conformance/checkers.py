@@ -14,6 +14,7 @@ from typing import Callable
 from .engine import Case, check_defaults, check_values
 from .layout import check_layout
 from .running_stats import check_running_stats
+from .streaming import check_streaming
 from .trajectory import check_schedule, check_trajectory
 
 
@@ -42,4 +43,6 @@ CHECKERS: dict[str, Checker] = {
     "schedule": Checker(check_schedule, per_dtype=True, records=_own_name("schedule")),  # the rate at every step
     # a stateful op's state after every training step, then an inference output
     "running_stats": Checker(check_running_stats, per_dtype=True, records=_own_name("running_stats")),
+    # a metric accumulated over a random split into batches against its one-shot value
+    "streaming": Checker(check_streaming, per_dtype=True, records=_own_name("streaming")),
 }

@@ -77,10 +77,11 @@ WORD = {
 #: Statuses of the records the report lists as deviations (an unknown status counts as error).
 DEVIATIONS = ("fail", "error", "timeout", "crashed")
 
-CHECK_ORDER = ("forward", "gradient", "property", "trajectory", "schedule", "running_stats", "layout", "defaults")
+CHECK_ORDER = ("forward", "gradient", "property", "trajectory", "schedule", "running_stats", "streaming", "layout",
+               "defaults")
 CHECK_ABBR = {
     "forward": "fwd", "gradient": "grad", "property": "prop", "trajectory": "traj", "schedule": "sched",
-    "running_stats": "stats", "layout": "layout", "defaults": "def",
+    "running_stats": "stats", "streaming": "stream", "layout": "layout", "defaults": "def",
 }
 
 

@@ -1,7 +1,7 @@
 """The NumPy reference: pure functions, one module per formula family, float64 throughout."""
 
-from . import (activations, attention, clipping, encoding, layers, losses, normalization, optimizers, quantization,
-               recurrent, schedules)
+from . import (activations, attention, clipping, encoding, layers, losses, metrics, normalization, optimizers,
+               quantization, recurrent, schedules)
 
 FAMILIES = {
     "activations": activations,
@@ -15,6 +15,7 @@ FAMILIES = {
     "clipping": clipping,  # rows of family "optimizers"
     "layers": layers,
     "quantization": quantization,
+    "metrics": metrics,
 }
 
 

@@ -10,6 +10,7 @@ from .activations import Activations
 from .attention import Attention
 from .layers import Layers
 from .losses import Losses
+from .metrics import Metrics
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -23,7 +24,8 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Metrics,
+                 Backend):
     name = "jax"
 
     def __init__(self):

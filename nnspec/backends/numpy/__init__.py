@@ -19,13 +19,15 @@ from .attention import Attention
 from .formulas import in_dtype
 from .layers import Layers
 from .losses import Losses
+from .metrics import Metrics
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
 from .recurrent import Recurrent
 
 
-class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Metrics,
+                   Backend):
     name = "numpy"
 
     def version(self):

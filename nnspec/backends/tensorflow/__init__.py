@@ -19,6 +19,7 @@ from .activations import Activations
 from .attention import Attention
 from .layers import Layers
 from .losses import Losses
+from .metrics import Metrics
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -28,7 +29,8 @@ TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 
-class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+                        Metrics, Backend):
     name = "tensorflow"
 
     def __init__(self):

@@ -11,6 +11,7 @@ from .activations import Activations
 from .attention import Attention
 from .layers import Layers
 from .losses import Losses
+from .metrics import Metrics
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -24,7 +25,8 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Backend):
+class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization, Metrics,
+                   Backend):
     name = "torch"
 
     def __init__(self):

@@ -96,10 +96,10 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import activations, attention, layers, losses, normalization, optimizers, quantization, recurrent
+    from . import activations, attention, layers, losses, metrics, normalization, optimizers, quantization, recurrent
 
     return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS,
-            *normalization.ROWS, *quantization.ROWS]
+            *normalization.ROWS, *quantization.ROWS, *metrics.ROWS]
 
 
 class CatalogueError(ValueError):
