@@ -61,7 +61,9 @@ def label_example(averaged: bool, with_classes: bool = True):
             n = draw(st.sampled_from([1, 2, 5, 8, 12]))
             classes = draw(st.sampled_from([2, 3, 4]))
             y_true = draw(_labels(n, classes))
-            y_pred = draw(st.one_of(_labels(n, classes), st.just(y_true.copy()), st.just(np.zeros(n, np.int64))))
+            drawn_pred = _labels(n, classes)
+            y_pred = draw(st.one_of(drawn_pred, drawn_pred, drawn_pred, st.just(y_true.copy()),
+                                    st.just(np.zeros(n, np.int64))))
             drawn = {"num_classes": classes} if with_classes else {}
             if averaged:
                 averages = M.AVERAGES if classes == 2 else M.AVERAGES[1:]
