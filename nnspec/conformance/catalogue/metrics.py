@@ -34,7 +34,7 @@ AUC = Tolerance(2, "a sum of ≤ 64 exact ½-multiples of a count, divided once;
 SCALE = Tolerance(24, "mean and variance are sums of ≤ 8 terms (each ≤ 8 roundings) then a square root and a "
                       "division, in ULPs of max(|y|, 1)", floor=1.0)
 MIN_MAX = Tolerance(4, "a subtraction, a division and a multiply-add (scikit-learn's x·s + (a − min·s) "
-                       "form), in ULPs of max(|y|, |a|, |b|, 1)", floor=1.0)
+                       "form), in ULPs of max(|y|, |a|, |b|, 1, |min·s|)", floor=1.0)
 NO_GRADIENT = Tolerance(0, "no gradient: a metric is not differentiated")
 ZERO_DIVISIONS = (0.0, 1.0, float("nan"))
 
@@ -156,8 +156,13 @@ def early_stopping_example(dtype, params):
 
 
 def _min_max_floor(example):
+    """max(|a|, |b|, 1, |min·s|) per column, s = (b − a)/(max − min): the terms scikit-learn's x·s + (a − min·s)
+    adds, whose rounding is absolute at that scale."""
     a, b = example.params.get("feature_range", (0.0, 1.0))
-    return max(abs(a), abs(b), 1.0)
+    x = example.inputs[0].astype(np.float64)
+    low, span = x.min(axis=0), x.max(axis=0) - x.min(axis=0)
+    s = (b - a) / np.where(span == 0, 1.0, span)
+    return np.broadcast_to(np.maximum(max(abs(a), abs(b), 1.0), np.abs(low * s)), x.shape)
 
 
 CLASSIFICATION = ("values", "defaults", "streaming")
