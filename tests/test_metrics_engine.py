@@ -101,3 +101,14 @@ def test_a_mean_of_batch_accuracies_fails_streaming_with_the_split_recorded():
     assert len(set(sizes)) > 1  # only batches of unequal size tell the two apart
     assert sum(sizes) == len(counterexample["inputs"][0]["values"])
     _validate([r])
+
+
+def test_a_streaming_counterexample_replays():
+    from nnspec.conformance import repro
+    from nnspec.conformance.engine import decode_example
+
+    (r,) = check_streaming(Case(CATALOGUE["accuracy"], W.MeanOfBatchAccuracies(), "cpu", "float64", "quick", 0))
+    examples = [decode_example(c) for c in r["counterexamples"]]
+    status, lines = repro.replay_streaming(CATALOGUE["accuracy"], W.MeanOfBatchAccuracies(), r, examples)
+    assert status == "fail" and any("accumulated" in line for line in lines)
+    assert repro.REPLAYERS["streaming"] is repro.replay_streaming
