@@ -112,3 +112,16 @@ def test_a_streaming_counterexample_replays():
     status, lines = repro.replay_streaming(CATALOGUE["accuracy"], W.MeanOfBatchAccuracies(), r, examples)
     assert status == "fail" and any("accumulated" in line for line in lines)
     assert repro.REPLAYERS["streaming"] is repro.replay_streaming
+
+
+def test_a_known_counterexample_without_a_split_streams_one_sample_per_batch():
+    from nnspec.conformance.streaming import batch_sizes, streamed
+    from nnspec.conformance.strategies import Example
+    import numpy as np
+
+    example = Example([np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0])], None, {})  # a forward counterexample
+    assert batch_sizes(example) == (1, 1, 1)
+    case = Case(CATALOGUE["accuracy"], W.MeanOfBatchAccuracies(), "cpu", "float64", "quick", 0, known=[example])
+    (r,) = check_streaming(case)
+    assert r["status"] == "fail"  # the search still runs after the known example
+    assert streamed(CATALOGUE["accuracy"]) is streamed(CATALOGUE["accuracy"])
