@@ -64,3 +64,17 @@ def test_flax_early_stopping_stops_one_epoch_after_keras():
     pytest.importorskip("keras")
     keras = run(load_backend("tensorflow"), "early_stopping", [np.zeros(2), values], params)
     assert keras.tolist() == M.early_stopping(np.zeros(2), values, **params).tolist()
+
+
+def test_sklearn_min_max_range_below_10_eps_is_caught_and_named():
+    pytest.importorskip("sklearn")
+    from nnspec.conformance.catalogue import CATALOGUE
+    from nnspec.conformance.engine import Case, check_values
+    from nnspec.conformance.strategies import Example
+
+    tiny = Example([np.array([[0.0], [7.518047058212938e-180]])], None, {"feature_range": (0.0, 1.0)})
+    case = Case(CATALOGUE["min_max_scale"], load_backend("nnspec.backends.sklearn:SklearnBackend"), "cpu", "float64",
+                "quick", 0, known=[tiny])
+    forward = {r["check"]: r for r in check_values(case)}["forward"]
+    assert forward["status"] == "fail"
+    assert forward["matches_variant"] == "min_max_scale(near_constant='10eps')"

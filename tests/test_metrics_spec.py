@@ -199,6 +199,15 @@ def test_min_max_scale_is_exact_on_quarters(column, feature_range):
         assert abs(got - float(exact)) <= 2 * 2.0 ** -52 * max(1.0, abs(float(b)))
 
 
+def test_min_max_near_constant_variant_is_scikit_learns_10_eps_rule():
+    x = np.array([[0.0], [1e-16]])
+    assert M.min_max_scale(x).tolist() == [[0.0], [1.0]]
+    assert M.min_max_scale(x, near_constant="10eps").tolist() == [[0.0], [1e-16]]  # range < 10·2⁻⁵² : constant
+    x32 = np.array([[0.0], [1e-6]], np.float32)  # below 10·eps of float32 (1.19e-6), not of float64
+    assert M.min_max_scale(x32, near_constant="10eps")[1, 0] == pytest.approx(1e-6)
+    assert M.min_max_scale(x32.astype(np.float64), near_constant="10eps")[1, 0] == 1.0
+
+
 EARLY = [  # values, params, the epoch training stops after (None: never), the best epoch at the end
     ([1.0, 0.9, 0.95, 0.96, 0.97], {"patience": 2}, 3, 1),
     ([1.0, 0.9, 0.95, 0.96, 0.97], {"patience": 0}, 2, 1),  # patience 0: the first non-improving epoch stops
@@ -233,7 +242,7 @@ def test_textbook_defaults_are_pinned():
         return {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
 
     assert defaults(M.standard_scale) == {"ddof": 0, "epsilon": 0.0}  # the population std: StandardScaler's
-    assert defaults(M.min_max_scale) == {"feature_range": (0.0, 1.0)}
+    assert defaults(M.min_max_scale) == {"feature_range": (0.0, 1.0), "near_constant": "zero", "dtype": None}
     assert defaults(M.top_k_accuracy) == {"k": 5, "ties": "all"}  # Keras' TopKCategoricalAccuracy
     for fn in (M.precision, M.recall):
         assert defaults(fn) == {"num_classes": None, "average": "binary", "zero_division": 0.0,

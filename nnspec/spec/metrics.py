@@ -34,9 +34,11 @@ Conventions
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ._float64 import float64
+from .losses import _spec  # @float64 that also passes the dtype x arrived in (the near-constant variant's eps)
 
 AVERAGES = ("binary", "macro", "micro", "weighted")
 AUC_EPSILON = 1e-7  # Keras' thresholds stick out of [0, 1] by it
@@ -196,15 +198,17 @@ def standard_scale(x, ddof=0, epsilon=0.0):
     return (x - mean) / scale
 
 
-@float64
-def min_max_scale(x, feature_range=(0.0, 1.0)):
+@_spec
+def min_max_scale(x, feature_range=(0.0, 1.0), *, near_constant="zero", dtype=None):
     """Min–max scaling: y = a + (x − min) / (max − min) · (b − a) per column, (a, b) = feature_range.
 
-    A constant column has range 1 (y = a there)."""
+    A constant column has range 1 (y = a there). ``near_constant="10eps"`` (a variant: scikit-learn's
+    ``_handle_zeros_in_scale``) also treats a range below 10·eps of the input's dtype as constant."""
     x = np.asarray(x)
     a, b = (float(v) for v in feature_range)
     low, high = np.min(x, axis=0), np.max(x, axis=0)
-    span = np.where(high - low == 0, 1.0, high - low)
+    constant = (high - low == 0) if near_constant == "zero" else (high - low < 10 * float(ml_dtypes.finfo(dtype).eps))
+    span = np.where(constant, 1.0, high - low)
     return a + (x - low) / span * (b - a)
 
 
