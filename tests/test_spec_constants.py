@@ -37,7 +37,7 @@ SELU_ALPHA_FLOAT64, SELU_SCALE_FLOAT64 = to_float64(SELU_ALPHA), to_float64(SELU
 
 REQUIRED = inspect.Parameter.empty
 SPEC_MODULES = ("activations", "losses", "optimizers", "schedules", "clipping", "normalization", "encoding",
-                "attention", "recurrent", "layers", "quantization", "embedding", "random")
+                "attention", "recurrent", "layers", "quantization", "embedding", "random", "metrics")
 
 # op -> {spec parameter: default}. Sources as the spec's docstrings give them.
 TEXTBOOK = {

@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from .base import DTYPES, Backend, Unsupported, composed, unsupported
 
 GROUP = "nnspec.backends"
-EXTRAS = ("torch", "tensorflow", "jax")  # the backends nnspec's own extras install: pip install 'nnspec[torch]'
+EXTRAS = ("torch", "tensorflow", "jax", "sklearn")  # the backends nnspec's own extras install: pip install 'nnspec[torch]'
 __all__ = ["DTYPES", "Backend", "Unsupported", "composed", "unsupported", "available_backends", "load_backend", "BackendUnavailable"]
 
 

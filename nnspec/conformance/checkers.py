@@ -16,6 +16,7 @@ from .engine import Case, check_defaults, check_values
 from .layout import check_layout
 from .out_of_range import check_out_of_range
 from .running_stats import check_running_stats
+from .streaming import check_streaming
 from .trajectory import check_schedule, check_trajectory
 
 
@@ -48,4 +49,6 @@ CHECKERS: dict[str, Checker] = {
     "out_of_range": Checker(check_out_of_range, per_dtype=True, records=_own_name("out_of_range")),
     # a random op's seeded samples against the spec's law, its deterministic part exactly
     "distribution": Checker(check_distribution, per_dtype=True, records=_own_name("distribution")),
+    # a metric accumulated over a random split into batches against its one-shot value
+    "streaming": Checker(check_streaming, per_dtype=True, records=_own_name("streaming")),
 }

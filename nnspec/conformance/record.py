@@ -40,7 +40,7 @@ class CheckRecord:
     backend_version: str
     device: str
     dtype: str  # "-" for a check of the op rather than of a dtype (defaults)
-    check: str  # forward, gradient, property, trajectory, schedule, layout
+    check: str  # forward, gradient, property, trajectory, schedule, layout, running_stats, streaming
     status: str  # one of results.STATUSES
     kind: str = "check"
     matches_variant: str | None = None  # the named variant every example seen fits, where the default fails

@@ -339,6 +339,20 @@ def replay_trajectory(entry, backend, record, examples):
     return judged.verdict.status, lines
 
 
+def replay_streaming(entry, backend, record, examples):
+    from . import streaming as T
+
+    (example,) = examples[:1]
+    streamed = T.streamed(entry)
+    lines = [f"\n{entry.op}({_params(example.params)}) on {record['dtype']}, one-shot and accumulated:"]
+    observed = T.observe(streamed, backend, record["device"], example)
+    judged = T.judge_streaming(streamed, example.inputs[-1].dtype, example, observed)
+    lines.append(f"  streaming: {judged.verdict.status} {judged.verdict.message}".rstrip())
+    if not isinstance(observed.value, Exception):
+        lines.append(f"  one-shot: {observed.value[0]!r}; accumulated: {observed.value[1]!r}")
+    return judged.verdict.status, lines
+
+
 def replay_running_stats(entry, backend, record, examples):
     from . import running_stats as R
 
@@ -482,7 +496,8 @@ def replay_distribution(entry, backend, record, examples):
 
 REPLAYERS = {"values": replay_values, "out_of_range": replay_out_of_range, "trajectory": replay_trajectory,
              "schedule": replay_schedule, "layout": replay_layout, "defaults": replay_defaults,
-             "running_stats": replay_running_stats, "distribution": replay_distribution}
+             "running_stats": replay_running_stats, "distribution": replay_distribution,
+             "streaming": replay_streaming}
 
 
 # tables ---------------------------------------------------------------------------------------

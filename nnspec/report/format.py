@@ -78,10 +78,11 @@ WORD = {
 DEVIATIONS = ("fail", "error", "timeout", "crashed")
 
 CHECK_ORDER = ("forward", "gradient", "property", "trajectory", "schedule", "running_stats", "out_of_range",
-               "distribution", "layout", "defaults")
+               "distribution", "streaming", "layout", "defaults")
 CHECK_ABBR = {
     "forward": "fwd", "gradient": "grad", "property": "prop", "trajectory": "traj", "schedule": "sched",
-    "running_stats": "stats", "out_of_range": "range", "distribution": "dist", "layout": "layout", "defaults": "def",
+    "running_stats": "stats", "out_of_range": "range", "distribution": "dist", "streaming": "stream",
+    "layout": "layout", "defaults": "def",
 }
 
 

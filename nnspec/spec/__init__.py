@@ -1,7 +1,7 @@
 """The NumPy reference: pure functions, one module per formula family, float64 throughout."""
 
-from . import (activations, attention, clipping, embedding, encoding, layers, losses, normalization, optimizers,
-               quantization, random, recurrent, schedules)
+from . import (activations, attention, clipping, embedding, encoding, layers, losses, metrics, normalization,
+               optimizers, quantization, random, recurrent, schedules)
 
 FAMILIES = {
     "activations": activations,
@@ -17,6 +17,7 @@ FAMILIES = {
     "quantization": quantization,
     "embedding": embedding,
     "random": random,
+    "metrics": metrics,
 }
 
 

@@ -11,6 +11,7 @@ from .attention import Attention
 from .embedding import Embedding
 from .layers import Layers
 from .losses import Losses
+from .metrics import Metrics
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -26,7 +27,7 @@ def jax_device(device):
 
 
 class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
-                 Embedding, Random, Backend):
+                 Embedding, Random, Metrics, Backend):
     name = "jax"
 
     def __init__(self):

@@ -20,6 +20,7 @@ from .embedding import Embedding
 from .formulas import in_dtype
 from .layers import Layers
 from .losses import Losses
+from .metrics import Metrics
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -28,7 +29,7 @@ from .recurrent import Recurrent
 
 
 class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
-                   Embedding, Random, Backend):
+                   Embedding, Random, Metrics, Backend):
     name = "numpy"
 
     def version(self):

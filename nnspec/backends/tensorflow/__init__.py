@@ -20,6 +20,7 @@ from .attention import Attention
 from .embedding import Embedding
 from .layers import Layers
 from .losses import Losses
+from .metrics import Metrics
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -31,7 +32,7 @@ TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
-                        Embedding, Random, Backend):
+                        Embedding, Random, Metrics, Backend):
     name = "tensorflow"
 
     def __init__(self):

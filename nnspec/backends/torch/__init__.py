@@ -12,6 +12,7 @@ from .attention import Attention
 from .embedding import Embedding
 from .layers import Layers
 from .losses import Losses
+from .metrics import Metrics
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -27,7 +28,7 @@ TORCH_DTYPES = {
 
 
 class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
-                   Embedding, Random, Backend):
+                   Embedding, Random, Metrics, Backend):
     name = "torch"
 
     def __init__(self):
