@@ -84,7 +84,7 @@ class TruncatedGlorot(NumpyBackend):
     name = "truncated-glorot"
 
     def glorot_normal(self, shape, seed, dtype):
-        return np.asarray(R.glorot_normal(shape, seed, normal="truncated")).astype(dtype)
+        return np.asarray(R.glorot_normal(shape, seed, dtype, normal="truncated")).astype(dtype)
 
 
 def test_a_truncated_normal_is_named_as_the_variant():

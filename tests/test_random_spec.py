@@ -81,7 +81,7 @@ def test_the_haar_marginal_density_is_mpmath_s():
 
 @pytest.mark.parametrize("shape", [(4, 6), (6, 4), (5, 5), (3, 2, 2, 2)])
 def test_the_orthogonal_sampler_is_orthogonal_times_gain(shape):
-    q = R.orthogonal(shape, 3, 2.0).reshape(R.orthogonal_shape(shape))
+    q = R.orthogonal(shape, 3, "float64", 2.0).reshape(R.orthogonal_shape(shape))
     gram = q @ q.T if q.shape[0] <= q.shape[1] else q.T @ q
     assert np.allclose(gram, 4 * np.eye(len(gram)), atol=1e-13)
 
@@ -128,5 +128,5 @@ def test_the_torch_linear_candidate_is_kaiming_uniform_with_a_sqrt5():
 def test_the_samplers_draw_their_laws():
     """A loose sanity check of the baseline's samplers (the engine tests measure them at the check's α)."""
     for sampler, law in ((R.glorot_uniform, R.glorot_uniform_law), (R.he_normal, R.he_normal_law)):
-        sample = sampler((256, 64), 0)
+        sample = sampler((256, 64), 0, "float64")
         assert stats.kstest(sample.ravel(), law((256, 64)).cdf).pvalue > 1e-3

@@ -155,10 +155,25 @@ TEXTBOOK = {
     "fake_quantize": {"quant_min": -128, "quant_max": 127, "axis": None},
     # affine unless asked (torch's observers' per_tensor_affine); eps: torch's observers' float32 ε floor
     "quant_params": {"quant_min": -128, "quant_max": 127, "symmetric": False, "eps": 2.0 ** -23},
+    # Metrics (sources in tests/test_metrics_spec.py): the population std (StandardScaler's), [0, 1] scaling,
+    # Keras' top-5, binary averaging with 0 for an empty denominator (scikit-learn's zero_division=0.0 value),
+    # Keras' EarlyStopping (patience 0, min_delta 0, mode min, no baseline)
+    "standard_scale": {"ddof": 0, "epsilon": 0.0}, "min_max_scale": {"feature_range": (0.0, 1.0)}, "accuracy": {},
+    "top_k_accuracy": {"k": 5}, "confusion_matrix": {"num_classes": None},
+    "precision": {"num_classes": None, "average": "binary", "zero_division": 0.0},
+    "recall": {"num_classes": None, "average": "binary", "zero_division": 0.0},
+    "f1": {"num_classes": None, "average": "binary", "zero_division": 0.0}, "roc_auc": {},
+    "early_stopping": {"patience": 0, "min_delta": 0.0, "mode": "min", "baseline": None},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.
 FORMULATION = {
+    # metrics: a constant column scales to 0, ties in top-k all count, nan per-class values left out of an
+    # average, macro is macro, F1 from the counts, AUC exact (no thresholds), stopping when bad epochs reach patience
+    "min_max_scale": {"near_constant": "zero", "dtype": None}, "top_k_accuracy": {"ties": "all"},
+    "precision": {"nan_average": "ignore", "macro_as": "macro"}, "recall": {"nan_average": "ignore", "macro_as": "macro"},
+    "f1": {"f1_form": "counts", "nan_average": "ignore", "macro_as": "macro"}, "roc_auc": {"num_thresholds": None},
+    "early_stopping": {"count": "reach"},
     # an index outside [0, V) is an error, negative ones too (torch's IndexError)
     "embedding": {"negative": "error", "out_of_range": "error"},
     "relu": {"kink": "left"}, "leaky_relu": {"kink": "left"}, "elu": {"kink": "left"}, "selu": {"kink": "left"},

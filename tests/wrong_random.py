@@ -70,7 +70,7 @@ class UnsignedOrthogonal(NumpyBackend):
 
     name = "unsigned-orthogonal"
 
-    def orthogonal(self, shape, seed, gain, dtype):
+    def orthogonal(self, shape, seed, dtype, gain):
         rows, cols = R.orthogonal_shape(shape)
         q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((max(rows, cols), min(rows, cols))))
         q = q.T if rows < cols else q
@@ -82,5 +82,5 @@ class OrthogonalWithoutGain(NumpyBackend):
 
     name = "orthogonal-without-gain"
 
-    def orthogonal(self, shape, seed, gain, dtype):
-        return super().orthogonal(shape, seed, 1.0, dtype)
+    def orthogonal(self, shape, seed, dtype, gain):
+        return super().orthogonal(shape, seed, dtype, 1.0)

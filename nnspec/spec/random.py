@@ -116,35 +116,37 @@ def dropout_law(x, rate=0.5, training=True) -> Law:
 
 
 def _sample(law: Law, shape, seed):
+    # A sampler's ``dtype`` names the dtype the framework draws in: the law is the same in every dtype, so
+    # the spec's sample is float64 whatever it is (the NumPy baseline rounds it).
     return law.dist.rvs(size=tuple(shape), random_state=np.random.default_rng(seed))
 
 
-def glorot_uniform(shape, seed):
+def glorot_uniform(shape, seed, dtype):
     """A sample of ``glorot_uniform_law(shape)``."""
     return _sample(glorot_uniform_law(shape), shape, seed)
 
 
-def glorot_normal(shape, seed, *, normal="normal"):
+def glorot_normal(shape, seed, dtype, *, normal="normal"):
     """A sample of ``glorot_normal_law(shape)``."""
     return _sample(glorot_normal_law(shape, normal=normal), shape, seed)
 
 
-def he_uniform(shape, seed):
+def he_uniform(shape, seed, dtype):
     """A sample of ``he_uniform_law(shape)``."""
     return _sample(he_uniform_law(shape), shape, seed)
 
 
-def he_normal(shape, seed, *, normal="normal"):
+def he_normal(shape, seed, dtype, *, normal="normal"):
     """A sample of ``he_normal_law(shape)``."""
     return _sample(he_normal_law(shape, normal=normal), shape, seed)
 
 
-def lecun_normal(shape, seed, *, normal="normal"):
+def lecun_normal(shape, seed, dtype, *, normal="normal"):
     """A sample of ``lecun_normal_law(shape)``."""
     return _sample(lecun_normal_law(shape, normal=normal), shape, seed)
 
 
-def orthogonal(shape, seed, gain=1.0):
+def orthogonal(shape, seed, dtype, gain=1.0):
     """gain·Q, Q from the QR decomposition of a standard normal matrix (the longer side first) with the signs
     of R's diagonal taken out (without them Q is not Haar), reshaped to ``shape``."""
     rows, cols = orthogonal_shape(shape)
@@ -209,23 +211,23 @@ def lstm_shapes(shape):
     return (4 * hidden, inputs), (4 * hidden, hidden)
 
 
-def dense_init(shape, seed):
+def dense_init(shape, seed, dtype):
     """The spec's default of a dense kernel (out, in): glorot_uniform."""
-    return (glorot_uniform(shape, seed),)
+    return (glorot_uniform(shape, seed, dtype),)
 
 
-def conv2d_init(shape, seed):
+def conv2d_init(shape, seed, dtype):
     """The spec's default of a conv2d kernel (O, I, KH, KW): glorot_uniform."""
-    return (glorot_uniform(shape, seed),)
+    return (glorot_uniform(shape, seed, dtype),)
 
 
-def embedding_init(shape, seed):
+def embedding_init(shape, seed, dtype):
     """The spec's default of an embedding table (num, dim): N(0, 1)."""
     return (np.random.default_rng(seed).standard_normal(tuple(shape)),)
 
 
-def lstm_init(shape, seed):
+def lstm_init(shape, seed, dtype):
     """The spec's default of an LSTM of (hidden, in): a glorot_uniform input kernel and an orthogonal
     recurrent kernel."""
     kernel, recurrent = lstm_shapes(shape)
-    return glorot_uniform(kernel, seed), orthogonal(recurrent, seed + 1)
+    return glorot_uniform(kernel, seed, dtype), orthogonal(recurrent, seed + 1, dtype)

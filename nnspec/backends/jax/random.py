@@ -68,7 +68,7 @@ class Random:
     def lecun_normal(self, shape, seed, dtype):
         return _init("lecun_normal", shape, seed, dtype)
 
-    def orthogonal(self, shape, seed, gain, dtype):
+    def orthogonal(self, shape, seed, dtype, gain):
         return _init("orthogonal", shape, seed, dtype, scale=gain)
 
     # each module as initialized, with its own default initializers

@@ -13,7 +13,7 @@ LAYERS = ("dense_init", "conv2d_init", "embedding_init", "lstm_init")
 
 def _sampler(op):
     def method(self, shape, seed, dtype):
-        return np.asarray(getattr(R, op)(shape, seed)).astype(dtype)
+        return np.asarray(getattr(R, op)(shape, seed, dtype)).astype(dtype)
 
     method.__name__ = op
     return method
@@ -21,7 +21,7 @@ def _sampler(op):
 
 def _layer(op):
     def method(self, shape, seed, dtype):
-        return tuple(np.asarray(w).astype(dtype) for w in getattr(R, op)(shape, seed))
+        return tuple(np.asarray(w).astype(dtype) for w in getattr(R, op)(shape, seed, dtype))
 
     method.__name__ = op
     return method
@@ -33,5 +33,5 @@ class Random:
     locals().update({op: _sampler(op) for op in INITIALIZERS})
     locals().update({op: _layer(op) for op in LAYERS})
 
-    def orthogonal(self, shape, seed, gain, dtype):
-        return np.asarray(R.orthogonal(shape, seed, gain)).astype(dtype)
+    def orthogonal(self, shape, seed, dtype, gain):
+        return np.asarray(R.orthogonal(shape, seed, dtype, gain)).astype(dtype)

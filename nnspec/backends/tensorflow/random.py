@@ -61,7 +61,7 @@ class Random:
     def lecun_normal(self, shape, seed, dtype):
         return _init(keras.initializers.LecunNormal, shape, seed, dtype)
 
-    def orthogonal(self, shape, seed, gain, dtype):
+    def orthogonal(self, shape, seed, dtype, gain):
         return _init(keras.initializers.Orthogonal, shape, seed, dtype, gain=gain)
 
     # each layer as built, with its own default initializers

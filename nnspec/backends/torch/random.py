@@ -63,7 +63,7 @@ class Random:
     def lecun_normal(self, shape, seed, dtype):
         return _init(init.kaiming_normal_, shape, seed, dtype, mode="fan_in", nonlinearity="linear")
 
-    def orthogonal(self, shape, seed, gain, dtype):
+    def orthogonal(self, shape, seed, dtype, gain):
         return _init(init.orthogonal_, shape, seed, dtype, gain=gain)
 
     # each layer as built, with its own default initialization
