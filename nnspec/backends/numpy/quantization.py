@@ -7,8 +7,13 @@ them exact), so the baseline is the spec itself, its result rounded to the input
 from __future__ import annotations
 
 from ...spec import quantization as Q
+from ..base import unsupported
 from .formulas import spec_binding
 
 
 class Quantization:
     BINDINGS = {op: spec_binding(getattr(Q, op)) for op in ("quantize", "dequantize", "fake_quantize", "quant_params")}
+    BINDINGS.update({op: spec_binding(getattr(Q, op)) for op in ("quantized_dense", "dynamic_loss_scale")})
+    UNSUPPORTED = {"dynamic_loss_scale": unsupported("a loss scale of 2^16 exceeds float16; mixed precision keeps "
+                                                     "the scale and master parameters in float32",
+                                                     dtypes={"float16", "bfloat16"})}

@@ -19,6 +19,14 @@ schemes and unsigned ranges have no Keras counterpart: unsupported.
 ``quantize`` and ``dequantize``: tf.quantization.quantize/dequantize take a real range and a
 mode (MIN_COMBINED, MIN_FIRST, SCALED) that fix their own scale, not a given scale and zero
 point; no mapping of the spec's affine parameters onto them is stated yet: unsupported.
+
+``quantized_dense``: Keras 3's int8 Dense quantizes its activations itself at call time (dynamic,
+per row, symmetric): a given activation scale and zero point cannot be passed; unsupported.
+
+``dynamic_loss_scale``: ``keras.optimizers.LossScaleOptimizer`` around ``keras.optimizers.SGD``,
+eagerly: ``scale_loss`` on loss = Σ w·g under a GradientTape (the gradient is S·g), then
+``apply`` (which unscales, skips a non-finite step and adjusts the scale). Keras doubles, halves
+and never floors its scale (FIXED); its initial scale is 2^15, torch's 2^16.
 """
 
 from __future__ import annotations
@@ -43,8 +51,18 @@ def _tf_range(scale, zero_point, quant_min, quant_max):
 FAKE_QUANT = tf.quantization.fake_quant_with_min_max_vars
 
 
+LOSS_SCALE = keras.optimizers.LossScaleOptimizer
+
+
 class Quantization:
+    FIXED = {"dynamic_loss_scale": {"growth_factor": (LOSS_SCALE, 2.0), "backoff_factor": (LOSS_SCALE, 0.5),
+                                    "min_scale": (LOSS_SCALE, 0.0)}}
     NATIVE_DEFAULTS = {
+        "dynamic_loss_scale": {
+            "lr": (keras.optimizers.SGD, "learning_rate", float),
+            "init_scale": (LOSS_SCALE, "initial_scale", float),
+            "growth_interval": (LOSS_SCALE, "dynamic_growth_steps", int),
+        },
         # TF's integer grid is [0, 2^num_bits − 1] (narrow_range: from 1)
         "fake_quantize": {
             "quant_min": (FAKE_QUANT, "narrow_range", lambda narrow: 1 if narrow else 0),
@@ -58,6 +76,11 @@ class Quantization:
     }
 
     UNSUPPORTED = {
+        "quantized_dense": "Keras' int8 Dense (Dense.quantize('int8')) quantizes its activations itself at call time "
+                           "(AbsMaxQuantizer per row: its own scale, zero point 0); a given activation scale and zero "
+                           "point cannot be passed, and tf.quantization has no quantized matmul with them",
+        "dynamic_loss_scale": unsupported("the scale 2^15 exceeds float16's range; mixed precision keeps the scale "
+                                          "and master parameters in float32", dtypes={"float16", "bfloat16"}),
         "fake_quantize": unsupported("tf.quantization.fake_quant_* take float32 only",
                                      dtypes={"float64", "float16", "bfloat16"}),
         "quantize": "tf.quantization.quantize derives its scale from a real range and a mode; the spec's scale "
@@ -83,3 +106,18 @@ class Quantization:
                                                           epsilon=eps)
         scale = tf.reshape(1.0 / multiplier, x_min.shape)
         return scale, tf.zeros_like(scale)
+
+    def dynamic_loss_scale(self, params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval,
+                           min_scale):
+        # growth_factor, backoff_factor, min_scale: FIXED (Keras doubles, halves and never floors its scale)
+        variable = keras.Variable(params)
+        optimizer = LOSS_SCALE(keras.optimizers.SGD(float(lr)), initial_scale=float(init_scale),
+                               dynamic_growth_steps=int(growth_interval))
+        states = []
+        for g in grads:
+            with tf.GradientTape() as tape:
+                loss = optimizer.scale_loss(tf.reduce_sum(variable.value * g))
+            optimizer.apply([tape.gradient(loss, variable.value)], [variable])  # unscales, skips a non-finite step
+            scale = tf.cast(tf.reshape(optimizer.dynamic_scale, [1]), params.dtype)
+            states.append(tf.concat([tf.reshape(variable.value, [-1]), scale], 0))
+        return tf.stack(states)
