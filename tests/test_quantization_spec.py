@@ -216,3 +216,4 @@ def test_a_gradient_overflows_once_scaled_past_the_dtypes_max():
 def test_min_scale_floors_the_back_off():
     states = Q.dynamic_loss_scale(np.array([0.0]), np.full((3, 1), np.inf), init_scale=2.0, min_scale=1.0)
     assert states[:, -1].tolist() == [1.0, 1.0, 1.0]
+
