@@ -233,9 +233,10 @@ def quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, quant_min=-128, qu
 
     x_q: integers (batch, in) of the activations' range [quant_min, quant_max] (int8 by default,
     uint8 as fbgemm's activations), zero point z_x (0-d), scale s_x (0-d); w_q: integers
-    (out, in) of a symmetric int8 range (zero point 0), one scale per tensor (``axis=None``, 0-d w_scale) or one per output unit (``axis=0``, w_scale of shape
-    (out,)). acc is the int32 accumulator: an exact integer (|acc| ≤ 255·128·in < 2^31 for
-    in < 65 793, which every example keeps), so the spec is exact in float64 up to the one rounding
+    (out, in) of a symmetric int8 range (zero point 0), one scale per tensor (``axis=None``, 0-d
+    w_scale) or one per output unit (``axis=0``, w_scale of shape (out,)). acc is the int32
+    accumulator: an exact integer (|acc| ≤ 255·128·in < 2^31 for in < 65 793, which every
+    example keeps), so the spec is exact in float64 up to the one rounding
     of s_x·s_w·acc (s_x·s_w itself exact: two short-mantissa numbers). No bias: a float bias
     added before the output's rounding is the framework's choice of where to round, not the
     quantized product this op measures.

@@ -47,8 +47,8 @@ class Quantization:
                            "preferred_element_type=int32) is the integer matmul alone; the zero-point correction and "
                            "the dequantization around it would be nnspec's formula",
         "dynamic_loss_scale": [
-            unsupported("the scale 2^15 exceeds float16's range; mixed precision keeps the scale and master "
-                        "parameters in float32", dtypes={"float16", "bfloat16"}),
+            unsupported("mixed precision keeps the loss scale and master parameters in float32 "
+                        "(a scale doubling past 2^15 leaves float16)", dtypes={"float16"}),
             unsupported("jmp.DynamicLossScale has one integer factor: it grows by it and backs off by its reciprocal",
                         where=lambda p: p["backoff_factor"] * p["growth_factor"] != 1
                         or p["growth_factor"] != int(p["growth_factor"])),

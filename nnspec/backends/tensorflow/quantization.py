@@ -94,8 +94,8 @@ class Quantization:
         "quantized_dense": "Keras' int8 Dense (Dense.quantize('int8')) quantizes its activations itself at call time "
                            "(AbsMaxQuantizer per row: its own scale, zero point 0); a given activation scale and zero "
                            "point cannot be passed, and tf.quantization has no quantized matmul with them",
-        "dynamic_loss_scale": unsupported("the scale 2^15 exceeds float16's range; mixed precision keeps the scale "
-                                          "and master parameters in float32", dtypes={"float16", "bfloat16"}),
+        "dynamic_loss_scale": unsupported("mixed precision keeps the loss scale and master parameters in float32 "
+                                          "(a scale doubling past 2^15 leaves float16)", dtypes={"float16"}),
         "fake_quantize": unsupported("tf.quantization.fake_quant_* take float32 only",
                                      dtypes={"float64", "float16", "bfloat16"}),
         "quantize": [unsupported("tf.quantization.quantize's SCALED mode quantizes float32 to qint8 or quint8",

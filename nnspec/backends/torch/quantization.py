@@ -67,7 +67,7 @@ class Quantization:
                                         where=lambda p: p["quant_min"] < 0)],
         "dynamic_loss_scale": unsupported("GradScaler refuses to unscale float16 gradients ('Attempting to unscale "
                                           "FP16 gradients'); mixed precision keeps master parameters in float32",
-                                          dtypes={"float16", "bfloat16"}),
+                                          dtypes={"float16"}),
     }
     FIXED = {"dynamic_loss_scale": {"min_scale": (torch.amp.GradScaler, 0.0)}}  # no floor on the backed-off scale
     NATIVE_DEFAULTS = {
