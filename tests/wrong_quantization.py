@@ -1,8 +1,10 @@
 """Deliberately wrong quantization adapters: each is one way a quantizer port breaks, which the engine must catch.
 
 They subclass the NumPy baseline (the spec) and change one thing: ties rounded half up
-(⌊v + ½⌋, a port's floor(x + 0.5)) where the spec rounds half to even, or a straight-through
-gradient that passes the cotangent everywhere, ignoring the clip range.
+(⌊v + ½⌋, a port's floor(x + 0.5)) where the spec rounds half to even, a straight-through
+gradient that passes the cotangent everywhere, ignoring the clip range, a symmetric scale of
+amax/127.5, an int8 dense layer whose accumulator saturates at int16, and loss scalers that
+take the overflowed step or grow the scale after every finite step.
 """
 
 from __future__ import annotations
