@@ -61,3 +61,28 @@ def test_tensorflow_fake_quant_rounds_half_up_and_masks_before_rounding():
     gradient = tape.gradient(y, x).numpy()
     (unrounded,) = Q.fake_quantize_vjp(x.numpy(), 1.0, 0, np.ones(4), gradient="unrounded")
     assert gradient.tolist() == unrounded.tolist() == [1, 1, 1, 0]  # 127.4 rounds inside, but lies past 127
+
+
+def test_tensorflow_quantize_scaled_rounds_half_away_by_default_and_half_even_divides_by_127_5():
+    tf = pytest.importorskip("tensorflow")
+    x = tf.constant([-126.5, -2.5, -1.5, -0.5, 0.5, 2.5])
+    away = tf.quantization.quantize(x, -128.0, 127.0, tf.qint8, mode="SCALED", ensure_minimum_range=0.0)
+    assert tf.cast(away.output, tf.int32).numpy().tolist() == Q.quantize(x.numpy(), 1.0, 0,
+                                                                          rounding="half_away").tolist()
+    # HALF_TO_EVEN takes its step as 2·max(|min|, |max|)/255: ±127 is a step of 254/255, not 1
+    even = tf.quantization.quantize(x, -127.0, 127.0, tf.qint8, mode="SCALED", round_mode="HALF_TO_EVEN",
+                                    ensure_minimum_range=0.0)
+    got = tf.cast(even.output, tf.int32).numpy().tolist()
+    assert got == Q.quantize(x.numpy(), 254.0 / 255.0, 0).tolist() == [-127, -3, -2, -1, 1, 3]
+    assert got != Q.quantize(x.numpy(), 1.0, 0).tolist()
+
+
+def test_torch_fbgemm_quantized_linear_clamps_int8_activations_at_zero():
+    x_q = np.array([[-128.0, 127.0, -3.0, 5.0]])
+    w_q = np.array([[127.0, -128.0, 1.0, 2.0]])
+    packed = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(torch.from_numpy(w_q).float() * 0.5, 0.5,
+                                                                          0, torch.qint8), None)
+    got = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
+        torch.from_numpy(x_q).float() * 0.25, 0.25, 0, packed).numpy()
+    assert got.tolist() == Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5), 0, 255).tolist()
+    assert got.tolist() != Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5)).tolist()

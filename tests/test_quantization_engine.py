@@ -9,17 +9,22 @@ import wrong_quantization as W
 from nnspec.backends.numpy import NumpyBackend
 from nnspec.conformance.catalogue import CATALOGUE
 from nnspec.conformance.engine import Case, check_values
+from nnspec.conformance.trajectory import check_trajectory
 
 OPS = [e.op for e in CATALOGUE.values() if e.family == "quantization"]
 
 
 def values(backend, op, dtype="float32"):
-    return {r["check"]: r for r in check_values(Case(CATALOGUE[op], backend, "cpu", dtype, "quick", 0))}
+    check = check_trajectory if "trajectory" in CATALOGUE[op].checks else check_values
+    return {r["check"]: r for r in check(Case(CATALOGUE[op], backend, "cpu", dtype, "quick", 0))}
 
 
 @pytest.mark.parametrize("op", OPS)
 def test_baseline_passes_what_the_wrong_adapters_break(op):
     records = values(NumpyBackend(), op)
+    if "trajectory" in records:
+        assert records["trajectory"]["status"] == "pass", records["trajectory"]["message"]
+        return
     assert records["forward"]["status"] == "pass", records["forward"]["message"]
     if CATALOGUE[op].wrt:
         assert records["gradient"]["status"] == "pass", records["gradient"]["message"]
@@ -44,3 +49,19 @@ def test_a_symmetric_scale_of_amax_over_127_5_is_caught_and_named():
     records = values(W.HalfRangeSymmetricScale(), "quant_params")
     assert records["forward"]["status"] == "fail"
     assert records["forward"]["matches_variant"] == "quant_params(symmetric_divisor='half_range')"
+
+
+def test_an_accumulator_that_saturates_at_int16_is_caught():
+    """The draws put x and w at their range ends: two products of 127·128 already pass 2^15."""
+    records = values(W.Int16Accumulator(), "quantized_dense")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] is None
+
+
+@pytest.mark.parametrize("wrong, what", [(W.UnskippedLossScale, "the overflowed step taken"),
+                                         (W.EagerGrowthLossScale, "growth at every finite step")])
+def test_a_loss_scaler_that_steps_on_overflow_or_grows_every_step_is_caught(wrong, what):
+    record = values(wrong(), "dynamic_loss_scale")["trajectory"]
+    assert record["status"] == "fail", what
+    assert record["first_failing_step"] >= 1
+    assert record["matches_variant"] is None

@@ -140,3 +140,80 @@ def test_symmetric_scale_conventions():
     assert float(Q.quant_params(zero, zero, symmetric=True, eps_placement="amax")[0]) == Q.FLOAT32_EPS / 127
     assert float(Q.quant_params(zero, zero, 0, 255, True)[1]) == 128
     assert float(Q.quant_params(zero, zero, 0, 255, True, unsigned_zero_point="lower_middle")[1]) == 127
+
+
+# quantized_dense ------------------------------------------------------------------------
+
+
+@seed(17)
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.data())
+def test_quantized_dense_is_the_exact_integer_accumulation_times_the_scales(data):
+    """Python integers accumulate Σ (x − z)·w exactly; times the Fraction scales, rounded once to float64."""
+    low, high = data.draw(st.sampled_from([Q.INT8, Q.UINT8]))
+    batch, width, out = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 40)), data.draw(st.integers(1, 3))
+    ends = st.one_of(st.sampled_from([low, high]), st.integers(low, high))
+    x = [[data.draw(ends) for _ in range(width)] for _ in range(batch)]
+    w = [[data.draw(st.one_of(st.sampled_from([-128, 127]), st.integers(-128, 127))) for _ in range(width)]
+         for _ in range(out)]
+    z = data.draw(st.integers(low, high))
+    per_channel = data.draw(st.booleans())
+    step = st.tuples(st.sampled_from([1.0, 1.25, 1.5, 1.75]), st.integers(-8, 0)).map(lambda me: me[0] * 2.0 ** me[1])
+    s_x = data.draw(step)
+    s_w = [data.draw(step) for _ in range(out)] if per_channel else data.draw(step)
+    got = Q.quantized_dense(np.array(x, float), np.array(w, float), s_x, z, np.array(s_w), low, high,
+                            axis=0 if per_channel else None)
+    for i in range(batch):
+        for j in range(out):
+            acc = sum((x[i][k] - z) * w[j][k] for k in range(width))
+            assert abs(acc) < 2 ** 31  # the int32 accumulator holds it
+            exact = Fraction(acc) * Fraction(s_x) * Fraction(s_w[j] if per_channel else s_w)
+            assert got[i, j] == float(exact)
+
+
+def test_quantized_dense_clips_activations_to_their_range():
+    """An activation outside [quant_min, quant_max] cannot be held by the quantized tensor: it counts as the end."""
+    got = Q.quantized_dense(np.array([[-5.0, 300.0]]), np.array([[1.0, 1.0]]), 1.0, 0, np.array(1.0), 0, 255)
+    assert got.tolist() == [[255.0]]
+
+
+# dynamic_loss_scale ----------------------------------------------------------------------
+
+
+def test_loss_scale_defaults_are_torch_gradscalers():
+    """Micikevicius et al. / torch.amp.GradScaler: 2^16, ×2 every 2000 finite steps, ×½ on overflow, no floor."""
+    import inspect
+
+    p = inspect.signature(Q.dynamic_loss_scale).parameters
+    assert (p["init_scale"].default, p["growth_factor"].default, p["backoff_factor"].default,
+            p["growth_interval"].default, p["min_scale"].default) == (65536.0, 2.0, 0.5, 2000, 0.0)
+
+
+def test_finite_steps_grow_the_scale_once_per_interval_and_take_every_step():
+    grads = np.full((7, 2), 0.25)
+    states = Q.dynamic_loss_scale(np.array([1.0, -1.0]), grads, lr=0.5, init_scale=8.0, growth_interval=3)
+    assert states[:, -1].tolist() == [8, 8, 16, 16, 16, 32, 32]  # 8·2^⌊t/3⌋ after step t
+    assert states[:, 0].tolist() == [1 - 0.125 * t for t in range(1, 8)]
+
+
+def test_an_overflowing_step_is_skipped_backs_the_scale_off_and_restarts_the_count():
+    grads = np.array([[0.5], [np.inf], [0.5], [np.nan], [0.5], [0.5]])
+    states = Q.dynamic_loss_scale(np.array([2.0]), grads, lr=1.0, init_scale=4.0, growth_interval=2,
+                                  backoff_factor=0.25)
+    assert states[:, 0].tolist() == [1.5, 1.5, 1.0, 1.0, 0.5, 0.0]  # the inf and nan steps leave w
+    assert states[:, -1].tolist() == [4.0, 1.0, 1.0, 0.25, 0.25, 0.5]  # the count restarts after each back-off
+
+
+def test_a_gradient_overflows_once_scaled_past_the_dtypes_max():
+    """2^(emax − k)·S is finite in float32 iff S ≤ 2^k: the scale decides which steps are skipped."""
+    g = np.float32(2.0 ** 100)
+    kept = Q.dynamic_loss_scale(np.float32([0.0]), np.array([[g]]), lr=1.0, init_scale=2.0 ** 27)
+    skipped = Q.dynamic_loss_scale(np.float32([0.0]), np.array([[g]]), lr=1.0, init_scale=2.0 ** 28)
+    assert kept[0].tolist() == [-(2.0 ** 100), 2.0 ** 27]
+    assert skipped[0].tolist() == [0.0, 2.0 ** 27]
+
+
+def test_min_scale_floors_the_back_off():
+    states = Q.dynamic_loss_scale(np.array([0.0]), np.full((3, 1), np.inf), init_scale=2.0, min_scale=1.0)
+    assert states[:, -1].tolist() == [1.0, 1.0, 1.0]
+

@@ -1,11 +1,15 @@
 """Deliberately wrong quantization adapters: each is one way a quantizer port breaks, which the engine must catch.
 
 They subclass the NumPy baseline (the spec) and change one thing: ties rounded half up
-(⌊v + ½⌋, a port's floor(x + 0.5)) where the spec rounds half to even, or a straight-through
-gradient that passes the cotangent everywhere, ignoring the clip range.
+(⌊v + ½⌋, a port's floor(x + 0.5)) where the spec rounds half to even, a straight-through
+gradient that passes the cotangent everywhere, ignoring the clip range, a symmetric scale of
+amax/127.5, an int8 dense layer whose accumulator saturates at int16, and loss scalers that
+take the overflowed step or grow the scale after every finite step.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from nnspec.backends.numpy import NumpyBackend, in_dtype
 from nnspec.spec import quantization as Q
@@ -44,3 +48,54 @@ class HalfRangeSymmetricScale(NumpyBackend):
     def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
         return in_dtype(Q.quant_params, x_min, x_max, quant_min=quant_min, quant_max=quant_max, symmetric=symmetric,
                         eps=eps, symmetric_divisor="half_range")
+
+
+class Int16Accumulator(NumpyBackend):
+    """quantized_dense's accumulator saturating at int16's range instead of holding an int32."""
+
+    name = "int16-accumulator"
+
+    def quantized_dense(self, x_q, w_q, x_scale, x_zero_point, w_scale, quant_min, quant_max, axis):
+        x = np.clip(x_q.astype(np.float64), quant_min, quant_max) - float(x_zero_point)
+        acc = np.clip(x @ w_q.astype(np.float64).T, -2.0 ** 15, 2.0 ** 15 - 1)
+        scale = w_scale.astype(np.float64) if axis is None else w_scale.astype(np.float64).reshape(1, -1)
+        return (acc * (float(x_scale) * scale)).astype(x_q.dtype)
+
+
+def _loss_scaled(params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval, min_scale, *,
+                 skip=True, grow_every_step=False):
+    """A loss scaler's loop (the deliberately wrong ones: not skipping, or growing at every finite step)."""
+    big = float(np.finfo(params.dtype).max)
+    w, scale, counter, states = params.astype(np.float64).ravel(), float(init_scale), 0, []
+    for g in grads.astype(np.float64):
+        g = g.ravel()
+        with np.errstate(all="ignore"):
+            finite = bool(np.all(np.isfinite(g)) and np.all(np.abs(scale * g) <= big))
+            if finite or not skip:
+                w = w - lr * g
+        if finite:
+            counter += 1
+            if grow_every_step or counter == growth_interval:
+                scale, counter = scale * growth_factor, 0
+        else:
+            scale, counter = max(scale * backoff_factor, min_scale), 0
+        states.append(np.concatenate([w, [scale]]))
+    return np.asarray(states).astype(params.dtype)
+
+
+class UnskippedLossScale(NumpyBackend):
+    """Backs the scale off on an overflow but takes the step anyway (the inf or nan reaches the parameters)."""
+
+    name = "unskipped-loss-scale"
+
+    def dynamic_loss_scale(self, params, grads, **hyper):
+        return _loss_scaled(params, grads, **hyper, skip=False)
+
+
+class EagerGrowthLossScale(NumpyBackend):
+    """Grows the scale after every finite step, ignoring growth_interval."""
+
+    name = "eager-growth-loss-scale"
+
+    def dynamic_loss_scale(self, params, grads, **hyper):
+        return _loss_scaled(params, grads, **hyper, grow_every_step=True)

@@ -8,7 +8,9 @@ trajectory
     each step, stacked) and each step is compared with the spec's trajectory: at step t in
     ULPs of the dtype at the largest magnitude the spec's parameters have taken so far
     (the scale of the running sum: an absolute error made while |w| was large stays
-    absolute when w later passes near 0).
+    absolute when w later passes near 0). A row whose step state is more than the
+    parameters (dynamic_loss_scale: the parameters, then the loss scale) takes that
+    magnitude from the spec's steps alone.
 
     The tolerance grows with the step: Σ_{s≤t} k·κₛ ULPs at step t, k the row's bound for
     one step, κₛ ≥ 1 the step's condition where the spec states one (``<op>_condition``;
@@ -120,6 +122,8 @@ def judge_trajectory(entry, dtype, example: Example, observed: Observed, overrid
     if actual.shape != reference.shape or actual.dtype != dtype:
         return Judged(compare(actual, reference, dtype, 0))  # says which: shape or dtype
     start = example.inputs[0].astype(np.float64)[None]
+    if start.shape[1:] != reference.shape[1:]:  # a state beyond the parameters (the loss scale): the spec's own steps
+        start = np.zeros((1, *reference.shape[1:]))
     scale = np.maximum.accumulate(np.abs(np.concatenate([start, reference])), axis=0)[1:]
     bounds = step_bounds(entry, dtype, example, overrides)
     ulp, rel = per_step_errors(actual, reference, dtype, scale)

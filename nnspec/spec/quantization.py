@@ -1,5 +1,6 @@
 """Quantization: affine quantize, dequantize and fake-quantize, per tensor and per channel,
-and the scale and zero point of an observed range (quant_params).
+the scale and zero point of an observed range (quant_params), the int8 dense layer
+(quantized_dense) and mixed precision's dynamic loss scale (dynamic_loss_scale).
 
 An affine quantizer maps a real x to an integer q on the grid of step ``scale`` (> 0) whose
 integer ``zero_point`` z stands for 0.0, clipped to the integer range [quant_min, quant_max]
@@ -221,3 +222,70 @@ def quant_params(x_min, x_max, quant_min=-128, quant_max=127, symmetric=False, e
     scale = np.maximum(held(held(high - low) / (quant_max - quant_min)), eps)
     zero = np.clip(quant_min - np.rint(held(low / scale)), quant_min, quant_max)
     return scale, zero
+
+
+# quantized_dense -----------------------------------------------------------------------
+
+
+@float64
+def quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, quant_min=-128, quant_max=127, axis=None):
+    """The int8 dense layer's output, dequantized: y = s_x·s_w · acc, acc = Σ_k (x_q − z_x)[i,k] · w_q[j,k].
+
+    x_q: integers (batch, in) of the activations' range [quant_min, quant_max] (int8 by default,
+    uint8 as fbgemm's activations), zero point z_x (0-d), scale s_x (0-d); w_q: integers
+    (out, in) of a symmetric int8 range (zero point 0), one scale per tensor (``axis=None``, 0-d
+    w_scale) or one per output unit (``axis=0``, w_scale of shape (out,)). acc is the int32
+    accumulator: an exact integer (|acc| ≤ 255·128·in < 2^31 for in < 65 793, which every
+    example keeps), so the spec is exact in float64 up to the one rounding
+    of s_x·s_w·acc (s_x·s_w itself exact: two short-mantissa numbers). No bias: a float bias
+    added before the output's rounding is the framework's choice of where to round, not the
+    quantized product this op measures.
+    """
+    x = np.clip(np.asarray(x_q, dtype=np.float64), quant_min, quant_max) - np.float64(x_zero_point)
+    acc = x @ np.asarray(w_q, dtype=np.float64).T  # exact: integers below 2^53
+    scale = np.asarray(w_scale, dtype=np.float64)
+    return acc * (np.asarray(x_scale, dtype=np.float64) * (scale if axis is None else scale.reshape(1, -1)))
+
+
+# dynamic_loss_scale ------------------------------------------------------------------------
+
+
+@_spec
+def dynamic_loss_scale(params, grads, lr=0.01, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
+                       growth_interval=2000, min_scale=0.0, *, dtype=None):
+    """Dynamic loss scaling (Micikevicius et al. 2018, "Mixed precision training", §3.2) around SGD.
+
+    Each step t the loss is multiplied by the scale S, so the gradient arrives as S·g_t in the
+    dtype; g_t is then unscaled (· 1/S) and:
+
+    * if every element of S·g_t is finite in the dtype (g_t finite and |S·g_t| ≤ the dtype's
+      max): the step is taken (w ← w − lr·g_t) and a counter incremented; when it reaches
+      ``growth_interval`` the scale becomes S·growth_factor (where that is finite in float32,
+      the scale's dtype) and the counter restarts;
+    * else the step is **skipped** (w unchanged), S ← max(S·backoff_factor, min_scale), counter 0.
+
+    Defaults: torch.amp.GradScaler's (init 2^16, ×2, ×½, every 2000 finite steps); Keras'
+    LossScaleOptimizer starts at 2^15, jmp's DynamicLossScale floors the scale at 1
+    (``min_scale``; 0 is no floor). Returns the state after each step, (steps, size + 1): the
+    parameters flattened, then the scale. Scales stay powers of two times init_scale, so S·g
+    and its unscaling are exact: only lr·g and the subtraction round.
+    """
+    big = float(np.finfo(dtype).max)
+    big32 = float(np.finfo(np.float32).max)
+    w = np.asarray(params, dtype=np.float64).ravel().copy()
+    scale, counter, states = float(init_scale), 0, []
+    for g in np.asarray(grads, dtype=np.float64):
+        g = g.ravel()
+        with np.errstate(invalid="ignore", over="ignore"):
+            finite = bool(np.all(np.isfinite(g)) and np.all(np.abs(scale * g) <= big))
+        if finite:
+            w = w - lr * g
+            counter += 1
+            if counter == growth_interval:
+                grown = scale * growth_factor
+                scale = grown if grown <= big32 else scale
+                counter = 0
+        else:
+            scale, counter = max(scale * backoff_factor, min_scale), 0
+        states.append(np.concatenate([w, [scale]]))
+    return np.asarray(states).reshape(len(states), w.size + 1)

@@ -16,9 +16,23 @@ value_range=(quant_min, quant_max) and returns the *multiplier* quant_max/(amax 
 which the adapter returns the step 1/multiplier; its zero point is 0 by construction. Affine
 schemes and unsigned ranges have no Keras counterpart: unsupported.
 
-``quantize`` and ``dequantize``: tf.quantization.quantize/dequantize take a real range and a
-mode (MIN_COMBINED, MIN_FIRST, SCALED) that fix their own scale, not a given scale and zero
-point; no mapping of the spec's affine parameters onto them is stated yet: unsupported.
+``quantize`` and ``dequantize``: ``tf.quantization.quantize`` / ``dequantize`` in mode SCALED (the
+one mode whose grid is the spec's with zero point 0; MIN_COMBINED and MIN_FIRST fix their own
+offset), qint8 or quint8, given the real range [quant_min·s, quant_max·s] (per channel along
+``axis``), ``ensure_minimum_range=0`` and TF's default ``round_mode="HALF_AWAY_FROM_ZERO"``: from
+that range SCALED derives the multiplier min(quant_min/min, quant_max/max) = fl32(1/s). Its
+``HALF_TO_EVEN`` path derives the step differently, 2·max(|min|, |max|)/255 (amax/127.5: measured in
+tests/test_quantization_adapters.py), so no range gives it the spec's step without nnspec
+computing one: the adapter stays on the default path. A nonzero zero point raises Unsupported
+(it depends on the inputs); float32 only; int4 has no quantized dtype.
+
+``quantized_dense``: Keras 3's int8 Dense quantizes its activations itself at call time (dynamic,
+per row, symmetric): a given activation scale and zero point cannot be passed; unsupported.
+
+``dynamic_loss_scale``: ``keras.optimizers.LossScaleOptimizer`` around ``keras.optimizers.SGD``,
+eagerly: ``scale_loss`` on loss = Σ w·g under a GradientTape (the gradient is S·g), then
+``apply`` (which unscales, skips a non-finite step and adjusts the scale). Keras doubles, halves
+and never floors its scale (FIXED); its initial scale is 2^15, torch's 2^16.
 """
 
 from __future__ import annotations
@@ -43,8 +57,27 @@ def _tf_range(scale, zero_point, quant_min, quant_max):
 FAKE_QUANT = tf.quantization.fake_quant_with_min_max_vars
 
 
+LOSS_SCALE = keras.optimizers.LossScaleOptimizer
+SCALED_RANGES = {(-128, 127): tf.qint8, (0, 255): tf.quint8}
+
+
+def _scaled_range(scale, zero_point, quant_min, quant_max):
+    """The real range [quant_min·s, quant_max·s] from which SCALED mode (round_mode HALF_AWAY_FROM_ZERO, its
+    default, and dequantize) derives its multiplier min(quant_min/min, quant_max/max) = 1/s (zero point 0)."""
+    if bool(tf.reduce_any(tf.not_equal(zero_point, 0))):
+        raise Unsupported("tf.quantization's SCALED mode has zero point 0 (MIN_COMBINED/MIN_FIRST fix their own)")
+    return quant_min * scale, quant_max * scale
+
+
 class Quantization:
+    FIXED = {"dynamic_loss_scale": {"growth_factor": (LOSS_SCALE, 2.0), "backoff_factor": (LOSS_SCALE, 0.5),
+                                    "min_scale": (LOSS_SCALE, 0.0)}}
     NATIVE_DEFAULTS = {
+        "dynamic_loss_scale": {
+            "lr": (keras.optimizers.SGD, "learning_rate", float),
+            "init_scale": (LOSS_SCALE, "initial_scale", float),
+            "growth_interval": (LOSS_SCALE, "dynamic_growth_steps", int),
+        },
         # TF's integer grid is [0, 2^num_bits − 1] (narrow_range: from 1)
         "fake_quantize": {
             "quant_min": (FAKE_QUANT, "narrow_range", lambda narrow: 1 if narrow else 0),
@@ -58,12 +91,19 @@ class Quantization:
     }
 
     UNSUPPORTED = {
+        "quantized_dense": "Keras' int8 Dense (Dense.quantize('int8')) quantizes its activations itself at call time "
+                           "(AbsMaxQuantizer per row: its own scale, zero point 0); a given activation scale and zero "
+                           "point cannot be passed, and tf.quantization has no quantized matmul with them",
+        "dynamic_loss_scale": unsupported("mixed precision keeps the loss scale and master parameters in float32 "
+                                          "(a scale doubling past 2^15 leaves float16)", dtypes={"float16"}),
         "fake_quantize": unsupported("tf.quantization.fake_quant_* take float32 only",
                                      dtypes={"float64", "float16", "bfloat16"}),
-        "quantize": "tf.quantization.quantize derives its scale from a real range and a mode; the spec's scale "
-                    "and zero point are not mapped onto it",
-        "dequantize": "tf.quantization.dequantize derives its scale from a real range and a mode; the spec's scale "
-                      "and zero point are not mapped onto it",
+        "quantize": [unsupported("tf.quantization.quantize's SCALED mode quantizes float32 to qint8 or quint8",
+                                 dtypes={"float64", "float16", "bfloat16"}),
+                     unsupported("tf.quantization has no 4-bit quantized dtype",
+                                 where=lambda p: (p["quant_min"], p["quant_max"]) not in SCALED_RANGES)],
+        "dequantize": unsupported("tf.quantization.dequantize's SCALED mode returns float32",
+                                  dtypes={"float64", "float16", "bfloat16"}),
         "quant_params": unsupported("Keras' abs_max_quantize is symmetric and signed only; TF has no observer",
                                     where=lambda p: not p["symmetric"] or p["quant_min"] >= 0),
     }
@@ -83,3 +123,35 @@ class Quantization:
                                                           epsilon=eps)
         scale = tf.reshape(1.0 / multiplier, x_min.shape)
         return scale, tf.zeros_like(scale)
+
+    def dynamic_loss_scale(self, params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval,
+                           min_scale):
+        # growth_factor, backoff_factor, min_scale: FIXED (Keras doubles, halves and never floors its scale)
+        variable = keras.Variable(params)
+        optimizer = LOSS_SCALE(keras.optimizers.SGD(float(lr)), initial_scale=float(init_scale),
+                               dynamic_growth_steps=int(growth_interval))
+        states = []
+        for g in grads:
+            with tf.GradientTape() as tape:
+                loss = optimizer.scale_loss(tf.reduce_sum(variable.value * g))
+            optimizer.apply([tape.gradient(loss, variable.value)], [variable])  # unscales, skips a non-finite step
+            scale = tf.cast(tf.reshape(optimizer.dynamic_scale, [1]), params.dtype)
+            states.append(tf.concat([tf.reshape(variable.value, [-1]), scale], 0))
+        return tf.stack(states)
+
+    def quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
+        low, high = _scaled_range(scale, zero_point, quant_min, quant_max)
+        out = tf.quantization.quantize(x, low, high, SCALED_RANGES[(quant_min, quant_max)], mode="SCALED",
+                                       round_mode="HALF_AWAY_FROM_ZERO", narrow_range=False, axis=axis,
+                                       ensure_minimum_range=0.0)
+        return tf.cast(out.output, x.dtype)
+
+    def dequantize(self, q, scale, zero_point, axis):
+        signed = not bool(tf.reduce_any(q > 127))  # held as qint8 where it fits, as torch's adapter does
+        quant_min, quant_max = (-128, 127) if signed else (0, 255)
+        if bool(tf.reduce_any(q < quant_min)) or bool(tf.reduce_any(q > quant_max)):
+            raise Unsupported("q fits neither qint8 nor quint8")
+        low, high = _scaled_range(scale, zero_point, quant_min, quant_max)
+        dtype = SCALED_RANGES[(quant_min, quant_max)]
+        integers = tf.bitcast(tf.cast(q, tf.int8 if signed else tf.uint8), dtype)
+        return tf.quantization.dequantize(integers, low, high, mode="SCALED", narrow_range=False, axis=axis)

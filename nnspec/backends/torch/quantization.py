@@ -14,6 +14,16 @@
 * ``dequantize``: the integers made a quantized tensor with ``torch._make_per_tensor_quantized_tensor``
   / ``_make_per_channel_quantized_tensor`` (the only constructors from an integer representation),
   then ``Tensor.dequantize()``; the same ranges and dtype.
+* ``quantized_dense``: ``torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32``
+  (fbgemm/x86: quantizes the float32 input with the given scale and zero point, int8 GEMM with an
+  int32 accumulator, dequantized float32 output) on weights packed by ``quantized.linear_prepack``
+  from ``quantize_per_tensor`` / ``quantize_per_channel(axis=0)`` qint8 tensors. The input is
+  handed over as the reals of its grid, (x_q − z)·s_x, which torch's own quantization maps back to
+  x_q exactly. Activations are quint8 for this kernel: an int8 activation range is clamped at 0
+  (measured), declared unsupported.
+* ``dynamic_loss_scale``: ``torch.amp.GradScaler("cpu", ...)`` around ``torch.optim.SGD``: each step
+  ``scaler.scale(loss).backward()`` on loss = Σ w·g (so the backward delivers S·g), ``scaler.step``
+  (which unscales and skips a step with an inf or nan) and ``scaler.update``.
 """
 
 from __future__ import annotations
@@ -43,10 +53,30 @@ def _observer_dtype(quant_min, quant_max):
     return torch.qint8 if quant_min < 0 else torch.quint8  # the observer's range must lie inside its dtype's
 
 
+QUANTIZED_LINEAR = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32
+FLOAT32_ONLY = unsupported("torch quantizes float32 tensors only", dtypes={"float64", "float16", "bfloat16"})
+
+
 class Quantization:
-    UNSUPPORTED = {op: unsupported("torch quantizes float32 tensors only", dtypes={"float64", "float16", "bfloat16"})
-                   for op in ("quantize", "dequantize")}
+    UNSUPPORTED = {
+        **{op: FLOAT32_ONLY for op in ("quantize", "dequantize")},
+        "quantized_dense": [unsupported("torch's quantized linear takes and returns float32 only",
+                                        dtypes={"float64", "float16", "bfloat16"}),
+                            unsupported("fbgemm/x86's quantized linear quantizes activations as quint8: an int8 "
+                                        "activation range is clamped at 0 (measured)",
+                                        where=lambda p: p["quant_min"] < 0)],
+        "dynamic_loss_scale": unsupported("GradScaler refuses to unscale float16 gradients ('Attempting to unscale "
+                                          "FP16 gradients'); mixed precision keeps master parameters in float32",
+                                          dtypes={"float16"}),
+    }
+    FIXED = {"dynamic_loss_scale": {"min_scale": (torch.amp.GradScaler, 0.0)}}  # no floor on the backed-off scale
     NATIVE_DEFAULTS = {
+        "dynamic_loss_scale": {
+            "init_scale": (torch.amp.GradScaler, "init_scale", float),
+            "growth_factor": (torch.amp.GradScaler, "growth_factor", float),
+            "backoff_factor": (torch.amp.GradScaler, "backoff_factor", float),
+            "growth_interval": (torch.amp.GradScaler, "growth_interval", int),
+        },
         "quant_params": {
             # None: the range of the observer's default dtype, quint8
             "quant_min": (MinMaxObserver, "quant_min", lambda v: 0 if v is None else v),
@@ -94,3 +124,30 @@ class Quantization:
         else:
             quantized = torch._make_per_channel_quantized_tensor(integers, scale.double(), zero_point.long(), axis)
         return quantized.dequantize()
+
+    def quantized_dense(self, x_q, w_q, x_scale, x_zero_point, w_scale, quant_min, quant_max, axis):
+        # x enters as the real values of its grid, which torch's own input quantization maps back to x_q exactly
+        x = (x_q.double() - float(x_zero_point)) * float(x_scale)
+        if axis is None:
+            weight = torch.quantize_per_tensor(w_q.float() * float(w_scale), float(w_scale), 0, torch.qint8)
+        else:
+            weight = torch.quantize_per_channel(w_q.float() * w_scale.float()[:, None], w_scale.double(),
+                                                torch.zeros(len(w_scale), dtype=torch.long), 0, torch.qint8)
+        packed = torch.ops.quantized.linear_prepack(weight, None)
+        return QUANTIZED_LINEAR(x.float(), float(x_scale), int(x_zero_point), packed).to(x_q.dtype)
+
+    def dynamic_loss_scale(self, params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval,
+                           min_scale):
+        weight = torch.nn.Parameter(params.detach().clone())
+        optimizer = torch.optim.SGD([weight], lr=float(lr))
+        scaler = torch.amp.GradScaler("cpu", init_scale=init_scale, growth_factor=growth_factor,
+                                      backoff_factor=backoff_factor, growth_interval=int(growth_interval))
+        states = []
+        for g in grads:
+            optimizer.zero_grad()
+            scaler.scale((weight * g).sum()).backward()  # the backward delivers S·g in the parameters' dtype
+            scaler.step(optimizer)  # skipped where S·g holds an inf or nan
+            scaler.update()
+            scale = torch.tensor([scaler.get_scale()], dtype=params.dtype)
+            states.append(torch.cat([weight.detach().flatten(), scale]))
+        return torch.stack(states)

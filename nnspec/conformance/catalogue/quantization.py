@@ -16,6 +16,16 @@ bits times scale, exact in float64: the dtype rounds it once (½ ULP).
 quant_params draws observed ranges [x_min, x_max] (0-d, or one per channel): both signs, all
 positive or all negative (the range widened to hold 0), equal ends and the empty range at 0
 (the scale's eps floor), symmetric and affine.
+
+quantized_dense draws activations at and inside an 8-bit range's ends (int8 or uint8, any zero
+point in it) and symmetric int8 weights at −128 and 127 a large share of the time (so the int32
+accumulator leaves int16's range), with short-mantissa scales per tensor or per output unit.
+
+dynamic_loss_scale runs the ``trajectory`` check: each example is 24 SGD steps whose gradients are
+finite, carry an ±inf or nan (an overflowed backward), or carry one element 2^(emax − k) that
+overflows the dtype once scaled iff log2 S > k (k ∈ [8, 22], near the scales drawn), with growth
+intervals of 1–5 steps (and 2000, the default, where the scale never grows) so that growth, back-off
+and the skipped steps all happen within the trajectory.
 """
 
 from __future__ import annotations
@@ -150,4 +160,101 @@ ROWS.append(OpEntry(
             "eps": lambda dtype, inputs: st.just(Q.FLOAT32_EPS)},
     variants={"symmetric_divisor": ("half_range", "multiplier"), "unsigned_zero_point": ("lower_middle",),
               "arithmetic": ("float32",), "eps_placement": ("amax",)},
+))
+
+
+# quantized_dense ------------------------------------------------------------------------
+
+DENSE_SHAPES = [(1, 4), (3, 8), (2, 16)]  # (batch, in); out drawn in 1..4
+
+
+def quantized_dense_example(dtype, params):
+    """Activations x_q of a drawn 8-bit range (int8 or uint8) and its zero point, symmetric int8
+    weights (out, in) with the range's ends (−128, 127) a large share of the time (the accumulator's
+    extremes), short-mantissa scales, per tensor or one weight scale per output unit."""
+
+    @st.composite
+    def example(draw):
+        low, high = draw(st.sampled_from([Q.INT8, Q.UINT8]))
+        batch, width = draw(st.sampled_from(DENSE_SHAPES))
+        out = draw(st.integers(1, 4))
+        ends = lambda a, b: st.one_of(st.sampled_from([a, b]), st.integers(a, b))  # noqa: E731
+        x_q = draw(hnp.arrays(np.int64, (batch, width), elements=ends(low, high)))
+        w_q = draw(hnp.arrays(np.int64, (out, width), elements=ends(-128, 127)))
+        axis = draw(st.sampled_from([None, 0]))
+        step = st.tuples(st.sampled_from(MANTISSAS), st.integers(-8, -2)).map(lambda me: me[0] * 2.0 ** me[1])
+        w_scale = np.array([draw(step) for _ in range(1 if axis is None else out)])
+        w_scale = w_scale.reshape(() if axis is None else (out,))
+        as_dtype = lambda v: np.asarray(v).astype(S.np_dtype(dtype))  # noqa: E731
+        inputs = [as_dtype(x_q), as_dtype(w_q), as_dtype(draw(step)), np.int64(draw(zero_points(low, high))),
+                  as_dtype(w_scale)]
+        return S.Example(inputs=inputs, cotangent=None, params={"quant_min": low, "quant_max": high, "axis": axis})
+
+    return example()
+
+
+ROWS.append(OpEntry(
+    op="quantized_dense", family="quantization", forward=Q.quantized_dense, vjp=None,
+    forward_tol=Tolerance(1, "acc is an exact int32; s_x·s_w is exact (short mantissas) and ·acc rounds once; "
+                             "a framework that rounds s_x·s_w first (float32) adds a second rounding"),
+    gradient_tol=EXACT, inputs=quantized_dense_example, wrt=(), params=PARAMS,
+))
+
+
+# dynamic_loss_scale ------------------------------------------------------------------------
+
+LOSS_SCALE_STEPS = 24
+LOSS_SCALE_SHAPES = [(3,), (2, 2)]
+
+
+def loss_scale_gradients(dtype, shape, steps):
+    """Per step: a finite gradient, one with an element ±inf or nan (an overflowed backward), or
+    one with an element 2^(emax − k) that overflows once scaled iff log2 S > k (k near log2 of the
+    scales drawn: whether the step is skipped then tells the scale the framework held)."""
+    emax = int(np.floor(np.log2(float(np.finfo(S.np_dtype(dtype)).max))))
+    kind = st.sampled_from(["finite", "finite", "finite", "inf", "nan", "huge", "huge"])
+
+    @st.composite
+    def draw(draw_):
+        rng = np.random.default_rng(draw_(st.integers(0, 2**32 - 1)))
+        g = rng.uniform(-1.0, 1.0, (steps, *shape))
+        for t in range(steps):
+            what = draw_(kind)
+            where = tuple(int(i) for i in np.unravel_index(draw_(st.integers(0, int(np.prod(shape)) - 1)), shape))
+            if what == "inf":
+                g[(t, *where)] = draw_(st.sampled_from([np.inf, -np.inf]))
+            elif what == "nan":
+                g[(t, *where)] = np.nan
+            elif what == "huge":
+                g[(t, *where)] = draw_(st.sampled_from([1.0, -1.0])) * 2.0 ** (emax - draw_(st.integers(8, 22)))
+        return g.astype(S.np_dtype(dtype))
+
+    return draw()
+
+
+def loss_scale_example(dtype, params):
+    @st.composite
+    def example(draw):
+        shape = draw(st.sampled_from(LOSS_SCALE_SHAPES))
+        start = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal(shape)
+        inputs = [start.astype(S.np_dtype(dtype)), draw(loss_scale_gradients(dtype, shape, LOSS_SCALE_STEPS))]
+        return S.Example(inputs=inputs, cotangent=None, params={name: draw(strategy(dtype, inputs))
+                                                                  for name, strategy in params.items()})
+
+    return example()
+
+
+def _one_of(*values):
+    return lambda dtype, inputs: st.sampled_from(values)
+
+
+ROWS.append(OpEntry(
+    op="dynamic_loss_scale", family="quantization", forward=Q.dynamic_loss_scale, vjp=None,
+    forward_tol=Tolerance(1, "S·g and ·1/S are exact (S a power of two); lr·g and w − lr·g round: summed over "
+                             "the steps; the scale itself is exact"),
+    gradient_tol=EXACT, inputs=loss_scale_example, checks=("trajectory", "defaults"),
+    params={"lr": _one_of(0.5, 0.125, 1.0, float(np.float32(0.1))),
+            "init_scale": _one_of(2.0 ** 16, 2.0 ** 15, 2.0 ** 12, 2.0 ** 20, 1.0),
+            "growth_factor": _one_of(2.0, 2.0, 4.0), "backoff_factor": _one_of(0.5, 0.5, 0.25),
+            "growth_interval": _one_of(1, 2, 3, 5, 2000), "min_scale": _one_of(0.0, 0.0, 1.0)},
 ))
