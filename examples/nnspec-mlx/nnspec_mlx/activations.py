@@ -5,7 +5,6 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from nnspec.backends import unsupported
 from nnspec.backends.binding import bind
 from nnspec.spec.activations import SELU_ALPHA, SELU_SCALE
 
