@@ -123,6 +123,9 @@ class MlxBackend(Activations, Losses, Attention, Backend):
         # MLX is lazy: a timed call has done nothing until its outputs are evaluated
         mx.eval(*arrays)
 
+    def compile(self, fn):
+        return mx.compile(fn)  # the benchmarks' compiled mode
+
     # -- autodiff ------------------------------------------------------------------------
 
     def grad(self, fn, primals, cotangent, wrt=(0,)):

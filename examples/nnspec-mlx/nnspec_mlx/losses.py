@@ -16,6 +16,7 @@ from nnspec.backends.binding import bind, same
 L = nn.losses
 SMOOTHING = "mlx.nn.losses.binary_cross_entropy has no label smoothing"
 CLASS_WEIGHT = "mlx.nn.losses' weights= weighs each example, not each class (no class weights)"
+SMOOTHING_RANGE = "mlx.nn.losses.cross_entropy requires label_smoothing in [0, 1) (ValueError at 1)"
 
 
 def smoothed(value):
@@ -43,11 +44,15 @@ class Losses:
         "binary_cross_entropy": unsupported(SMOOTHING, label_smoothing=smoothed),
         "binary_cross_entropy_with_logits": unsupported(SMOOTHING, label_smoothing=smoothed),
         "categorical_cross_entropy": "mlx.nn.losses has no cross-entropy of probabilities (cross_entropy takes logits)",
-        "categorical_cross_entropy_with_logits": unsupported(CLASS_WEIGHT, class_weight=lambda w: w is not None),
+        "categorical_cross_entropy_with_logits": [
+            unsupported(CLASS_WEIGHT, class_weight=lambda w: w is not None),
+            unsupported(SMOOTHING_RANGE, label_smoothing=lambda s: s >= 1),
+        ],
         "sparse_categorical_cross_entropy": [
             unsupported("mlx.nn.losses.cross_entropy takes logits only", from_logits=False),
             unsupported(CLASS_WEIGHT, class_weight=lambda w: w is not None),
             unsupported("mlx.nn.losses.cross_entropy has no ignore_index", ignore_index=lambda i: i is not None),
+            unsupported(SMOOTHING_RANGE, label_smoothing=lambda s: s >= 1),
         ],
         "nll": [
             unsupported(CLASS_WEIGHT, class_weight=lambda w: w is not None),
