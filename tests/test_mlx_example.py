@@ -51,7 +51,7 @@ def test_every_op_is_written_or_declared_with_a_reason(mlx_backend):
                if not backend.implements(entry.op) and not any(d.whole for d in backend.declarations(entry.op))]
     assert not missing, f"ops neither written nor declared unsupported: {missing}"
     written = [entry.op for entry in select() if backend.unsupported(entry.op) is None]
-    assert {"gelu", "softmax", "mse", "triplet", "scaled_dot_product_attention", "rms_norm"} <= set(written)
+    assert {"gelu", "softmax", "mse", "triplet", "scaled_dot_product_attention", "rms_norm", "dense", "conv2d"} <= set(written)
 
 
 def test_the_contract_check_catches_mlx_turning_float64_into_float32(mlx_backend):

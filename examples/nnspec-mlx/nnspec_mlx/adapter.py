@@ -2,11 +2,11 @@
 
 Started from `nnspec new-backend mlx --dir examples/nnspec-mlx` (the scaffold's every-op-unsupported
 table is the ``UNSUPPORTED`` below, whittled down) and filled in: the tensor plumbing and ``mx.vjp``
-here, one mixin per family written (``activations.py``, ``losses.py``, ``attention.py``: mlx.nn,
-mlx.nn.losses and mlx.core.fast, one native call per op). What MLX has no function or option for is
+here, one mixin per family written (``activations.py``, ``losses.py``, ``attention.py``, ``layers.py``:
+mlx.nn, mlx.nn.losses, mlx.core.fast and mlx.nn's Linear/Conv1d/Conv2d, one native call per op). What MLX has no function or option for is
 declared unsupported up front, never raised per example, and no formula is re-implemented.
-The families not written in this example (optimizers, recurrent, layers, normalization,
-quantization) stay declared here, one line per op with its signature, as the scaffold left them.
+The families not written in this example (optimizers, recurrent, normalization, quantization, and
+the pools, flatten and conv2d_transpose of the layers) stay declared here, one line per op with its signature, as the scaffold left them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from nnspec.backends import Backend, Unsupported
 
 from .activations import Activations
 from .attention import Attention
+from .layers import Layers
 from .losses import Losses
 
 MX_DTYPES = {
@@ -33,12 +34,12 @@ MX_DTYPES = {
 NOT_WRITTEN = "not written in this example adapter"
 OPTIMIZERS = NOT_WRITTEN + " (mlx.optimizers has SGD, Adam, AdamW, Adagrad, RMSprop, Adamax and schedules)"
 RECURRENT = NOT_WRITTEN + " (mlx.nn has RNN, LSTM and GRU layers: weight layouts still to map)"
-LAYERS = NOT_WRITTEN + " (mx.conv1d/conv2d and mlx.nn's pools are channels-last: layouts still to map)"
+LAYERS = NOT_WRITTEN + " (mlx.nn's pools and ConvTranspose2d are channels-last: layouts still to map)"
 NORMALIZATION = NOT_WRITTEN + " (mlx.nn's BatchNorm, GroupNorm and InstanceNorm are channels-last modules)"
 QUANTIZATION = "mx.quantize is group-wise affine quantization of weights, not per-tensor or per-axis int8"
 
 
-class MlxBackend(Activations, Losses, Attention, Backend):
+class MlxBackend(Activations, Losses, Attention, Layers, Backend):
     name = "mlx"
 
     # The families this example does not write, as the scaffold declared them (one op a line, its signature).
@@ -71,9 +72,6 @@ class MlxBackend(Activations, Losses, Attention, Backend):
         "lstm": RECURRENT,  # lstm(x, h0, c0, w_ih, w_hh, b, batch_first, return_sequences)
         "gru": RECURRENT,  # gru(x, h0, w_ih, w_hh, b, b_hn, reset_after, batch_first, return_sequences)
         # layers
-        "dense": LAYERS,  # dense(x, w, b)
-        "conv1d": LAYERS,  # conv1d(x, w, b, stride, padding, dilation, groups)
-        "conv2d": LAYERS,  # conv2d(x, w, b, stride, padding, dilation, groups)
         "conv2d_transpose": LAYERS,  # conv2d_transpose(x, w, b, stride, padding, output_padding, dilation, groups)
         "max_pool2d": LAYERS,  # max_pool2d(x, window, stride, padding)
         "avg_pool2d": LAYERS,  # avg_pool2d(x, window, stride, padding, count_include_pad)
