@@ -1,0 +1,5 @@
+"""nnspec adapter for mlx."""
+
+from .adapter import MlxBackend
+
+__all__ = ["MlxBackend"]
