@@ -5,8 +5,8 @@ table is the ``UNSUPPORTED`` below, whittled down) and filled in: the tensor plu
 here, one mixin per family written (``activations.py``, ``losses.py``, ``attention.py``, ``layers.py``:
 mlx.nn, mlx.nn.losses, mlx.core.fast and mlx.nn's Linear/Conv1d/Conv2d, one native call per op). What MLX has no function or option for is
 declared unsupported up front, never raised per example, and no formula is re-implemented.
-The families not written in this example (optimizers, recurrent, normalization, quantization, and
-the pools, flatten and conv2d_transpose of the layers) stay declared here, one line per op with its signature, as the scaffold left them.
+The families not written in this example (optimizers, recurrent, normalization, quantization,
+embedding, random, metrics, and the pools, flatten and conv2d_transpose of the layers) stay declared here, one line per op with its signature, as the scaffold left them.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ RECURRENT = NOT_WRITTEN + " (mlx.nn has RNN, LSTM and GRU layers: weight layouts
 LAYERS = NOT_WRITTEN + " (mlx.nn's pools and ConvTranspose2d are channels-last: layouts still to map)"
 NORMALIZATION = NOT_WRITTEN + " (mlx.nn's BatchNorm, GroupNorm and InstanceNorm are channels-last modules)"
 QUANTIZATION = "mx.quantize is group-wise affine quantization of weights, not per-tensor or per-axis int8"
+EMBEDDING = NOT_WRITTEN + " (mlx.nn.Embedding: its out-of-range behaviour still to map)"
+RANDOM = NOT_WRITTEN + " (mlx.nn.Dropout and mlx.nn.init's initializers, seeded through mx.random.key)"
+METRICS = "MLX has no metrics or preprocessing (mlx.nn.losses only)"
+LOSS_SCALE = "MLX has no dynamic loss scaling"
 
 
 class MlxBackend(Activations, Losses, Attention, Layers, Backend):
@@ -88,6 +92,17 @@ class MlxBackend(Activations, Losses, Attention, Layers, Backend):
         "dequantize": QUANTIZATION,  # dequantize(q, scale, zero_point, axis)
         "fake_quantize": QUANTIZATION,  # fake_quantize(x, scale, zero_point, quant_min, quant_max, axis)
         "quant_params": QUANTIZATION,  # quant_params(x_min, x_max, quant_min, quant_max, symmetric, eps)
+        "quantized_dense": QUANTIZATION,  # quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, quant_min, quant_max, axis)
+        "dynamic_loss_scale": LOSS_SCALE,  # dynamic_loss_scale(params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval, min_scale)
+        # embedding
+        "embedding": EMBEDDING,  # embedding(table, indices, padding_idx)
+        # random
+        **{op: RANDOM for op in ("dropout", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                                 "lecun_normal", "orthogonal", "dense_init", "conv2d_init", "embedding_init",
+                                 "lstm_init")},
+        # metrics
+        **{op: METRICS for op in ("standard_scale", "min_max_scale", "accuracy", "top_k_accuracy", "confusion_matrix",
+                                  "precision", "recall", "f1", "roc_auc", "early_stopping")},
     }
 
 
