@@ -28,7 +28,7 @@ from .engine import observe as observe_one
 from .measure import Verdict, compare
 from .strategies import Example
 from .trajectory import Judged, _flushed, _matching_variant, _summary, _unsupported_check, per_step_errors, \
-    _with_declared, run_search, worst_by_step
+    run_search, search_status, worst_by_step
 
 EXAMPLES = {"quick": 6, "standard": 30, "thorough": 200}  # each example is STEPS + 1 calls of the op
 _STEPPED: dict = {}
@@ -138,19 +138,11 @@ def check_running_stats(case: Case) -> list[dict]:
     fields = {}
     if failure is not None:
         example, _, judged = failure
-        status, message = judged.verdict.status, judged.verdict.message
-        variant = _matching_variant(case, judge_running_stats) if status == "fail" else None
-        fields = {"counterexamples": [dict(encode_example(example), message=message)],
+        variant = _matching_variant(case, judge_running_stats) if judged.verdict.status == "fail" else None
+        fields = {"counterexamples": [dict(encode_example(example), message=judged.verdict.message)],
                   "first_failing_step": judged.failing_step, "matches_variant": variant}
-    elif stats["examples"] == 0:
-        status, message = "unsupported", "; ".join([*outcome.declared, *sorted(set(unsupported))]) or (
-            outcome.error or "no example ran")
-    elif outcome.error:
-        status, message = "error", outcome.error
-    else:
-        status, message = "pass", ""
-    if status != "unsupported":
-        message = _with_declared(message, outcome)
+    status, message = search_status(failure[2] if failure is not None else None, stats["examples"], unsupported,
+                                    outcome)
     ulp = stats["ulp"] if stats["ulp"] is not None else np.zeros(0)
     return [make_record(
         case, "running_stats", status, message=message, examples=stats["examples"],

@@ -28,7 +28,7 @@ from .engine import Case, Observed, as_tuple, encode_example, make_record, np_dt
 from .engine import observe as observe_one
 from .measure import Verdict, compare
 from .strategies import Example
-from .trajectory import Judged, _with_declared, run_search
+from .trajectory import Judged, run_search, search_status
 
 EXAMPLES = {"quick": 20, "standard": 100, "thorough": 600}  # each example is one call plus one per batch
 _STREAMED: dict = {}
@@ -122,17 +122,9 @@ def check_streaming(case: Case) -> list[dict]:
     fields = {}
     if failure is not None:
         example, _, judged = failure
-        status, message = judged.verdict.status, judged.verdict.message
-        fields = {"counterexamples": [dict(encode_example(example), message=message)]}
-    elif stats["examples"] == 0:
-        status, message = "unsupported", "; ".join([*outcome.declared, *sorted(set(unsupported))]) or (
-            outcome.error or "no example ran")
-    elif outcome.error:
-        status, message = "error", outcome.error
-    else:
-        status, message = "pass", ""
-    if status != "unsupported":
-        message = _with_declared(message, outcome)
+        fields = {"counterexamples": [dict(encode_example(example), message=judged.verdict.message)]}
+    status, message = search_status(failure[2] if failure is not None else None, stats["examples"], unsupported,
+                                    outcome)
     return [make_record(
         case, "streaming", status, message=message, examples=stats["examples"], max_ulp=stats["max_ulp"],
         max_abs=stats["max_abs"], max_rel=stats["max_rel"],

@@ -251,6 +251,22 @@ def _with_declared(message: str, outcome) -> str:
     return "; ".join(filter(None, [message, *(f"declared unsupported: {r}" for r in outcome.declared)]))
 
 
+def search_status(judged, examples: int, unsupported: list, outcome, error: str | None = None) -> tuple[str, str]:
+    """(status, message) of a stateful check's search: the failure's verdict where one failed (``judged``), else
+    unsupported where no example ran (what declined them), an error, or a pass; a measured status's message names
+    the declarations that kept examples out of the search."""
+    error = outcome.error if error is None else error
+    if judged is not None:
+        status, message = judged.verdict.status, judged.verdict.message
+    elif examples == 0:
+        return "unsupported", "; ".join([*outcome.declared, *sorted(set(unsupported))]) or (error or "no example ran")
+    elif error:
+        status, message = "error", error
+    else:
+        status, message = "pass", ""
+    return status, _with_declared(message, outcome)
+
+
 def _unsupported_check(case: Case, check: str) -> list[dict] | None:
     if (reason := unsupported_case(case)) is not None:
         return [make_record(case, check, "unsupported", message=reason)]
@@ -288,15 +304,8 @@ def check_trajectory(case: Case) -> list[dict]:
         variant = _matching_variant(case, judge_trajectory) if status == "fail" else None
         fields = {"counterexamples": [dict(encode_example(example), message=message)],
                   "first_failing_step": judged.failing_step, "matches_variant": variant}
-    elif stats["examples"] == 0:
-        status, message = "unsupported", "; ".join([*outcome.declared, *sorted(set(unsupported))]) or (
-            error or "no example ran")
-    elif error:
-        status, message = "error", error
-    else:
-        status, message = "pass", ""
-    if status != "unsupported":
-        message = _with_declared(message, outcome)
+    status, message = search_status(judged if failure is not None else None, stats["examples"], unsupported,
+                                    outcome, error)
     ulp = stats["ulp"] if stats["ulp"] is not None else np.zeros(0)
     steps = len(ulp)
     return [make_record(
@@ -360,18 +369,11 @@ def check_schedule(case: Case) -> list[dict]:
     if failure is not None:
         example, observed, judged = failure
         case.seen.insert(0, (example, observed))
-        status, message = judged.verdict.status, judged.verdict.message
-        fields = {"counterexamples": [dict(encode_example(example), message=message)],
-                  "matches_variant": _matching_variant(case, judge_schedule) if status == "fail" else None}
-    elif stats["examples"] == 0:
-        status, message = "unsupported", "; ".join([*outcome.declared, *sorted(set(unsupported))]) or (
-            error or "no example ran")
-    elif error:
-        status, message = "error", error
-    else:
-        status, message = "pass", ""
-    if status != "unsupported":
-        message = _with_declared(message, outcome)
+        fields = {"counterexamples": [dict(encode_example(example), message=judged.verdict.message)],
+                  "matches_variant": _matching_variant(case, judge_schedule) if judged.verdict.status == "fail"
+                  else None}
+    status, message = search_status(judged if failure is not None else None, stats["examples"], unsupported,
+                                    outcome, error)
     tol = case.entry.forward_tol
     return [make_record(
         case, "schedule", status, message=message, examples=stats["examples"], max_ulp=stats["max_ulp"],
