@@ -349,6 +349,22 @@ def id_fields(record_id: Any) -> dict:
     return dict(zip(ID_FIELDS, parts)) if len(parts) == len(ID_FIELDS) else {}
 
 
+def _with_dtypes(example: Any, dtype: Any) -> Any:
+    """A counterexample's arrays with their dtype: schema 4 leaves out an array's dtype where it is its entry's."""
+    if not isinstance(example, dict) or not isinstance(dtype, str):
+        return example
+
+    def array(a):
+        return {"dtype": dtype, **a} if isinstance(a, dict) and "dtype" not in a else a
+
+    example = dict(example)
+    if isinstance(example.get("inputs"), list):
+        example["inputs"] = [array(a) for a in example["inputs"]]
+    if isinstance(example.get("cotangent"), dict):
+        example["cotangent"] = array(example["cotangent"])
+    return example
+
+
 def _ungrouped(entries: list) -> list:
     """Schema 4's grouped entries (``{"id": "B/D/{float64,float32}/OP/{forward,gradient}", ...}``) as the
     entries they stand for, one per dtype × check in that order, each with the group's other fields."""
@@ -378,12 +394,15 @@ def expand_report(report: dict) -> dict:
     versions = {(e.get("backend"), e.get("device")): e.get("backend_version")
                 for e in report.get("environments") or [] if isinstance(e, dict)}
     sources = report.get("repro_sources") or {}
+    notes = report.get("notes") if isinstance(report.get("notes"), dict) else {}
     examples: dict[str, Any] = {}  # "ID#k" -> that entry's k-th counterexample, for a later {"same_as": "ID#k"}
     records = []
     for entry in _ungrouped(report["records"]):
         if not isinstance(entry, dict):
             records.append(entry)
             continue
+        if notes and isinstance(entry.get("message"), str) and "§" in entry["message"]:  # schema 4's notes
+            entry = {**entry, "message": "; ".join(notes.get(p, p) for p in entry["message"].split("; "))}
         rid = entry.get("id") or "/".join(str(entry.get(k)) for k in ID_FIELDS)
         named = id_fields(rid) if compact else {}  # schema 2 stated every field: one it lacks is missing
         record = {"id": rid, **{k: v for k, v in named.items() if k not in entry}, **entry}
@@ -395,9 +414,9 @@ def expand_report(report: dict) -> dict:
         if compact and "repro" not in record and record.get("counterexamples") and not record.get("counterexample_capped"):
             record["repro"] = repro_command(rid, report=sources.get("report"))
         if compact and isinstance(record.get("counterexamples"), list):
-            record["counterexamples"] = [
-                examples.get(e["same_as"], e) if isinstance(e, dict) and set(e) == {"same_as"} else e
-                for e in record["counterexamples"]]
+            record["counterexamples"] = [_with_dtypes(
+                examples.get(e["same_as"], e) if isinstance(e, dict) and set(e) == {"same_as"} else e,
+                record.get("dtype")) for e in record["counterexamples"]]
             examples.update({f"{rid}#{k}": e for k, e in enumerate(record["counterexamples"])})
         records.append({k: v for k, v in record.items() if v is not None or k not in ("backend_version", "repro")})
     defaults = report.get("defaults")
@@ -405,6 +424,7 @@ def expand_report(report: dict) -> dict:
         defaults = [{**d, "backend_version": versions[(d.get("backend"), d.get("device"))]}
                     if isinstance(d, dict) and "backend_version" not in d
                     and versions.get((d.get("backend"), d.get("device"))) else d for d in defaults]
+        defaults = [{**d, "differs": False} if isinstance(d, dict) and "differs" not in d else d for d in defaults]
         return {**report, "records": records, "defaults": defaults}
     return {**report, "records": records}
 

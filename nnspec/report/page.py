@@ -116,8 +116,9 @@ def _script_json(data) -> Markup:
 
 
 def cell_data(tables: list[dict]) -> Markup:
-    """Every matrix cell's popup as compact JSON: {"strings": [...], "symbols": {status: symbol}, "cells": [...]}.
-    A cell is [[records], [defaults], origin]; the cell's ``index`` (set here) is its position. A record is
+    """Every matrix cell's face and popup as compact JSON: {"strings": [...], "symbols": {status: symbol}, "cells":
+    [...]}. A cell is [[records], [defaults], origin, face], face [worst error, check abbreviation, its status, ...]
+    (what the cell shows before it is opened); the cell's ``index`` (set here) is its position. A record is
     [check, display status, max_ulp, tolerance, examples, variant, message (a deviation's is on its card),
     card anchor (deviations only), run (where the cell mixes runs), status (where it is not the display
     status)], trailing empty fields left out. Each text is an index into ``strings``: the same few words
@@ -153,7 +154,8 @@ def cell_data(tables: list[dict]) -> Markup:
                              ref(_param(dd.get("native_default"))), 1 if dd.get("differs") else 0]
                             for dd in cell["defaults"]]
                 named = mixed or cell["column"].get("mixed")  # its column mixes runs: say which this cell's are
-                cells.append(trimmed([records, defaults, ref(cell["origin"] if named else "")]) or [[]])
+                face = [ref(cell["ulp"])] + [ref(x) for k in cell["checks"] for x in (k["abbr"], k["status"])]
+                cells.append([records, defaults, ref(cell["origin"] if named else ""), face])
     return _script_json({"strings": list(strings), "symbols": SYMBOL, "cells": cells})
 
 

@@ -32,6 +32,9 @@ same records. Its encodings:
   would derive one.
 * A counterexample that an earlier entry (in file order) holds as it is is written ``{"same_as": "ID#k"}``:
   that entry's id and the example's index in its ``counterexamples``.
+* A message part (``"; "``-separated) of 40 characters or more that several entries' messages hold is written
+  once, in ``notes``, keyed ``§`` + 8 hex digits of its SHA-1 (the same text, the same key, in every run); the
+  messages hold the key.
 
 * A field that is null, empty or false is left out (an entry without ``matches_variant``
   matches no variant), and so is ``unsupported_examples`` when it is 0. What the file states once is not repeated per entry:
@@ -41,7 +44,9 @@ same records. Its encodings:
 * A ``not run`` entry's message says "its run" where the report names the run (runs.json does).
 * Written compactly (no space after ``,`` or ``:``), one entry a line; the file stays under
   ``MAX_BYTES`` for a full run (tests/test_report.py holds the committed report to it).
-* Error fields keep ``SIGNIFICANT`` significant digits (the results files keep every bit).
+* Error fields keep ``SIGNIFICANT`` significant digits (the results files keep every bit); an entry states its
+  worst error in ULP only (``max_abs`` and ``max_rel`` are in the results files), each part of its message up to
+  ``MAX_PART`` characters; a default that does not differ leaves ``differs`` out.
 * Error fields (``max_ulp``, ``max_abs``, ``max_rel``, ``first_step_ulp``) are JSON numbers
   (a whole one written as an integer: ``0``, not ``0.0``).
   A non-finite one is null and named in the entry's ``non_finite`` object with one of the
@@ -54,8 +59,8 @@ same records. Its encodings:
 * ``counterexamples``: the first failing kind's example (the simplest, whose message is the entry's; a
   record's other kinds are in the results files), inputs, cotangent, params, message, with
   exact values (float.hex, the mantissa's trailing zeros dropped); an example's ``message``
-  is left out where it is the entry's own ``message``, its ``cotangent`` where null and its
-  ``params`` where empty. An array of more than ``MAX_VALUES`` values is capped: dtype, shape, size,
+  is left out where it is the entry's own ``message``, its ``cotangent`` where null, its
+  ``params`` where empty and an array's ``dtype`` where it is the entry's. An array of more than ``MAX_VALUES`` values is capped: dtype, shape, size,
   ``capped: true``, a ``summary`` (finite min and max, counts of nan and ±inf) and the
   ``slice`` of up to ``2 * WINDOW + 1`` values (C order) centred on the worst element: the
   index the example's message names ("at index (0, 3, 5)", clipped to this array's shape),
@@ -78,9 +83,10 @@ from ..conformance.results import NOT_RUN, _jsonable, id_fields
 SCHEMA_VERSION = 4  # 4: a passing entry's worst error in ULP only, like entries grouped; 3: entries keyed
 # by id; 2 stated the five fields (all still read)
 SCHEMA = Path(__file__).with_name("conformance.schema.json")  # the JSON schema of conformance.json
-MAX_VALUES = 64  # an array of at most this many values is stored in full
+MAX_VALUES = 16  # an array of at most this many values is stored in full
 MAX_BYTES = 1_000_000  # the bound on a full run's conformance.json: it is committed and diffed
-WINDOW = 8  # values on each side of the worst element in a capped array's slice
+WINDOW = 4  # values on each side of the worst element in a capped array's slice
+MAX_PART = 240  # characters a message part keeps (the results files keep it whole)
 
 #: The fields of an entry, in the order it is written; a record's other fields (run_id,
 #: seconds, case, per-step error lists) stay in the results files.
@@ -221,13 +227,23 @@ def cap_example(example: Any) -> tuple[Any, bool]:
     return capped, any_capped
 
 
-def _compact_example(example: Any, message: Any) -> Any:
+def _compact_example(example: Any, message: Any, dtype: Any = None) -> Any:
     """A counterexample without what it would only repeat: its message where that is its entry's (the common
-    case: the first failing kind's), a null cotangent, empty params (absent reads back as none)."""
+    case: the first failing kind's), a null cotangent, empty params (absent reads back as none), an array's
+    dtype where it is the entry's."""
     if not isinstance(example, dict):
         return example
-    return {k: v for k, v in example.items()
-            if not ((k == "message" and message and v == message) or (k in ("cotangent", "params") and _absent(v)))}
+
+    def array(a):
+        return {k: v for k, v in a.items() if not (k == "dtype" and v == dtype)} if isinstance(a, dict) else a
+
+    compact = {k: v for k, v in example.items()
+               if not ((k == "message" and message and v == message) or (k in ("cotangent", "params") and _absent(v)))}
+    if isinstance(compact.get("inputs"), list):
+        compact["inputs"] = [array(a) for a in compact["inputs"]]
+    if isinstance(compact.get("cotangent"), dict):
+        compact["cotangent"] = array(compact["cotangent"])
+    return compact
 
 
 def _counterexamples(record: dict) -> list:
@@ -270,15 +286,19 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
     data["tolerance"], rule = _tolerance(record.get("tolerance"))
     data["tolerance_rule"] = record.get("tolerance_rule") or rule  # stated by the record, or (older results) in its prose
     examples = [cap_example(e) for e in _counterexamples(record)[:1]]  # the simplest failing kind's; the rest: results
-    data["counterexamples"] = [_compact_example(e, record.get("message")) for e, _ in examples]
+    data["counterexamples"] = [_compact_example(e, record.get("message"), record.get("dtype")) for e, _ in examples]
     data["counterexample_capped"] = any(was for _, was in examples)
     if record.get("repro"):
         data["repro"] = (repro_command(record["id"], results=results_dir) if data["counterexample_capped"]
                          else repro_command(record["id"], report=report_path))
     if data.get("unsupported_examples") == 0:
         del data["unsupported_examples"]  # absent is none: most entries have none
-    if data.get("status") == "pass":
-        data["max_abs"] = data["max_rel"] = None  # a pass's worst error is max_ulp; the results keep the others
+    data["max_abs"] = data["max_rel"] = None  # the worst error is max_ulp; the results files keep the others
+    for name in ("max_abs", "max_rel"):
+        data["non_finite"].pop(name, None)
+    if isinstance(data.get("message"), str):  # each part capped: the results files keep it whole
+        data["message"] = "; ".join(p if len(p) <= MAX_PART else p[:MAX_PART - 1] + "…"
+                                    for p in data["message"].split("; "))
     return {name: _jsonable(data[name]) for name in ENTRY_FIELDS if not _absent(data.get(name))}
 
 
@@ -323,8 +343,9 @@ def _shared_examples(entries: list[dict]) -> None:
     for e in entries:
         if not isinstance(e.get("counterexamples"), list):
             continue
+        dtype = id_fields(e["id"]).get("dtype", e.get("dtype"))  # an array's dtype is left out where it is this
         for k, example in enumerate(e["counterexamples"]):
-            text = _line(example)
+            text = f"{dtype} {_line(example)}"  # ... so only an entry of the same dtype shares it
             if text in first:
                 e["counterexamples"][k] = {"same_as": first[text]}
             else:
@@ -372,6 +393,32 @@ def _grouped(entries: list[dict]) -> list[dict]:
     return out
 
 
+NOTE_MIN = 40  # a message part of at least this many characters that recurs is written once, in ``notes``
+
+
+def note_key(part: str) -> str:
+    """A note's key: ``§`` and 8 hex digits of the part's SHA-1, so the same text has the same key in every run."""
+    import hashlib
+
+    return "§" + hashlib.sha1(part.encode("utf-8")).hexdigest()[:8]
+
+
+def _notes(entries: list[dict]) -> dict[str, str]:
+    """Message parts (``"; "``-separated) of ``NOTE_MIN`` characters or more that recur across entries — what an
+    adapter declares ("declared unsupported: ..."), "scikit-learn has no deep-learning ops: ...", the same
+    failure on several dtypes — moved into ``notes`` ({key: part}); the entries' messages keep the key."""
+    from collections import Counter
+
+    parts = Counter(p for e in entries if isinstance(e.get("message"), str) for p in e["message"].split("; ")
+                    if len(p) >= NOTE_MIN)
+    notes = {note_key(p): p for p, count in parts.items() if count > 1}
+    inverse = {p: k for k, p in notes.items()}
+    for e in entries:
+        if isinstance(e.get("message"), str):
+            e["message"] = "; ".join(inverse.get(p, p) for p in e["message"].split("; "))
+    return dict(sorted(notes.items()))
+
+
 def _without_run_ids(record: dict, run_ids: list[str]) -> dict:
     """A ``not run`` record's message names the run that died or was interrupted: here it says "its run"
     (runs.json says which), so the entry does not change with the run id."""
@@ -411,19 +458,22 @@ def _order(report: dict):
 def _tolerances(entries: list[dict]) -> dict[str, dict]:
     """'op/check' -> the tolerance's rule and reason, and its bound per dtype, taken out of the entries: they
     depend on op and check (the bound on the dtype too) only; the first entry of an op/check (and dtype)
-    states them, a later one whose rule, reason or bound differs keeps its own."""
+    states them, a later one keeps its own rule, reason or bound where it differs."""
     table: dict[str, dict] = {}
     for e in entries:
         key = f"{e['op']}/{e['check']}"
         stated = {k: e[f"tolerance_{k}"] for k in ("rule", "reason") if f"tolerance_{k}" in e}
-        if stated and {k: v for k, v in table.setdefault(key, dict(stated)).items() if k != "bound"} == stated:
-            for k in stated:
+        known = table.setdefault(key, {})
+        if stated and not {k: v for k, v in known.items() if k != "bound"}:
+            known.update(stated)  # the first entry that states a rule or reason states the op/check's
+        for k in stated:
+            if known.get(k) == stated[k]:  # each of rule and reason left out where it is the op/check's
                 del e[f"tolerance_{k}"]
         if "tolerance" in e:
-            bounds = table.setdefault(key, {}).setdefault("bound", {})
+            bounds = known.setdefault("bound", {})
             if bounds.setdefault(str(e["dtype"]), e["tolerance"]) == e["tolerance"]:
                 del e["tolerance"]
-    return table
+    return {key: stated for key, stated in table.items() if stated}
 
 
 def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict, dict]:
@@ -438,11 +488,14 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
     versions = _versions(environments)
     entries = _grouped([compact_entry(e, versions, sources) for e in entries])
     _shared_examples(entries)
+    notes = _notes(entries)
     defaults = [_jsonable({k: d.get(k) for k in DEFAULT_FIELDS}) for d in report["defaults"]]
     for d in defaults:  # a default's version is its environment's, mostly: stated there
         stated = versions.get((d.get("backend"), d.get("device")))
         if stated is not None and d.get("backend_version") == stated:
             del d["backend_version"]
+        if d.get("differs") is False:
+            del d["differs"]  # absent: it does not differ
     families = {op: None for op in report["ops"]}
     for r in report["records"]:
         if r.get("family") and families.get(r.get("op")) is None:
@@ -458,6 +511,7 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
         "tolerances": tolerances,
         "families": families,
         "dtypes": report["dtypes"],
+        "notes": notes,
     }
     runs = {
         "schema_version": SCHEMA_VERSION,
@@ -492,7 +546,7 @@ def dumps(data: dict) -> str:
         comma = "," if position < len(data) - 1 else ""
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             lines.append(f"  {_line(name)}: [")
-            lines += [f"    {_line(v)}{',' if i < len(value) - 1 else ''}" for i, v in enumerate(value)]
+            lines += [f"{_line(v)}{',' if i < len(value) - 1 else ''}" for i, v in enumerate(value)]  # no indent: 5k lines
             lines.append(f"  ]{comma}")
         else:
             lines.append(f"  {_line(name)}: {_line(value)}{comma}")
