@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 import warnings
@@ -924,3 +925,15 @@ def test_speed_rows_say_when_their_bytes_are_in_cache():
     assert cache_resident(small, None) == "" and cache_resident({**small, "bandwidth_fraction": 2.9}, None) == (
         "in cache: faster than memcpy")
     assert cache_resident({**small, "device": "cuda:0", "bandwidth_fraction": 2.9}, None) == ""
+
+
+def test_short_hex_writes_whole_numbers_below_ten_as_their_digit_and_reads_back_exactly():
+    from nnspec.report.status import short_hex
+
+    cases = [(0.0, "0"), (-0.0, "-0"), (1.0, "1"), (-3.0, "-3"), (9.0, "9"), (10.0, "0x1.4p+3"), (0.5, "0x1p-1"),
+             (1.5, "0x1.8p+0")]
+    for number, text in cases:
+        assert short_hex(float.hex(number)) == text
+        back = float.fromhex(text)
+        assert back == number and math.copysign(1, back) == math.copysign(1, number)  # -0 stays -0
+    assert short_hex("inf") == "inf" and short_hex("nan") == "nan"

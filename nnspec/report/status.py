@@ -32,7 +32,7 @@ same records. Its encodings:
   would derive one.
 * A counterexample that an earlier entry (in file order) holds as it is is written ``{"same_as": "ID#k"}``:
   that entry's id and the example's index in its ``counterexamples``.
-* A message part (``"; "``-separated) of 40 characters or more that several entries' messages hold is written
+* A message part (``"; "``-separated) of 24 characters or more that several entries' messages hold is written
   once, in ``notes``, keyed ``§`` + 8 hex digits of its SHA-1 (the same text, the same key, in every run); the
   messages hold the key.
 
@@ -83,10 +83,10 @@ from ..conformance.results import NOT_RUN, _jsonable, id_fields
 SCHEMA_VERSION = 4  # 4: a passing entry's worst error in ULP only, like entries grouped; 3: entries keyed
 # by id; 2 stated the five fields (all still read)
 SCHEMA = Path(__file__).with_name("conformance.schema.json")  # the JSON schema of conformance.json
-MAX_VALUES = 16  # an array of at most this many values is stored in full
+MAX_VALUES = 64  # an array of at most this many values is stored in full
 MAX_BYTES = 1_000_000  # the bound on a full run's conformance.json: it is committed and diffed
-WINDOW = 4  # values on each side of the worst element in a capped array's slice
-MAX_PART = 240  # characters a message part keeps (the results files keep it whole)
+WINDOW = 8  # values on each side of the worst element in a capped array's slice
+MAX_PART = 160  # characters a message part keeps (the results files keep it whole)
 
 #: The fields of an entry, in the order it is written; a record's other fields (run_id,
 #: seconds, case, per-step error lists) stay in the results files.
@@ -172,7 +172,11 @@ def short_hex(value: Any) -> Any:
     if not found:
         return value
     head, digits, exponent = found.groups()
-    return f"{head}.{digits}{exponent}" if digits else f"{head}{exponent}"
+    short = f"{head}.{digits}{exponent}" if digits else f"{head}{exponent}"
+    number = float.fromhex(short)
+    if number.is_integer() and abs(number) < 10:  # 0 ... 9 (and -0): one hex digit is the same number ('0', '-1')
+        return ("-" if math.copysign(1.0, number) < 0 else "") + str(int(abs(number)))
+    return short
 
 
 def _decoded(value: Any) -> float:
@@ -393,7 +397,7 @@ def _grouped(entries: list[dict]) -> list[dict]:
     return out
 
 
-NOTE_MIN = 40  # a message part of at least this many characters that recurs is written once, in ``notes``
+NOTE_MIN = 24  # a message part of at least this many characters that recurs is written once, in ``notes``
 
 
 def note_key(part: str) -> str:
