@@ -349,20 +349,23 @@ def id_fields(record_id: Any) -> dict:
     return dict(zip(ID_FIELDS, parts)) if len(parts) == len(ID_FIELDS) else {}
 
 
-def _with_dtypes(example: Any, dtype: Any) -> Any:
-    """A counterexample's arrays with their dtype: schema 4 leaves out an array's dtype where it is its entry's."""
-    if not isinstance(example, dict) or not isinstance(dtype, str):
+def map_arrays(example: Any, fn) -> Any:
+    """A counterexample (an encoded example dict) with ``fn`` applied to each of its arrays (inputs, cotangent)."""
+    if not isinstance(example, dict):
         return example
-
-    def array(a):
-        return {"dtype": dtype, **a} if isinstance(a, dict) and "dtype" not in a else a
-
     example = dict(example)
     if isinstance(example.get("inputs"), list):
-        example["inputs"] = [array(a) for a in example["inputs"]]
+        example["inputs"] = [fn(a) if isinstance(a, dict) else a for a in example["inputs"]]
     if isinstance(example.get("cotangent"), dict):
-        example["cotangent"] = array(example["cotangent"])
+        example["cotangent"] = fn(example["cotangent"])
     return example
+
+
+def _with_dtypes(example: Any, dtype: Any) -> Any:
+    """A counterexample's arrays with their dtype: schema 4 leaves out an array's dtype where it is its entry's."""
+    if not isinstance(dtype, str):
+        return example
+    return map_arrays(example, lambda a: a if "dtype" in a else {"dtype": dtype, **a})
 
 
 def _ungrouped(entries: list) -> list:

@@ -115,6 +115,19 @@ def _script_json(data) -> Markup:
     return Markup(text.replace("<", "\\u003c"))
 
 
+class _Strings:
+    """Texts interned: each written once in ``strings``, referred to by its index."""
+
+    def __init__(self):
+        self.index: dict[str, int] = {"": 0}
+
+    def __call__(self, text) -> int:
+        return self.index.setdefault(str(text or ""), len(self.index))
+
+    def list(self) -> list[str]:
+        return list(self.index)
+
+
 def cell_data(tables: list[dict]) -> Markup:
     """Every matrix cell's face and popup as compact JSON: {"strings": [...], "symbols": {status: symbol}, "cells":
     [...]}. A cell is [[records], [defaults], origin, face], face [worst error, check abbreviation, its status, ...]
@@ -123,17 +136,13 @@ def cell_data(tables: list[dict]) -> Markup:
     card anchor (deviations only), run (where the cell mixes runs), status (where it is not the display
     status)], trailing empty fields left out. Each text is an index into ``strings``: the same few words
     ("forward", "pass", "0 ulp") repeat in every cell, so each is written once."""
-    strings: dict[str, int] = {}
-
-    def ref(text) -> int:
-        return strings.setdefault(str(text or ""), len(strings))
+    ref = _Strings()
 
     def trimmed(fields: list) -> list:
         while fields and fields[-1] == ref(""):
             fields.pop()
         return fields
 
-    ref("")
     cells = []
     deviation = {"fail", "variant", "error", "timeout", "crashed"}
     for table in tables:
@@ -156,20 +165,7 @@ def cell_data(tables: list[dict]) -> Markup:
                 named = mixed or cell["column"].get("mixed")  # its column mixes runs: say which this cell's are
                 face = [ref(cell["ulp"])] + [ref(x) for k in cell["checks"] for x in (k["abbr"], k["status"])]
                 cells.append([records, defaults, ref(cell["origin"] if named else ""), face])
-    return _script_json({"strings": list(strings), "symbols": SYMBOL, "cells": cells})
-
-
-class _Strings:
-    """Texts interned: each written once in ``strings``, referred to by its index."""
-
-    def __init__(self):
-        self.index: dict[str, int] = {"": 0}
-
-    def __call__(self, text) -> int:
-        return self.index.setdefault(str(text or ""), len(self.index))
-
-    def list(self) -> list[str]:
-        return list(self.index)
+    return _script_json({"strings": ref.list(), "symbols": SYMBOL, "cells": cells})
 
 
 def card_fields(d: dict, g: dict) -> list[list]:

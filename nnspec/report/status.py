@@ -78,7 +78,7 @@ from typing import Any
 
 import numpy as np
 
-from ..conformance.results import NOT_RUN, _jsonable, id_fields
+from ..conformance.results import NOT_RUN, _jsonable, id_fields, map_arrays
 
 SCHEMA_VERSION = 4  # 4: a passing entry's worst error in ULP only, like entries grouped; 3: entries keyed
 # by id; 2 stated the five fields (all still read)
@@ -237,17 +237,9 @@ def _compact_example(example: Any, message: Any, dtype: Any = None) -> Any:
     dtype where it is the entry's."""
     if not isinstance(example, dict):
         return example
-
-    def array(a):
-        return {k: v for k, v in a.items() if not (k == "dtype" and v == dtype)} if isinstance(a, dict) else a
-
     compact = {k: v for k, v in example.items()
                if not ((k == "message" and message and v == message) or (k in ("cotangent", "params") and _absent(v)))}
-    if isinstance(compact.get("inputs"), list):
-        compact["inputs"] = [array(a) for a in compact["inputs"]]
-    if isinstance(compact.get("cotangent"), dict):
-        compact["cotangent"] = array(compact["cotangent"])
-    return compact
+    return map_arrays(compact, lambda a: {k: v for k, v in a.items() if not (k == "dtype" and v == dtype)})
 
 
 def _counterexamples(record: dict) -> list:
