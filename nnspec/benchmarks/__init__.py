@@ -70,4 +70,11 @@ def run_benchmarks(
     import pytest
 
     Path(results_dir).mkdir(parents=True, exist_ok=True)
-    return int(pytest.main(pytest_args(backend, device, results_dir, quick, extra_args)))
+    # Called from inside an xdist worker (the project's tests under -n), the worker's variable would tell
+    # pytest-benchmark that this separate session is distributed too, and it would time nothing.
+    worker = os.environ.pop("PYTEST_XDIST_WORKER", None)
+    try:
+        return int(pytest.main(pytest_args(backend, device, results_dir, quick, extra_args)))
+    finally:
+        if worker is not None:
+            os.environ["PYTEST_XDIST_WORKER"] = worker
