@@ -14,7 +14,7 @@ import pytest
 
 from nnspec.cli import main
 from nnspec.conformance.catalogue import CATALOGUE
-from nnspec.conformance.results import read_report_file
+from nnspec.conformance.results import as_entry, read_report_file
 from nnspec.report import build_report
 from nnspec.conformance.repro import replay
 from nnspec.report import SCHEMA
@@ -250,7 +250,7 @@ def test_four_files_written_and_the_merged_report_has_the_required_keys(built):
 def test_the_status_file_validates_and_holds_no_run_churn(built):
     data, text = built["json"], (built["out"] / "conformance.json").read_text(encoding="utf-8")
     validate(data)
-    assert data["schema_version"] == 4
+    assert data["schema_version"] == 5
     json.dumps(data, allow_nan=False)  # strict JSON
     # nothing that changes from run to run: run ids, start times, seconds, benchmark timings are in runs.json
     for churn in ("run_id", "started", "seconds", "wall_s", "median_s", "generated", "2024-06-01T12"):
@@ -259,8 +259,12 @@ def test_the_status_file_validates_and_holds_no_run_churn(built):
     assert {"generated", "runs", "benchmarks", "bench_files", "warnings"} <= set(built["runs"])
     assert [(e["backend"], e["backend_version"], e["seed"]) for e in data["environments"]] == [
         ("numpy", "2.1.0", 1234), ("torch", "2.4.0", 1234)]
-    entries = {record_id(e): e for e in data["records"]}
+    entries = {record_id(e): e for e in map(as_entry, data["records"])}
     assert len(entries) == len(data["records"])
+    # a passing entry that states nothing but its worst error and its examples is the row [id, max_ulp, examples]
+    assert ["numpy/cpu/float32/relu/{forward,gradient}", 0, 200] in data["records"]
+    assert entries["numpy/cpu/float32/relu/{forward,gradient}"] == {
+        "id": "numpy/cpu/float32/relu/{forward,gradient}", "status": "pass", "max_ulp": 0, "examples": 200}
     # one entry per record, once the groups are read back: the entries of one (backend, device, op) alike but
     # for dtype and check (here the cases no run measured) are one line
     assert len(built["read"]["records"]) == len(built["report"]["records"])
@@ -298,7 +302,7 @@ def test_the_status_file_validates_and_holds_no_run_churn(built):
     keys = [(e["op"], e["backend"], e["dtype"], e["check"]) for e in built["read"]["records"]]
     assert keys.index(("gelu", "numpy", "float64", "forward")) < keys.index(("gelu", "torch", "float64", "forward"))
     lines = text.splitlines()
-    assert sum(1 for line in lines if line.startswith('{"')) == sum(len(data[k]) for k in ("environments", "records", "defaults"))
+    assert sum(1 for line in lines if line.startswith(('{"', '["'))) == sum(len(data[k]) for k in ("environments", "records", "defaults"))
 
 
 def test_a_tolerance_stated_as_text_is_a_number_and_a_rule(tmp_path):
@@ -311,7 +315,7 @@ def test_a_tolerance_stated_as_text_is_a_number_and_a_rule(tmp_path):
         build_report(tmp_path, tmp_path / "out")
     data = json.loads((tmp_path / "out" / "conformance.json").read_text(encoding="utf-8"))
     validate(data)
-    (adam,) = [e for e in data["records"] if e["id"].endswith("/adam/trajectory") and e["status"] == "pass"]
+    (adam,) = [e for e in map(as_entry, data["records"]) if e["id"].endswith("/adam/trajectory") and e["status"] == "pass"]
     assert "tolerance" not in adam and "tolerance_rule" not in adam
     assert data["tolerances"]["adam/trajectory"] == {
         "rule": "a step, summed over the steps (× κₜ where the spec states one)", "reason": "why", "bound": {"float64": 1}}
@@ -712,7 +716,7 @@ def test_a_large_counterexample_is_capped_around_its_worst_element(tmp_path):
     text = (tmp_path / "out" / "conformance.json").read_text(encoding="utf-8")
     data = json.loads(text)
     validate(data)
-    (entry,) = [e for e in data["records"] if e["status"] == "fail"]
+    (entry,) = [e for e in map(as_entry, data["records"]) if e["status"] == "fail"]
     line = next(line for line in text.splitlines() if '"counterexamples"' in line)
     assert raw > 1_000_000 and len(line) < 5_000  # 4 × 16 384 values -> a few kB
     assert entry["counterexample_capped"] and entry["non_finite"] == {"max_ulp": "nan"}
@@ -855,7 +859,7 @@ def test_the_committed_report_and_its_rewrite_read_back_to_the_same_records(tmp_
     new = read_report_file(path)
     written = json.loads(path.read_text(encoding="utf-8"))
     validate(written)
-    assert written["schema_version"] == 4 and '{"same_as":' in path.read_text(encoding="utf-8")  # shared examples
+    assert written["schema_version"] == 5 and '{"same_as":' in path.read_text(encoding="utf-8")  # shared examples
     assert [e["id"] for e in new["records"]] == [e["id"] for e in old["records"]]  # the same order, every id
     # (a message part over MAX_PART characters is capped: ``entry`` below compares them as the writer keeps them)
     fields = ("op", "backend", "device", "dtype", "check", "backend_version", "status", "repro", "tolerance")

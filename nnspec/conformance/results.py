@@ -368,11 +368,21 @@ def _with_dtypes(example: Any, dtype: Any) -> Any:
     return map_arrays(example, lambda a: a if "dtype" in a else {"dtype": dtype, **a})
 
 
+def as_entry(entry: Any) -> Any:
+    """A status file's entry as an object: schema 5's passing row ``[id, max_ulp, examples]`` as the entry it
+    stands for (still grouped where its id is); any other as it is."""
+    if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str):
+        return {"id": entry[0], "status": "pass", "max_ulp": entry[1], "examples": entry[2]}
+    return entry
+
+
 def _ungrouped(entries: list) -> list:
     """Schema 4's grouped entries (``{"id": "B/D/{float64,float32}/OP/{forward,gradient}", ...}``) as the
-    entries they stand for, one per dtype × check in that order, each with the group's other fields."""
+    entries they stand for, one per dtype × check in that order, each with the group's other fields; schema 5's
+    passing rows ``[id, max_ulp, examples]`` as the entries they stand for."""
     out = []
     for entry in entries:
+        entry = as_entry(entry)
         parts = str(entry.get("id")).split("/") if isinstance(entry, dict) else []
         if len(parts) != 5 or "{" not in entry["id"]:
             out.append(entry)

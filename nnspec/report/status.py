@@ -18,7 +18,7 @@ runs.json         the run-to-run churn: each run (run id, file, start time, wall
                   benchmarks with their timings, the benchmark files, the reading warnings,
                   and when the report was generated.
 
-The schema of conformance.json is ``conformance.schema.json`` in this package (``SCHEMA_VERSION`` 3). Read it
+The schema of conformance.json is ``conformance.schema.json`` in this package (``SCHEMA_VERSION`` 5). Read it
 with ``nnspec.conformance.results.read_report_file``: it puts back what an entry leaves out (below) and reads
 schema 2 (which stated each entry's op, backend, device, dtype, check, backend_version and repro) to the
 same records. Its encodings:
@@ -30,6 +30,9 @@ same records. Its encodings:
   command, ``nnspec repro ID --report`` the report ``repro_sources`` names (a capped entry's reads the
   results directory: stated). A ``null`` version or repro says the entry has none where the reader
   would derive one.
+* A passing entry that states nothing but its worst error in ULP and its number of examples is written as the
+  row ``[id, max_ulp, examples]`` (``max_ulp`` a number; half of a full run's entries are such, and their keys
+  were a tenth of the file).
 * A counterexample that an earlier entry (in file order) holds as it is is written ``{"same_as": "ID#k"}``:
   that entry's id and the example's index in its ``counterexamples``.
 * A message part (``"; "``-separated) of 24 characters or more that several entries' messages hold is written
@@ -80,7 +83,7 @@ import numpy as np
 
 from ..conformance.results import NOT_RUN, _jsonable, id_fields, map_arrays
 
-SCHEMA_VERSION = 4  # 4: a passing entry's worst error in ULP only, like entries grouped; 3: entries keyed
+SCHEMA_VERSION = 5  # 5: a plain passing entry as the row [id, max_ulp, examples]; 4: a passing entry's worst error in ULP only, like entries grouped; 3: entries keyed
 # by id; 2 stated the five fields (all still read)
 SCHEMA = Path(__file__).with_name("conformance.schema.json")  # the JSON schema of conformance.json
 MAX_VALUES = 64  # an array of at most this many values is stored in full
@@ -502,7 +505,7 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
         "schema_version": SCHEMA_VERSION,
         "environments": environments,
         "repro_sources": sources,
-        "records": entries,
+        "records": [_as_row(e) for e in entries],
         "defaults": defaults,
         "tolerances": tolerances,
         "families": families,
@@ -522,8 +525,17 @@ def status_file(report: dict, report_path: str, results_dir: str) -> tuple[dict,
     return status, runs
 
 
+PASS_ROW = ("id", "max_ulp", "examples")  # a plain passing entry's fields, in its row's order
+
+
+def _as_row(e: dict) -> dict | list:
+    """A passing entry with only PASS_ROW's fields as the row [id, max_ulp, examples]; any other as it is."""
+    plain = e.get("status") == "pass" and set(e) == {"status", *PASS_ROW}
+    return [e[k] for k in PASS_ROW] if plain and isinstance(e["max_ulp"], (int, float)) else e
+
+
 def capped_ids(status: dict) -> set[str]:
-    return {record_id(e) for e in status["records"] if e.get("counterexample_capped")}
+    return {record_id(e) for e in status["records"] if isinstance(e, dict) and e.get("counterexample_capped")}
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -540,7 +552,7 @@ def dumps(data: dict) -> str:
     lines = ["{"]
     for position, (name, value) in enumerate(data.items()):
         comma = "," if position < len(data) - 1 else ""
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        if isinstance(value, list) and value and all(isinstance(v, (dict, list)) for v in value):
             lines.append(f"  {_line(name)}: [")
             lines += [f"{_line(v)}{',' if i < len(value) - 1 else ''}" for i, v in enumerate(value)]  # no indent: 5k lines
             lines.append(f"  ]{comma}")
