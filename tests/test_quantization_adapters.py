@@ -78,11 +78,26 @@ def test_tensorflow_quantize_scaled_rounds_half_away_by_default_and_half_even_di
 
 
 def test_torch_fbgemm_quantized_linear_clamps_int8_activations_at_zero():
+    """Handed int8 activations (as reals, quantized by torch as quint8), fbgemm clamps −128 and −3 to 0."""
     x_q = np.array([[-128.0, 127.0, -3.0, 5.0]])
     w_q = np.array([[127.0, -128.0, 1.0, 2.0]])
     packed = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(torch.from_numpy(w_q).float() * 0.5, 0.5,
                                                                           0, torch.qint8), None)
-    got = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
-        torch.from_numpy(x_q).float() * 0.25, 0.25, 0, packed).numpy()
-    assert got.tolist() == Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5), 0, 255).tolist()
-    assert got.tolist() != Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5)).tolist()
+    x = torch.quantize_per_tensor(torch.from_numpy(x_q).float() * 0.25, 0.25, 0, torch.quint8)
+    got = torch.ops.quantized.linear(x, packed, 16.0, 200).int_repr().numpy().astype(float)
+    assert got.tolist() == Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5), 16.0, 200, 0, 255).tolist()
+    # with −128 and −3 kept (an activation range reaching below 0), the result would differ
+    assert got.tolist() != Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5), 16.0, 200, -128, 255).tolist()
+
+
+def test_torch_quantized_linear_requantizes_ties_to_even():
+    """M = s_x·s_w/s_y = ½: acc = 1, 3, 5, −1, −3 are ties; fbgemm's nearbyint gives 0, 2, 2, 0, −2 (+ z_y)."""
+    x_q = np.array([[1.0], [3.0], [5.0], [-1.0], [-3.0]]) + 100.0  # z_x = 100
+    w_q = np.array([[1.0]])
+    packed = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(torch.ones(1, 1), 1.0, 0, torch.qint8), None)
+    x = torch._make_per_tensor_quantized_tensor(torch.from_numpy(x_q).to(torch.uint8), 1.0, 100)
+    got = torch.ops.quantized.linear(x, packed, 2.0, 128).int_repr().numpy().ravel().tolist()
+    assert got == Q.quantized_dense(x_q, w_q, 1.0, 100, np.array(1.0), 2.0, 128, 0, 255).ravel().tolist()
+    assert got == [128, 130, 130, 128, 126]
+    assert got != Q.quantized_dense(x_q, w_q, 1.0, 100, np.array(1.0), 2.0, 128, 0, 255,
+                                    rounding="half_up").ravel().tolist()
