@@ -78,11 +78,62 @@ def test_tensorflow_quantize_scaled_rounds_half_away_by_default_and_half_even_di
 
 
 def test_torch_fbgemm_quantized_linear_clamps_int8_activations_at_zero():
+    """Handed int8 activations (as reals, quantized by torch as quint8), fbgemm clamps −128 and −3 to 0."""
     x_q = np.array([[-128.0, 127.0, -3.0, 5.0]])
     w_q = np.array([[127.0, -128.0, 1.0, 2.0]])
     packed = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(torch.from_numpy(w_q).float() * 0.5, 0.5,
                                                                           0, torch.qint8), None)
-    got = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
-        torch.from_numpy(x_q).float() * 0.25, 0.25, 0, packed).numpy()
-    assert got.tolist() == Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5), 0, 255).tolist()
-    assert got.tolist() != Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5)).tolist()
+    x = torch.quantize_per_tensor(torch.from_numpy(x_q).float() * 0.25, 0.25, 0, torch.quint8)
+    got = torch.ops.quantized.linear(x, packed, 16.0, 200).int_repr().numpy().astype(float)
+    assert got.tolist() == Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5), 16.0, 200, 0, 255).tolist()
+    # with −128 and −3 kept (an activation range reaching below 0), the result would differ
+    assert got.tolist() != Q.quantized_dense(x_q, w_q, 0.25, 0, np.array(0.5), 16.0, 200, -128, 255).tolist()
+
+
+def test_torch_quantized_linear_requantizes_ties_to_even():
+    """M = s_x·s_w/s_y = ½: acc = 1, 3, 5, −1, −3 are ties; fbgemm's nearbyint gives 0, 2, 2, 0, −2 (+ z_y)."""
+    x_q = np.array([[1.0], [3.0], [5.0], [-1.0], [-3.0]]) + 100.0  # z_x = 100
+    w_q = np.array([[1.0]])
+    packed = torch.ops.quantized.linear_prepack(torch.quantize_per_tensor(torch.ones(1, 1), 1.0, 0, torch.qint8), None)
+    x = torch._make_per_tensor_quantized_tensor(torch.from_numpy(x_q).to(torch.uint8), 1.0, 100)
+    got = torch.ops.quantized.linear(x, packed, 2.0, 128).int_repr().numpy().ravel().tolist()
+    assert got == Q.quantized_dense(x_q, w_q, 1.0, 100, np.array(1.0), 2.0, 128, 0, 255).ravel().tolist()
+    assert got == [128, 130, 130, 128, 126]
+    assert got != Q.quantized_dense(x_q, w_q, 1.0, 100, np.array(1.0), 2.0, 128, 0, 255,
+                                    rounding="half_up").ravel().tolist()
+
+
+def test_tensorflow_fake_quant_output_is_the_integer_times_the_nudged_scale_rounded_once():
+    """The kernel source writes q·scale + nudged_min (two float32 roundings); TF 2.21 returns fl32((q − z)·scale):
+    on this range (nudged z = 243, scale = fl32((max − min)/255)) the two differ by one ULP and TF gives the latter."""
+    tf = pytest.importorskip("tensorflow")
+    low, high, x = np.float32(-183.6863250732422), np.float32(9.070929527282715), np.float32(-24.756078720092773)
+    f32 = np.float32
+    scale = f32((high - low) / f32(255))
+    zero = f32(np.floor(f32(0 - f32(low / scale)) + f32(0.5)))
+    nudged_min = f32(f32(-zero) * scale)
+    q = np.floor(f32(f32(f32(x - nudged_min) / scale) + f32(0.5)))
+    got = tf.quantization.fake_quant_with_min_max_vars(tf.constant([x]), tf.constant(low), tf.constant(high),
+                                                       num_bits=8).numpy()[0]
+    assert (zero, q) == (243.0, 210.0)
+    assert got == f32(f32(q - zero) * scale)
+    assert got != f32(f32(q * scale) + nudged_min)
+
+
+def test_tensorflow_fake_quant_rounds_a_near_tie_up_where_its_sources_float32_arithmetic_rounds_down():
+    """x/s = −79.5000066 (exact): floor((x − nudged_min)/scale + ½) in float32, as the kernel source writes it,
+    gives z − 80; TF 2.21 returns z − 79. Why no variant reproduces TF's fake_quant bit for bit."""
+    from fractions import Fraction
+
+    tf = pytest.importorskip("tensorflow")
+    low, high, x = np.float32(-1.2081491947174072), np.float32(1.9037503004074097), np.float32(-0.9701804518699646)
+    f32 = np.float32
+    scale = f32((high - low) / f32(255))
+    zero = f32(np.floor(f32(0 - f32(low / scale)) + f32(0.5)))
+    nudged_min = f32(f32(-zero) * scale)
+    model = np.floor(f32(f32(f32(x - nudged_min) / scale) + f32(0.5))) - zero
+    got = tf.quantization.fake_quant_with_min_max_vars(tf.constant([x]), tf.constant(low), tf.constant(high),
+                                                       num_bits=8).numpy()[0]
+    assert zero == 99.0 and -79.5001 < Fraction(float(x)) / Fraction(float(scale)) < -79.5
+    assert model == -80.0
+    assert round(float(got) / float(scale)) == -79

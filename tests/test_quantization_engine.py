@@ -58,6 +58,19 @@ def test_an_accumulator_that_saturates_at_int16_is_caught():
     assert records["forward"]["matches_variant"] is None
 
 
+def test_requantization_rounding_ties_half_up_is_caught_at_ties_and_named():
+    """Half the drawn output scales make M = s_x·s_w/s_y a power of two: M·acc lands on exact ties."""
+    records = values(W.HalfUpRequantization(), "quantized_dense")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "quantized_dense(rounding='half_up')"
+
+
+def test_a_requantization_that_drops_the_output_zero_point_is_caught():
+    records = values(W.DroppedOutputZeroPoint(), "quantized_dense")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] is None
+
+
 @pytest.mark.parametrize("wrong, what", [(W.UnskippedLossScale, "the overflowed step taken"),
                                          (W.EagerGrowthLossScale, "growth at every finite step")])
 def test_a_loss_scaler_that_steps_on_overflow_or_grows_every_step_is_caught(wrong, what):

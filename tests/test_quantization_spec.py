@@ -148,33 +148,70 @@ def test_symmetric_scale_conventions():
 @seed(17)
 @settings(max_examples=60, deadline=None, database=None)
 @given(st.data())
-def test_quantized_dense_is_the_exact_integer_accumulation_times_the_scales(data):
-    """Python integers accumulate Σ (x − z)·w exactly; times the Fraction scales, rounded once to float64."""
+def test_quantized_dense_is_the_exact_integer_accumulation_requantized(data):
+    """Python integers accumulate Σ (x − z)·w exactly; times the Fraction multiplier s_x·s_w/s_y, rounded
+    half to even by Python's round() of a Fraction, plus z_y, clipped: the spec's integers."""
     low, high = data.draw(st.sampled_from([Q.INT8, Q.UINT8]))
     batch, width, out = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 40)), data.draw(st.integers(1, 3))
     ends = st.one_of(st.sampled_from([low, high]), st.integers(low, high))
     x = [[data.draw(ends) for _ in range(width)] for _ in range(batch)]
     w = [[data.draw(st.one_of(st.sampled_from([-128, 127]), st.integers(-128, 127))) for _ in range(width)]
          for _ in range(out)]
-    z = data.draw(st.integers(low, high))
+    z, z_y = data.draw(st.integers(low, high)), data.draw(st.integers(low, high))
     per_channel = data.draw(st.booleans())
     step = st.tuples(st.sampled_from([1.0, 1.25, 1.5, 1.75]), st.integers(-8, 0)).map(lambda me: me[0] * 2.0 ** me[1])
     s_x = data.draw(step)
     s_w = [data.draw(step) for _ in range(out)] if per_channel else data.draw(step)
-    got = Q.quantized_dense(np.array(x, float), np.array(w, float), s_x, z, np.array(s_w), low, high,
+    s_y = s_x * (s_w[0] if per_channel else s_w) * 2.0 ** data.draw(st.integers(0, 14)) * data.draw(
+        st.sampled_from([1.0, 1.0, 1.5, 1.25]))
+    got = Q.quantized_dense(np.array(x, float), np.array(w, float), s_x, z, np.array(s_w), s_y, z_y, low, high,
                             axis=0 if per_channel else None)
     for i in range(batch):
         for j in range(out):
             acc = sum((x[i][k] - z) * w[j][k] for k in range(width))
             assert abs(acc) < 2 ** 31  # the int32 accumulator holds it
-            exact = Fraction(acc) * Fraction(s_x) * Fraction(s_w[j] if per_channel else s_w)
-            assert got[i, j] == float(exact)
+            exact = Fraction(acc) * Fraction(s_x) * Fraction(s_w[j] if per_channel else s_w) / Fraction(s_y)
+            assert got[i, j] == min(max(round(exact) + z_y, low), high)
 
 
 def test_quantized_dense_clips_activations_to_their_range():
     """An activation outside [quant_min, quant_max] cannot be held by the quantized tensor: it counts as the end."""
-    got = Q.quantized_dense(np.array([[-5.0, 300.0]]), np.array([[1.0, 1.0]]), 1.0, 0, np.array(1.0), 0, 255)
-    assert got.tolist() == [[255.0]]
+    got = Q.quantized_dense(np.array([[-5.0, 300.0]]), np.array([[1.0, 1.0]]), 1.0, 0, np.array(1.0), 4.0, 0, 0, 255)
+    assert got.tolist() == [[64.0]]  # 255 / 4 = 63.75
+
+
+@pytest.mark.parametrize("acc, even, up, away", [(6, 2, 2, 2), (-6, -2, -1, -2), (2, 0, 1, 1), (-2, 0, 0, -1),
+                                                 (10, 2, 3, 3), (-10, -2, -2, -3)])
+def test_requantization_ties_by_each_rule(acc, even, up, away):
+    """M = ¼ (s_y = 4): acc = 4k + 2 are the ties k + ½."""
+    got = [Q.quantized_dense(np.array([[float(acc)]]), np.array([[1.0]]), 1.0, 0, np.array(1.0), 4.0, 0,
+                             rounding=r)[0, 0] for r in Q.ROUNDINGS]
+    assert got == [even, up, away]
+
+
+@seed(17)
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.integers(-2 ** 24, 2 ** 24), st.integers(0, 1))
+def test_fixed_point_requantization_without_a_right_shift_rounds_ties_up(acc, k):
+    """gemmlowp's Q31 multiplier of 2^-k (k ≤ 1: 2^30, no right shift) rounds acc·2^-k once: the doubling high
+    multiply adds 2^30 (1 − 2^30 below 0) and truncates, so ties go up (−0.5 → 0, 0.5 → 1)."""
+    exact = Fraction(acc, 2 ** k)
+    assert Q._fixed_point(acc, 2.0 ** -k) == math.floor(exact + Fraction(1, 2))
+
+
+@pytest.mark.parametrize("acc, multiplier, double_rounded, exact", [(1, 1 / 3, 1, 0), (1, 0.25, 1, 0), (-1, 0.25, 0, 0),
+                                                                    (-3, 0.25, -1, -1), (3, 0.25, 1, 1)])
+def test_fixed_point_requantization_rounds_twice(acc, multiplier, double_rounded, exact):
+    """The doubling high multiply rounds acc·m₃₁/2³¹ (1 · ⅔ → 1, 1 · ½ → 1), the shift rounds again (½ → 1)."""
+    assert Q._fixed_point(acc, multiplier) == double_rounded
+    assert round(Fraction(acc) * Fraction(multiplier)) == exact
+
+
+def test_float32_multiplier_rounds_the_product_in_float32():
+    """fbgemm: fl32(fl32(acc) · fl32(M)); acc = 2^24 + 1 is no float32: it requantizes to 2^24 at M = 1."""
+    args = (np.array([[2.0 ** 24 + 1]]), np.array([[1.0]]), 1.0, 0, np.array(1.0), 1.0, 0, -2 ** 30, 2 ** 30)
+    assert Q.quantized_dense(*args)[0, 0] == 2 ** 24 + 1
+    assert Q.quantized_dense(*args, multiplier="float32")[0, 0] == 2 ** 24
 
 
 # dynamic_loss_scale ----------------------------------------------------------------------

@@ -157,7 +157,7 @@ TEXTBOOK = {
     "quant_params": {"quant_min": -128, "quant_max": 127, "symmetric": False, "eps": 2.0 ** -23},
     # int8 range, a per-tensor weight scale; torch.amp.GradScaler's init_scale 2^16, ×2 after 2000 finite
     # steps, ×½ on an overflow (Micikevicius et al. 2018's dynamic loss scaling), no floor
-    "quantized_dense": {"quant_min": -128, "quant_max": 127, "axis": None},
+    "quantized_dense": {"quant_min": -128, "quant_max": 127, "axis": None},  # output requantized to the same range
     "dynamic_loss_scale": {"lr": 0.01, "init_scale": 2.0 ** 16, "growth_factor": 2.0, "backoff_factor": 0.5,
                            "growth_interval": 2000, "min_scale": 0.0},
     # Metrics (sources in tests/test_metrics_spec.py): the population std (StandardScaler's), [0, 1] scaling,
@@ -180,6 +180,8 @@ FORMULATION = {
     "f1": {"f1_form": "counts", "nan_average": "ignore", "macro_as": "macro"}, "roc_auc": {"num_thresholds": None},
     "early_stopping": {"count": "reach"},
     "dynamic_loss_scale": {"dtype": None},  # the parameters' own dtype
+    # requantization: M·acc as an exact rational, ties to even (fbgemm's nearbyint; IEEE's default rounding)
+    "quantized_dense": {"rounding": "half_even", "multiplier": "exact", "dtype": None},
     # an index outside [0, V) is an error, negative ones too (torch's IndexError)
     "embedding": {"negative": "error", "out_of_range": "error"},
     "relu": {"kink": "left"}, "leaky_relu": {"kink": "left"}, "elu": {"kink": "left"}, "selu": {"kink": "left"},

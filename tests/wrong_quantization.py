@@ -3,7 +3,8 @@
 They subclass the NumPy baseline (the spec) and change one thing: ties rounded half up
 (⌊v + ½⌋, a port's floor(x + 0.5)) where the spec rounds half to even, a straight-through
 gradient that passes the cotangent everywhere, ignoring the clip range, a symmetric scale of
-amax/127.5, an int8 dense layer whose accumulator saturates at int16, and loss scalers that
+amax/127.5, an int8 dense layer whose accumulator saturates at int16, one that requantizes ties
+half up and one that drops the output zero point, and loss scalers that
 take the overflowed step or grow the scale after every finite step.
 """
 
@@ -55,11 +56,32 @@ class Int16Accumulator(NumpyBackend):
 
     name = "int16-accumulator"
 
-    def quantized_dense(self, x_q, w_q, x_scale, x_zero_point, w_scale, quant_min, quant_max, axis):
+    def quantized_dense(self, x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zero_point, quant_min,
+                        quant_max, axis):
         x = np.clip(x_q.astype(np.float64), quant_min, quant_max) - float(x_zero_point)
         acc = np.clip(x @ w_q.astype(np.float64).T, -2.0 ** 15, 2.0 ** 15 - 1)
-        scale = w_scale.astype(np.float64) if axis is None else w_scale.astype(np.float64).reshape(1, -1)
-        return (acc * (float(x_scale) * scale)).astype(x_q.dtype)
+        scale = np.broadcast_to(w_scale.astype(np.float64).reshape(-1), (acc.shape[1],))
+        y = np.rint(acc * (float(x_scale) * scale) / float(out_scale)) + float(out_zero_point)
+        return np.clip(y, quant_min, quant_max).astype(x_q.dtype)
+
+
+class HalfUpRequantization(NumpyBackend):
+    """quantized_dense's M·acc rounded half up (floor(v + 0.5)) where the spec rounds ties to even."""
+
+    name = "half-up-requantization"
+
+    def quantized_dense(self, *arrays, **params):
+        return in_dtype(Q.quantized_dense, *arrays, **params, rounding="half_up")
+
+
+class DroppedOutputZeroPoint(NumpyBackend):
+    """quantized_dense requantized without adding the output zero point (z_y taken as 0)."""
+
+    name = "dropped-output-zero-point"
+
+    def quantized_dense(self, x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zero_point, **params):
+        return in_dtype(Q.quantized_dense, x_q, w_q, x_scale, x_zero_point, w_scale, out_scale,
+                        np.zeros_like(out_zero_point), **params)
 
 
 def _loss_scaled(params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval, min_scale, *,

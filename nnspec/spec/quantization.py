@@ -43,6 +43,9 @@ Conventions
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from ._float64 import float64
@@ -227,24 +230,85 @@ def quant_params(x_min, x_max, quant_min=-128, quant_max=127, symmetric=False, e
 # quantized_dense -----------------------------------------------------------------------
 
 
-@float64
-def quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, quant_min=-128, quant_max=127, axis=None):
-    """The int8 dense layer's output, dequantized: y = s_x·s_w · acc, acc = Σ_k (x_q − z_x)[i,k] · w_q[j,k].
+MULTIPLIERS = ("exact", "float32", "fixed_point")
+
+
+def _requantized(value, rounding):
+    """An exact rational rounded to an integer, ties (exactly k + ½) by ``rounding``."""
+    floor = math.floor(value)
+    rest = value - floor
+    if rest != Fraction(1, 2):
+        return floor + (1 if rest > Fraction(1, 2) else 0)
+    if rounding == "half_even":
+        return floor + (floor % 2)
+    if rounding == "half_up":
+        return floor + 1
+    if rounding == "half_away":
+        return floor + 1 if value > 0 else floor
+    raise ValueError(f"rounding {rounding!r}: one of {ROUNDINGS}")
+
+
+def _fixed_point(acc, multiplier):
+    """gemmlowp/TFLite's integer requantization of an int32 acc by a real multiplier M > 0.
+
+    M = m·2^shift with m ∈ [½, 1) held as the Q31 integer m₃₁ = round(m·2³¹) (std::round: half
+    away); then SaturatingRoundingDoublingHighMul(acc·2^max(shift, 0), m₃₁) = (ab + nudge) / 2³¹
+    truncated toward zero (nudge 2³⁰, or 1 − 2³⁰ for ab < 0: ties go up, −½ → 0), and
+    RoundingDivideByPOT by max(−shift, 0) (ties away from zero). Two roundings: 1·⅓ → ⅔ → 1 → ½ → 1.
+    """
+    mantissa, shift = math.frexp(multiplier)
+    q31 = int(_requantized(Fraction(mantissa) * 2 ** 31, "half_away"))
+    if q31 == 2 ** 31:
+        q31, shift = q31 // 2, shift + 1
+    a = int(acc) * 2 ** max(shift, 0)
+    ab = a * q31
+    nudge = 2 ** 30 if ab >= 0 else 1 - 2 ** 30
+    high = abs(ab + nudge) // 2 ** 31 * (1 if ab + nudge >= 0 else -1)  # C++ division truncates toward zero
+    exponent = max(-shift, 0)
+    mask = 2 ** exponent - 1
+    remainder, threshold = high & mask, (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> exponent) + (1 if remainder > threshold else 0)
+
+
+@_spec
+def quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zero_point, quant_min=-128,
+                    quant_max=127, axis=None, *, rounding="half_even", multiplier="exact", dtype=None):
+    """The int8 dense layer, requantized: y_q = clip(round(M·acc) + z_y, quant_min, quant_max),
+
+        acc = Σ_k (x_q − z_x)[i,k] · w_q[j,k]   (the int32 accumulator),   M = s_x·s_w / s_y.
 
     x_q: integers (batch, in) of the activations' range [quant_min, quant_max] (int8 by default,
     uint8 as fbgemm's activations), zero point z_x (0-d), scale s_x (0-d); w_q: integers
     (out, in) of a symmetric int8 range (zero point 0), one scale per tensor (``axis=None``, 0-d
-    w_scale) or one per output unit (``axis=0``, w_scale of shape (out,)). acc is the int32
-    accumulator: an exact integer (|acc| ≤ 255·128·in < 2^31 for in < 65 793, which every
-    example keeps), so the spec is exact in float64 up to the one rounding
-    of s_x·s_w·acc (s_x·s_w itself exact: two short-mantissa numbers). No bias: a float bias
-    added before the output's rounding is the framework's choice of where to round, not the
-    quantized product this op measures.
+    w_scale) or one per output unit (``axis=0``, w_scale of shape (out,)); the output is
+    requantized to the activations' range with scale s_y and zero point z_y (0-d). acc is an
+    exact integer (|acc| ≤ 255·128·in < 2^31 for in < 65 793); M·acc is rounded as an exact
+    rational (Fractions of the scales as given), so the result is exact integers. No bias.
+
+    Variants: ``rounding`` of M·acc's ties (``"half_even"``: default, fbgemm's lrintf/nearbyint;
+    ``"half_up"``; ``"half_away"``). ``multiplier``: ``"exact"`` (default: M real),
+    ``"float32"`` (fbgemm via torch's quantized linear: M = fl32(fl32(s_x·s_w) / s_y), then
+    fl32(fl32(acc)·M) rounded by ``rounding``), ``"fixed_point"`` (gemmlowp/TFLite: M in float64
+    as a Q31 integer and a right shift, integer-only, rounded twice; ``rounding`` unused).
     """
     x = np.clip(np.asarray(x_q, dtype=np.float64), quant_min, quant_max) - np.float64(x_zero_point)
     acc = x @ np.asarray(w_q, dtype=np.float64).T  # exact: integers below 2^53
-    scale = np.asarray(w_scale, dtype=np.float64)
-    return acc * (np.asarray(x_scale, dtype=np.float64) * (scale if axis is None else scale.reshape(1, -1)))
+    w_scale = np.broadcast_to(np.asarray(w_scale, dtype=np.float64).reshape(-1), (acc.shape[1],))
+    f32 = np.float32
+    out = np.empty(acc.shape)
+    for (i, j), a in np.ndenumerate(acc):
+        if multiplier == "exact":
+            q = _requantized(int(a) * Fraction(float(x_scale)) * Fraction(float(w_scale[j]))
+                             / Fraction(float(out_scale)), rounding)
+        elif multiplier == "float32":
+            m = f32(f32(f32(x_scale) * f32(w_scale[j])) / f32(out_scale))
+            q = _requantized(Fraction(float(f32(f32(a) * m))), rounding)
+        elif multiplier == "fixed_point":
+            q = _fixed_point(a, float(x_scale) * float(w_scale[j]) / float(out_scale))
+        else:
+            raise ValueError(f"multiplier {multiplier!r}: one of {MULTIPLIERS}")
+        out[i, j] = min(max(q + int(out_zero_point), quant_min), quant_max)
+    return out
 
 
 # dynamic_loss_scale ------------------------------------------------------------------------

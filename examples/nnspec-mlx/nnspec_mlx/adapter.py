@@ -92,7 +92,7 @@ class MlxBackend(Activations, Losses, Attention, Layers, Backend):
         "dequantize": QUANTIZATION,  # dequantize(q, scale, zero_point, axis)
         "fake_quantize": QUANTIZATION,  # fake_quantize(x, scale, zero_point, quant_min, quant_max, axis)
         "quant_params": QUANTIZATION,  # quant_params(x_min, x_max, quant_min, quant_max, symmetric, eps)
-        "quantized_dense": QUANTIZATION,  # quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, quant_min, quant_max, axis)
+        "quantized_dense": QUANTIZATION,  # quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zero_point, quant_min, quant_max, axis)
         "dynamic_loss_scale": LOSS_SCALE,  # dynamic_loss_scale(params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval, min_scale)
         # embedding
         "embedding": EMBEDDING,  # embedding(table, indices, padding_idx)

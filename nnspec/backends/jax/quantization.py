@@ -45,7 +45,7 @@ class Quantization:
         **{op: NONE for op in ("quantize", "dequantize", "fake_quantize", "quant_params")},
         "quantized_dense": "no quantized dense layer in jax, flax or optax: lax.dot_general(int8, int8, "
                            "preferred_element_type=int32) is the integer matmul alone; the zero-point correction and "
-                           "the dequantization around it would be nnspec's formula",
+                           "the requantization to an output scale and zero point would be nnspec's formula",
         "dynamic_loss_scale": [
             unsupported("mixed precision keeps the loss scale and master parameters in float32 "
                         "(a scale doubling past 2^15 leaves float16)", dtypes={"float16"}),

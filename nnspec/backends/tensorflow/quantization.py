@@ -26,8 +26,11 @@ tests/test_quantization_adapters.py), so no range gives it the spec's step witho
 computing one: the adapter stays on the default path. A nonzero zero point raises Unsupported
 (it depends on the inputs); float32 only; int4 has no quantized dtype.
 
-``quantized_dense``: Keras 3's int8 Dense quantizes its activations itself at call time (dynamic,
-per row, symmetric): a given activation scale and zero point cannot be passed; unsupported.
+``quantized_dense`` (requantized to an output scale and zero point): Keras 3's int8 Dense quantizes
+its activations itself at call time (dynamic, per row, symmetric) and returns floats: a given
+activation scale and zero point cannot be passed, and there is no output requantization;
+unsupported. tf.raw_ops' QuantizedMatMul + Requantize (quint8 operands described by float ranges,
+the int32 result requantized through a float range) are not mapped: not measured here.
 
 ``dynamic_loss_scale``: ``keras.optimizers.LossScaleOptimizer`` around ``keras.optimizers.SGD``,
 eagerly: ``scale_loss`` on loss = Σ w·g under a GradientTape (the gradient is S·g), then
@@ -92,8 +95,9 @@ class Quantization:
 
     UNSUPPORTED = {
         "quantized_dense": "Keras' int8 Dense (Dense.quantize('int8')) quantizes its activations itself at call time "
-                           "(AbsMaxQuantizer per row: its own scale, zero point 0); a given activation scale and zero "
-                           "point cannot be passed, and tf.quantization has no quantized matmul with them",
+                           "(AbsMaxQuantizer per row: its own scale, zero point 0) and returns floats: a given activation scale "
+                           "and zero point cannot be passed, nor an output scale and zero point; tf.raw_ops' legacy "
+                           "QuantizedMatMul/Requantize (float ranges, not scales) are not mapped",
         "dynamic_loss_scale": unsupported("mixed precision keeps the loss scale and master parameters in float32 "
                                           "(a scale doubling past 2^15 leaves float16)", dtypes={"float16"}),
         "fake_quantize": unsupported("tf.quantization.fake_quant_* take float32 only",

@@ -14,13 +14,13 @@
 * ``dequantize``: the integers made a quantized tensor with ``torch._make_per_tensor_quantized_tensor``
   / ``_make_per_channel_quantized_tensor`` (the only constructors from an integer representation),
   then ``Tensor.dequantize()``; the same ranges and dtype.
-* ``quantized_dense``: ``torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32``
-  (fbgemm/x86: quantizes the float32 input with the given scale and zero point, int8 GEMM with an
-  int32 accumulator, dequantized float32 output) on weights packed by ``quantized.linear_prepack``
-  from ``quantize_per_tensor`` / ``quantize_per_channel(axis=0)`` qint8 tensors. The input is
-  handed over as the reals of its grid, (x_q − z)·s_x, which torch's own quantization maps back to
-  x_q exactly. Activations are quint8 for this kernel: an int8 activation range is clamped at 0
-  (measured), declared unsupported.
+* ``quantized_dense``: ``torch.ops.quantized.linear`` (fbgemm/x86, what ``torch.ao.nn.quantized.Linear``
+  calls: int8 GEMM with an int32 accumulator, requantized to the given output scale and zero point)
+  on a quint8 activation tensor made from its integers by ``_make_per_tensor_quantized_tensor`` and
+  weights packed by ``quantized.linear_prepack`` from ``quantize_per_tensor`` /
+  ``quantize_per_channel(axis=0)`` qint8 tensors; the output's ``int_repr()``. Activations and
+  output are quint8 for this kernel: an int8 activation range is clamped at 0 (measured), declared
+  unsupported.
 * ``dynamic_loss_scale``: ``torch.amp.GradScaler("cpu", ...)`` around ``torch.optim.SGD``: each step
   ``scaler.scale(loss).backward()`` on loss = Σ w·g (so the backward delivers S·g), ``scaler.step``
   (which unscales and skips a step with an inf or nan) and ``scaler.update``.
@@ -53,7 +53,6 @@ def _observer_dtype(quant_min, quant_max):
     return torch.qint8 if quant_min < 0 else torch.quint8  # the observer's range must lie inside its dtype's
 
 
-QUANTIZED_LINEAR = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32
 FLOAT32_ONLY = unsupported("torch quantizes float32 tensors only", dtypes={"float64", "float16", "bfloat16"})
 
 
@@ -125,16 +124,17 @@ class Quantization:
             quantized = torch._make_per_channel_quantized_tensor(integers, scale.double(), zero_point.long(), axis)
         return quantized.dequantize()
 
-    def quantized_dense(self, x_q, w_q, x_scale, x_zero_point, w_scale, quant_min, quant_max, axis):
-        # x enters as the real values of its grid, which torch's own input quantization maps back to x_q exactly
-        x = (x_q.double() - float(x_zero_point)) * float(x_scale)
+    def quantized_dense(self, x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zero_point, quant_min,
+                        quant_max, axis):
+        x = torch._make_per_tensor_quantized_tensor(x_q.to(torch.uint8), float(x_scale), int(x_zero_point))
         if axis is None:
             weight = torch.quantize_per_tensor(w_q.float() * float(w_scale), float(w_scale), 0, torch.qint8)
         else:
             weight = torch.quantize_per_channel(w_q.float() * w_scale.float()[:, None], w_scale.double(),
                                                 torch.zeros(len(w_scale), dtype=torch.long), 0, torch.qint8)
         packed = torch.ops.quantized.linear_prepack(weight, None)
-        return QUANTIZED_LINEAR(x.float(), float(x_scale), int(x_zero_point), packed).to(x_q.dtype)
+        out = torch.ops.quantized.linear(x, packed, float(out_scale), int(out_zero_point))
+        return out.int_repr().to(x_q.dtype)
 
     def dynamic_loss_scale(self, params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval,
                            min_scale):

@@ -19,7 +19,9 @@ positive or all negative (the range widened to hold 0), equal ends and the empty
 
 quantized_dense draws activations at and inside an 8-bit range's ends (int8 or uint8, any zero
 point in it) and symmetric int8 weights at −128 and 127 a large share of the time (so the int32
-accumulator leaves int16's range), with short-mantissa scales per tensor or per output unit.
+accumulator leaves int16's range), with short-mantissa scales per tensor or per output unit, and
+requantizes to the same range with an output scale that makes M = s_x·s_w/s_y a power of two half
+the time (exact ties of M·acc); the result is integers, judged exactly.
 
 dynamic_loss_scale runs the ``trajectory`` check: each example is 24 SGD steps whose gradients are
 finite, carry an ±inf or nan (an overflowed backward), or carry one element 2^(emax − k) that
@@ -171,7 +173,12 @@ DENSE_SHAPES = [(1, 4), (3, 8), (2, 16)]  # (batch, in); out drawn in 1..4
 def quantized_dense_example(dtype, params):
     """Activations x_q of a drawn 8-bit range (int8 or uint8) and its zero point, symmetric int8
     weights (out, in) with the range's ends (−128, 127) a large share of the time (the accumulator's
-    extremes), short-mantissa scales, per tensor or one weight scale per output unit."""
+    extremes), short-mantissa scales, per tensor or one weight scale per output unit. The output
+    scale is s_x·s_w·2^j·m: m = 1 half the time (M a power of two: M·acc is an exact tie whenever
+    acc's low j bits are 1 then zeros), else a short mantissa or any value; j is chosen from the
+    largest |acc| so that the outputs fall inside the range, not all on its ends; half the examples keep
+    x − z_x and w within ±3 with j ∈ {1, 2} and an output zero point away from the range's ends (ties
+    a quarter to a half of the outputs, not clipped)."""
 
     @st.composite
     def example(draw):
@@ -179,15 +186,23 @@ def quantized_dense_example(dtype, params):
         batch, width = draw(st.sampled_from(DENSE_SHAPES))
         out = draw(st.integers(1, 4))
         ends = lambda a, b: st.one_of(st.sampled_from([a, b]), st.integers(a, b))  # noqa: E731
-        x_q = draw(hnp.arrays(np.int64, (batch, width), elements=ends(low, high)))
-        w_q = draw(hnp.arrays(np.int64, (out, width), elements=ends(-128, 127)))
+        z_x = draw(zero_points(low, high))
+        near = st.integers(max(low, z_x - 3), min(high, z_x + 3))
+        small = draw(st.booleans())  # x − z_x and w in [−3, 3]: a small acc, so a multiplier of 2^-1 or 2^-2
+        x_q = draw(hnp.arrays(np.int64, (batch, width), elements=near if small else st.one_of(ends(low, high), near)))
+        w_q = draw(hnp.arrays(np.int64, (out, width), elements=st.integers(-3, 3) if small else ends(-128, 127)))
         axis = draw(st.sampled_from([None, 0]))
         step = st.tuples(st.sampled_from(MANTISSAS), st.integers(-8, -2)).map(lambda me: me[0] * 2.0 ** me[1])
         w_scale = np.array([draw(step) for _ in range(1 if axis is None else out)])
         w_scale = w_scale.reshape(() if axis is None else (out,))
+        x_scale = draw(step)
+        largest = max(1, int(np.abs((x_q - z_x) @ w_q.T).max()))
+        j = draw(st.integers(1, 2)) if small else max(0, int(np.ceil(np.log2(largest))) - 6 + draw(st.integers(-2, 2)))
+        m = draw(st.one_of(st.just(1.0), st.sampled_from(MANTISSAS[1:]), st.floats(1.0, 2.0, exclude_max=True)))
         as_dtype = lambda v: np.asarray(v).astype(S.np_dtype(dtype))  # noqa: E731
-        inputs = [as_dtype(x_q), as_dtype(w_q), as_dtype(draw(step)), np.int64(draw(zero_points(low, high))),
-                  as_dtype(w_scale)]
+        out_scale = as_dtype(x_scale * float(np.ravel(w_scale)[0]) * 2.0 ** j * m)
+        inputs = [as_dtype(x_q), as_dtype(w_q), as_dtype(x_scale), np.int64(z_x), as_dtype(w_scale), out_scale,
+                  np.int64(draw(st.integers(low + 64, high - 64) if small else zero_points(low, high)))]
         return S.Example(inputs=inputs, cotangent=None, params={"quant_min": low, "quant_max": high, "axis": axis})
 
     return example()
@@ -195,9 +210,8 @@ def quantized_dense_example(dtype, params):
 
 ROWS.append(OpEntry(
     op="quantized_dense", family="quantization", forward=Q.quantized_dense, vjp=None,
-    forward_tol=Tolerance(1, "acc is an exact int32; s_x·s_w is exact (short mantissas) and ·acc rounds once; "
-                             "a framework that rounds s_x·s_w first (float32) adds a second rounding"),
-    gradient_tol=EXACT, inputs=quantized_dense_example, wrt=(), params=PARAMS,
+    forward_tol=EXACT, gradient_tol=EXACT, inputs=quantized_dense_example, wrt=(), params=PARAMS,
+    variants={"rounding": ("half_up", "half_away"), "multiplier": ("float32", "fixed_point")},
 ))
 
 
