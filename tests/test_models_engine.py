@@ -64,10 +64,27 @@ def test_an_inverted_batch_norm_momentum_is_caught_at_its_layer():
     assert "bn1/running_mean" in records["forward"]["message"]  # the state the training step returned
 
 
-def test_torch_two_recurrent_biases_train_at_twice_the_step():
-    """torch's bias_ih and bias_hh both step: their sum, the canonical bias, moves twice the spec's step."""
+@pytest.mark.parametrize("op, layer", [("lstm_classifier", "lstm1"), ("gru_regressor", "gru1")])
+def test_torch_two_recurrent_biases_train_at_twice_the_step_unless_one_is_held(op, layer):
+    """torch's bias_ih and bias_hh both step: their sum, the canonical bias, moves twice the spec's step;
+    the adapter's setting (bias_hh frozen, or its r, z rows masked) makes the training agree."""
     from nnspec.backends.torch import TorchBackend
 
-    record = training(TorchBackend(), "lstm_classifier")
-    assert record["status"] == "fail" and record["layer"] == "lstm1" and record["first_failing_step"] == 1
-    assert "lstm1/b" in record["message"]
+    class BothBiases(TorchBackend):
+        ONE_RECURRENT_BIAS = False
+
+    record = training(BothBiases(), op)
+    assert record["status"] == "fail" and record["layer"] == layer and record["first_failing_step"] == 1
+    assert f"{layer}/b" in record["message"]
+    record = training(TorchBackend(), op)
+    assert record["status"] == "pass", record["message"]
+
+
+@pytest.mark.parametrize("op, layer", [("cnn", "conv1"), ("transformer_encoder", "block")])
+def test_a_zero_true_gradient_turns_into_full_adam_steps(op, layer):
+    """A bias feeding batch norm, attention's key bias: d loss/d b = 0, so Adam steps by the rounding noise."""
+    from nnspec.backends.torch import TorchBackend
+
+    record = training(TorchBackend(), op, "float32")
+    assert record["status"] == "fail" and record["layer"] == layer and record["first_failing_step"] == 1
+    assert record["message"].startswith("adam")

@@ -173,6 +173,9 @@ class _Build:
 
 
 class Models:
+    #: train the canonical one bias per gate: torch's bias_hh (the −0 addend) frozen (LSTM) or its r, z rows
+    #: masked (GRU); with both biases training, their sum moves twice the step (False measures that trap)
+    ONE_RECURRENT_BIAS = True
     MODEL_SETTINGS = {
         "cnn": (M.Setting("torch.nn.BatchNorm2d(C, momentum=0.1, eps=1e-05)", "bn1, bn2",
                           "the spec's batch norm (torch's defaults)"),
@@ -181,9 +184,14 @@ class Models:
                                           "batch_first=True, norm_first=False)", "block",
                                           "post-norm, no dropout; the default dropout 0.1 is not off"),),
         "lstm_classifier": (M.Setting("torch.nn.LSTM(8, 8, batch_first=True)", "lstm1, lstm2",
-                                      "canonical b into bias_ih, bias_hh = −0"),),
+                                      "canonical b into bias_ih, bias_hh = −0"),
+                            M.Setting("lstm.bias_hh_l0.requires_grad_(False)", "lstm1, lstm2",
+                                      "else bias_ih and bias_hh both train: their sum moves twice the step")),
         "gru_regressor": (M.Setting("torch.nn.GRU(3, 8, batch_first=True)", "gru1",
-                                    "reset-after form, z rows negated (torch keeps z·h)"),),
+                                    "reset-after form, z rows negated (torch keeps z·h)"),
+                          M.Setting("gru.bias_hh_l0.register_hook(lambda g: g * keep)  # keep: 0 on the r, z rows",
+                                    "gru1", "else the r, z biases train twice (bias_ih + bias_hh); b_hn (n rows) "
+                                    "trains")),
     }
 
     def _model_build(self, model_id, dtype):
@@ -219,7 +227,14 @@ class Models:
         native = {layer: {k: v.detach().clone() for k, v in params.items()} for layer, params in
                   build.native(P).items()}
         leaves = [v.requires_grad_(True) for layer, params in native.items() for k, v in params.items()
-                  if v.is_floating_point() and k not in ("running_mean", "running_var")]
+                  if v.is_floating_point() and k not in ("running_mean", "running_var")
+                  and not (self.ONE_RECURRENT_BIAS and k == "bias_hh_l0" and layer.startswith("lstm"))]
+        if self.ONE_RECURRENT_BIAS:  # the GRU's bias_hh holds b_hn in its n rows: only its r, z rows stay at −0
+            for layer, module in build.modules.items():
+                if isinstance(module, torch.nn.GRU):
+                    keep = torch.ones(3 * module.hidden_size, dtype=build.dtype)
+                    keep[:2 * module.hidden_size] = 0
+                    native[layer]["bias_hh_l0"].register_hook(lambda g, keep=keep: g * keep)
         if optimizer == "momentum":
             opt = torch.optim.SGD(leaves, lr=hyper["lr"], momentum=hyper["momentum"], dampening=0.0,
                                   nesterov=False, weight_decay=0.0)
