@@ -61,6 +61,11 @@ _EMBEDDING = Setting("grads = [tf.convert_to_tensor(g) for g in grads] before op
                      "the tape gives keras.layers.Embedding's gradient as tf.IndexedSlices and Keras' Adam applies "
                      "it sparsely: measured on 3 Adam steps (float64), the table is 0.023 (lstm_classifier) and 0.018 "
                      "(transformer_encoder) away from torch's dense Adam; densified, 3e-16 and 2e-12")
+_ONE_BIAS = Setting("keras.layers.GRU(8, reset_after=True, bias_constraint=one_bias) with one_bias(b) keeping b[0] "
+                    "and b[1, 2H:] and zeroing b[1, :2H]", "gru1",
+                    "the reset-after GRU's bias (2, 3H) holds two z and two r biases (torch's b_ih, b_hh): trained, "
+                    "the one bias of the spec (and flax) moves at twice the step under SGD and with two Adam steps; "
+                    "the constraint, applied by the optimizer after each step, leaves one")
 _FLATTEN = Setting("keras.layers.Permute((3, 1, 2)) before keras.layers.Flatten()", "flatten",
                    "channels_last Flatten orders (H, W, C); torch's Linear after Flatten reads (C, H, W)")
 _DROPOUT = Setting("keras.layers.Dropout(0.5) called with training=False", "dropout",
@@ -78,19 +83,26 @@ MODEL_SETTINGS = {
     "cnn": (_SAME, _BN, _FLATTEN, _DROPOUT) + _TRAIN,
     "resnet_block": (_SAME,) + _TRAIN,
     "lstm_classifier": (_LSTM, _EMBEDDING) + _TRAIN,
-    "gru_regressor": (_GRU, _FLOAT64, _HYPER, _EPS),
+    "gru_regressor": (_GRU, _ONE_BIAS, _FLOAT64, _HYPER, _EPS),
     "transformer_encoder": (_BLOCK, _PE, _EMBEDDING) + _TRAIN,
 }
 MODEL_RESIDUALS = {
     "cnn": ("keras.layers.BatchNormalization updates moving_variance with the biased batch variance (torch and "
             "the spec: unbiased, n/(n-1)); no setting: bn1's running_var differs by 0.1*var/255, bn2's by "
             "0.1*var/63 per step",),
-    "gru_regressor": ("keras.layers.GRU(reset_after=True)'s bias is (2, 3H), torch's b_ih and b_hh: the spec's one r/z "
-                      "bias is two trained parameters, so it moves at twice the step (SGD) and with two Adam "
-                      "steps; no setting (reset_after=False has one bias but another formula)",),
     "*": ("a parameter whose true gradient is zero (conv biases before batch norm, the key bias b_k) gets rounding "
           "noise as its gradient; Adam turns it into steps of up to lr each",),
 }
+
+def _one_bias(bias):
+    """keras.layers.GRU's reset-after bias (2, 3H) with its recurrent z and r biases zeroed: one bias per gate."""
+    h2 = 2 * (bias.shape[1] // 3)
+    return keras.ops.concatenate([bias[:1], keras.ops.concatenate([keras.ops.zeros_like(bias[1:, :h2]),
+                                                                   bias[1:, h2:]], axis=1)], axis=0)
+
+
+ONE_BIAS = True  # the setting _ONE_BIAS states; False measures the trap
+CONSTRAINTS = {"gru_regressor": {"gru1/bias": _one_bias}} if ONE_BIAS else {}
 
 _LOSSES = {"binary_cross_entropy": keras.losses.BinaryCrossentropy,
            "categorical_cross_entropy": keras.losses.CategoricalCrossentropy,
@@ -355,6 +367,8 @@ class Models:
                                             beta_2=f(hyper["beta2"]), epsilon=hyper["eps"])
             P0, S = self._to_native(model_id, {k: tf.constant(v) for k, v in weights.items()})
             variables = {k: keras.Variable(v, name=k.replace("/", "_")) for k, v in P0.items()}
+            for k, constraint in CONSTRAINTS.get(model_id, {}).items():
+                variables[k].constraint = constraint  # what keras.layers.GRU(bias_constraint=...) sets on its bias
             opt.build(list(variables.values()))
         history = {k: [] for k in M.SPECS[model_id].weights}
         for t, (x, y) in enumerate(zip(xs, ys), start=1):
