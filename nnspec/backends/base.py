@@ -31,6 +31,8 @@ from . import declared
 from .binding import Binding, binding_of, install, native_default_of, native_defaults_of, qualname, same  # noqa: F401
 from .declared import Declaration, declarations_of, fixed_of, unsupported  # noqa: F401
 
+MODEL_IDS = ("mlp", "cnn", "resnet_block", "lstm_classifier", "gru_regressor", "transformer_encoder")
+
 DTYPES = {
     "float64": np.dtype(np.float64),
     "float32": np.dtype(np.float32),
@@ -87,6 +89,10 @@ class Backend:
     #: op -> spec parameter -> (native callable, value): an option the framework lacks, done one way always
     #: (``declared.py``): every other value is unsupported, and the defaults table shows this one.
     FIXED: ClassVar[dict[str, dict[str, tuple[Callable, Any]]]] = {}
+    #: model id -> the settings that make the framework's build of the model agree with the spec, as data
+    #: (``nnspec.spec.models.Setting``: the public API call, the layer it applies to, why); the porting-models
+    #: page prints them beside what the ``models`` checks measured with them.
+    MODEL_SETTINGS: ClassVar[dict[str, tuple]] = {}
 
     def __init_subclass__(cls, **kwargs):
         """Checks the adapter's bindings and declarations (an error at import names adapter, op and
@@ -141,6 +147,8 @@ class Backend:
     # -- ops --------------------------------------------------------------------
 
     def implements(self, op: str) -> bool:
+        if op in MODEL_IDS:  # a seed model: the backend builds them all through model_forward / model_train
+            return callable(getattr(self, "model_forward", None))
         return callable(getattr(self, op, None))
 
     def declarations(self, op: str) -> tuple[Declaration, ...]:
@@ -224,6 +232,21 @@ class Backend:
     def from_native_layout(self, op: str, native, params: dict) -> dict:
         """The canonical weights back from what ``to_native_layout`` built."""
         raise Unsupported(f"{self.name} maps no weight layout for {op}")
+
+    # -- models (nnspec/spec/models.py; the contract in docs/architecture.md, "models") --------------------------
+
+    # def model_forward(self, model_id: str, weights: dict, x: np.ndarray, y: np.ndarray, training: bool) -> dict:
+    #     """The model built from the framework's own layers with the canonical ``weights`` (spec layouts, NumPy,
+    #     in the dtype under test) loaded through the families' layout mappings, run once on (x, y):
+    #     {"logits", "loss" (0-d), "activations": {layer: array}, "gradients": {"<layer>/<param>": array},
+    #      "state": {"<bn>/running_mean" | "<bn>/running_var": array after this batch (training only)}},
+    #     every array NumPy in the spec's layout and names (``spec.models.forward``'s structure)."""
+    #
+    # def model_train(self, model_id: str, weights: dict, xs: np.ndarray, ys: np.ndarray, optimizer: str,
+    #                 hyper: dict) -> dict:
+    #     """len(xs) training steps with the framework's own optimizer ("momentum": SGD with momentum, hyper
+    #     lr, momentum; "adam": hyper lr, beta1, beta2, eps), batch t on step t: {"<layer>/<param>": (steps,
+    #     *shape)} of every weight (running statistics included) after every step, spec layouts."""
 
     def compile(self, fn: Callable) -> Callable:
         """The framework's compiled form of ``fn`` (jax.jit, tf.function, torch.compile)."""

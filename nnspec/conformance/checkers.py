@@ -14,6 +14,7 @@ from typing import Callable
 from .distribution import check_distribution
 from .engine import Case, check_defaults, check_values
 from .layout import check_layout
+from .models import check_model, check_training
 from .out_of_range import check_out_of_range
 from .running_stats import check_running_stats
 from .streaming import check_streaming
@@ -51,4 +52,9 @@ CHECKERS: dict[str, Checker] = {
     "distribution": Checker(check_distribution, per_dtype=True, records=_own_name("distribution")),
     # a metric accumulated over a random split into batches against its one-shot value
     "streaming": Checker(check_streaming, per_dtype=True, records=_own_name("streaming")),
+    # a whole seed model (models.py): every layer's activations, then every parameter's gradient, the first layer
+    # out of bound named
+    "model": Checker(check_model, per_dtype=True, records=lambda entry: ("forward", "gradient")),
+    # a seed model trained with SGD + momentum and Adam: the weights after every step
+    "training": Checker(check_training, per_dtype=True, records=_own_name("training")),
 }

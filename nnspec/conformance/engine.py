@@ -409,7 +409,7 @@ def make_record(case: Case, check: str, status: str, **fields) -> dict:
                  "trajectory": entry.forward_tol, "schedule": entry.forward_tol,
                  "running_stats": entry.forward_tol, "out_of_range": entry.forward_tol,
                  "distribution": entry.forward_tol,
-                 "streaming": entry.forward_tol}.get(check)
+                 "streaming": entry.forward_tol, "training": entry.forward_tol}.get(check)
     rid = record_id(backend.name, case.device, case.dtype, entry.op, check)
     record = CheckRecord(
         id=rid, op=entry.op, family=entry.family, backend=backend.name, backend_version=backend.version(),

@@ -40,7 +40,7 @@ class CheckRecord:
     backend_version: str
     device: str
     dtype: str  # "-" for a check of the op rather than of a dtype (defaults)
-    check: str  # forward, gradient, property, trajectory, schedule, layout, running_stats, streaming
+    check: str  # forward, gradient, property, trajectory, schedule, layout, running_stats, streaming, training
     status: str  # one of results.STATUSES
     kind: str = "check"
     matches_variant: str | None = None  # the named variant every example seen fits, where the default fails
@@ -64,6 +64,8 @@ class CheckRecord:
     first_failing_step: int | None = None
     ulp_by_step: list | None = None
     rel_by_step: list | None = None
+    # models: the first layer whose activations, gradients or weights left their bound
+    layer: str | None = None
     # a case whose worker died (timeout, crashed)
     cause: str | None = None
     fault: str | None = None

@@ -96,8 +96,8 @@ MAX_PART = 160  # characters a message part keeps (the results files keep it who
 ENTRY_FIELDS = (
     "id", "op", "backend", "backend_version", "device", "dtype", "check", "status", "matches_variant",
     "max_ulp", "max_abs", "max_rel", "non_finite", "tolerance", "tolerance_rule", "tolerance_reason", "examples",
-    "unsupported_examples", "steps", "first_step_ulp", "first_failing_step", "message", "counterexamples",
-    "counterexample_capped", "repro", "composed",
+    "unsupported_examples", "steps", "first_step_ulp", "first_failing_step", "layer", "message",
+    "counterexamples", "counterexample_capped", "repro", "composed",
 )
 SIGNIFICANT = 4  # digits an error keeps: more than the pages show, few enough not to churn in the last bit
 ERROR_FIELDS = ("max_ulp", "max_abs", "max_rel", "first_step_ulp")

@@ -12,6 +12,7 @@ from .embedding import Embedding
 from .layers import Layers
 from .losses import Losses
 from .metrics import Metrics
+from .models import Models
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -26,7 +27,7 @@ def jax_device(device):
     return jax.devices(JAX_PLATFORMS[device])[0]
 
 
-class JaxBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+class JaxBackend(Models, Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
                  Embedding, Random, Metrics, Backend):
     name = "jax"
 

@@ -21,6 +21,7 @@ from .formulas import in_dtype
 from .layers import Layers
 from .losses import Losses
 from .metrics import Metrics
+from .models import Models
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -28,7 +29,7 @@ from .random import Random
 from .recurrent import Recurrent
 
 
-class NumpyBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+class NumpyBackend(Models, Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
                    Embedding, Random, Metrics, Backend):
     name = "numpy"
 

@@ -21,6 +21,7 @@ from .embedding import Embedding
 from .layers import Layers
 from .losses import Losses
 from .metrics import Metrics
+from .models import Models
 from .normalization import Normalization
 from .optimizers import Optimizers
 from .quantization import Quantization
@@ -31,7 +32,7 @@ TF_DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0"}
 
 
 
-class TensorflowBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+class TensorflowBackend(Models, Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
                         Embedding, Random, Metrics, Backend):
     name = "tensorflow"
 

@@ -18,6 +18,7 @@ from .optimizers import Optimizers
 from .quantization import Quantization
 from .random import Random
 from .recurrent import Recurrent
+from .models import Models
 
 TORCH_DTYPES = {
     "float64": torch.float64,
@@ -27,7 +28,7 @@ TORCH_DTYPES = {
 }
 
 
-class TorchBackend(Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
+class TorchBackend(Models, Activations, Losses, Optimizers, Recurrent, Attention, Layers, Normalization, Quantization,
                    Embedding, Random, Metrics, Backend):
     name = "torch"
 

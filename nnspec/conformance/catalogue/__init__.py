@@ -114,11 +114,12 @@ def describe(op: str, params: dict) -> str:
 
 
 def _rows():
-    from . import (activations, attention, embedding, layers, losses, metrics, normalization, optimizers, quantization,
-                   random, recurrent)
+    from . import (activations, attention, embedding, layers, losses, metrics, models, normalization, optimizers,
+                   quantization, random, recurrent)
 
     return [*activations.ROWS, *losses.ROWS, *optimizers.ROWS, *recurrent.ROWS, *attention.ROWS, *layers.ROWS,
-            *normalization.ROWS, *quantization.ROWS, *embedding.ROWS, *random.ROWS, *metrics.ROWS]
+            *normalization.ROWS, *quantization.ROWS, *embedding.ROWS, *random.ROWS, *metrics.ROWS,
+            *models.ROWS]
 
 
 class CatalogueError(ValueError):
