@@ -59,6 +59,7 @@ def all_cases(entries, dtypes) -> list[tuple]:
         for entry in entries
         for check in entry.checks
         for dtype in (dtypes if CHECKERS[check].per_dtype else ["-"])
+        if entry.dtypes is None or dtype == "-" or dtype in entry.dtypes
     ]
 
 

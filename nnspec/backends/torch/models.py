@@ -6,14 +6,14 @@ with ``layers.LAYOUT``; LSTM/GRU: the recurrent mixin's ``_native``, i.e. ``spec
 torch ops; the encoder block: ``attention.block_parameters``). ``model_forward`` differentiates the loss by
 the canonical weights (autograd through the mapping); ``model_train`` steps the *native* parameters with
 torch.optim's own SGD / Adam, as a torch user's training loop does, and maps them back after every step
-(``spec.recurrent.disassemble``: the canonical bias is bias_ih + bias_hh; ``attention.spec_block``).
+(``spec.recurrent.disassemble``: the canonical bias is bias_ih + bias_hh; ``attention.spec_block``). torch has no positional-encoding layer:
+the attention mixin's composed ``sinusoidal_positional_encoding`` is used, so ``model_forward`` is composed there.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call
 
 from ...spec import models as M
@@ -148,11 +148,9 @@ class _Build:
             h = acts["dense"] = call("dense", native, h)
         elif m == "transformer_encoder":
             h = acts["embedding"] = call("embedding", native, x.long())
-            positions = np.arange(x.shape[1], dtype=np.float64)
-            table = np.stack([np.sin(positions[:, None] / 10000.0 ** (np.arange(0, h.shape[2], 2) / h.shape[2])),
-                              np.cos(positions[:, None] / 10000.0 ** (np.arange(0, h.shape[2], 2) / h.shape[2]))],
-                             axis=-1).reshape(x.shape[1], h.shape[2])
-            h = acts["encoding"] = h + torch.as_tensor(table, dtype=h.dtype)
+            positions = torch.arange(x.shape[1], dtype=h.dtype)  # the attention mixin's (composed) encoding
+            pe = self.backend.sinusoidal_positional_encoding(positions, h.shape[2], 10000.0)
+            h = acts["encoding"] = h + pe
             h = acts["block"] = call("block", native, h)
             h = acts["pool"] = h.mean(dim=1)
             h = acts["dense"] = call("dense", native, h)

@@ -82,6 +82,7 @@ class OpEntry:
     steps: Callable | None = None  # (dtype, params) -> strategy of the multi-step examples of a stateful check
     outside: Callable | None = None  # (dtype, params) -> strategy of inputs outside the op's domain (out_of_range)
     distribution: Distribution | None = None  # a random op's law and tests (the distribution check)
+    dtypes: tuple[str, ...] | None = None  # the dtypes the row is checked in (None: every dtype the run selects)
 
     def example(self, dtype: str):
         if self.inputs is not None:

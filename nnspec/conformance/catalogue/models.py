@@ -1,7 +1,8 @@
 """Catalogue rows of the models family: the six seed models of ``nnspec/spec/models.py`` (checks ``model``,
 recording ``forward`` and ``gradient``, and ``training``; ``conformance/models.py`` says how they judge).
 
-An example is a seed: the spec draws the canonical weights and the batches from it.
+An example is a seed: the spec draws the canonical weights and the batches from it. The models are checked in
+float64 and float32 (``dtypes``): a whole model in half precision measures its conditioning, not its port.
 
 Error bounds. Each layer's arrays count in ULPs of the dtype at the layer's largest value. A layer is a
 handful of the family ops, whose own bounds are a few ULPs each at this scale, composed over at most ten
@@ -38,4 +39,5 @@ def _spec(model_id):
 
 
 ROWS = [OpEntry(op=m, family="models", forward=_spec(m), vjp=None, forward_tol=BOUND, gradient_tol=BOUND,
-                inputs=seeds, checks=("model", "training")) for m in M.MODELS]
+                inputs=seeds, checks=("model", "training"),
+                dtypes=("float64", "float32")) for m in M.MODELS]
