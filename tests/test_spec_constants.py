@@ -169,6 +169,9 @@ TEXTBOOK = {
     "recall": {"num_classes": None, "average": "binary", "zero_division": 0.0},
     "f1": {"num_classes": None, "average": "binary", "zero_division": 0.0}, "roc_auc": {},
     "early_stopping": {"patience": 0, "min_delta": 0.0, "mode": "min", "baseline": None},
+    # The seed models have no parameters of their own: their layers' defaults are pinned as their ops', their
+    # training hyper-parameters in tests/test_models_spec.py
+    **{model: {} for model in ("mlp", "cnn", "resnet_block", "lstm_classifier", "gru_regressor", "transformer_encoder")},
 }  # fmt: skip
 
 # op -> {keyword-only variant selector: the spec's own choice}. The module docstrings name the reference.

@@ -89,11 +89,12 @@ def as_declarations(value) -> tuple[Declaration, ...]:
 
 def check(adapter: str, op: str, value) -> tuple[Declaration, ...]:
     """The op's declarations; BindingError naming the adapter where one cannot be right."""
-    from .base import DTYPES
+    from .base import DTYPES, MODEL_IDS
 
     where = f"{adapter}: UNSUPPORTED[{op!r}]"
     try:
-        names = [p.name for p in adapter_parameters(op)]
+        # a seed model is declared whole (one model_forward builds them all): it has no op parameters
+        names = [] if op in MODEL_IDS else [p.name for p in adapter_parameters(op)]
     except KeyError:
         raise BindingError(f"{where}: the spec states no op {op!r}") from None
     try:

@@ -41,6 +41,7 @@ EMBEDDING = NOT_WRITTEN + " (mlx.nn.Embedding: its out-of-range behaviour still 
 RANDOM = NOT_WRITTEN + " (mlx.nn.Dropout and mlx.nn.init's initializers, seeded through mx.random.key)"
 METRICS = "MLX has no metrics or preprocessing (mlx.nn.losses only)"
 LOSS_SCALE = "MLX has no dynamic loss scaling"
+MODELS = NOT_WRITTEN + " (the seed models: model_forward/model_train from mlx.nn layers, as nnspec/backends/torch/models.py)"
 
 
 class MlxBackend(Activations, Losses, Attention, Layers, Backend):
@@ -94,6 +95,9 @@ class MlxBackend(Activations, Losses, Attention, Layers, Backend):
         "quant_params": QUANTIZATION,  # quant_params(x_min, x_max, quant_min, quant_max, symmetric, eps)
         "quantized_dense": QUANTIZATION,  # quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zero_point, quant_min, quant_max, axis)
         "dynamic_loss_scale": LOSS_SCALE,  # dynamic_loss_scale(params, grads, lr, init_scale, growth_factor, backoff_factor, growth_interval, min_scale)
+        # models
+        **{model: MODELS for model in ("mlp", "cnn", "resnet_block", "lstm_classifier", "gru_regressor",
+                                       "transformer_encoder")},
         # embedding
         "embedding": EMBEDDING,  # embedding(table, indices, padding_idx)
         # random

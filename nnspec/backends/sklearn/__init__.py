@@ -13,7 +13,7 @@ import numpy as np
 import sklearn
 
 from ... import spec
-from ..base import Backend, Unsupported
+from ..base import MODEL_IDS, Backend, Unsupported
 from .metrics import Metrics
 
 NOT_DEEP_LEARNING = "scikit-learn has no deep-learning ops: only preprocessing and metrics (the metrics family)"
@@ -35,7 +35,7 @@ def _spec_ops() -> list[str]:
 
 class SklearnBackend(Metrics, Backend):
     name = "sklearn"
-    UNSUPPORTED = {op: NOT_DEEP_LEARNING for op in _spec_ops()}
+    UNSUPPORTED = {op: NOT_DEEP_LEARNING for op in (*_spec_ops(), *MODEL_IDS)}  # the seed models are no functions
 
     def version(self):
         return sklearn.__version__

@@ -29,7 +29,7 @@ BOUND = Tolerance(64, "≤ 10 layers of family ops, each a few ULPs at the layer
 
 
 def _spec(model_id):
-    def forward(seed=0, training=True):
+    def forward(seed, training):  # no defaults: a model has no parameters of its own (its layers' are their ops')
         """The spec's composed model on the seed's weights and batch (nnspec.spec.models.forward)."""
         x, y = M.batch(model_id, seed)
         return M.forward(model_id, M.init_weights(model_id, seed), x, y, training)
