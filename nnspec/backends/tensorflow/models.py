@@ -23,11 +23,13 @@ import tensorflow as tf
 from ...spec import models as M
 from ...spec.models import Setting
 from ...spec.recurrent import disassemble
+from ..base import unsupported
 from ..layouts import SPEC
 from .attention import attention_variables, spec_projections
 from .layers import LAYOUT, convert
 from .recurrent import layout as recurrent_layout
 
+ADAM_EPSILON_PER_STEP = True  # the setting _EPS states; False measures Keras' own epsilon
 DENSE_EMBEDDING_GRADIENTS = True  # the setting _EMBEDDING states; False measures the trap
 BN_MOMENTUM = 1.0 - M.BN["momentum"]  # Keras' momentum is the old statistic's weight
 
@@ -203,7 +205,14 @@ def _run(layer, prefix, P, state, *args, parts=1, **kwargs):
     return out, {n: u for n, u in zip(names, updated) if n in state}
 
 
+_NO_BF16 = ("measured on TF 2.21 CPU: keras.layers.LSTM/GRU in bfloat16 raise InvalidArgumentError (\"Value for "
+            "attr 'T' of bfloat16 is not in the list of allowed values\": an op of the recurrent step has no "
+            "bfloat16 CPU kernel)")
+
+
 class Models:
+    UNSUPPORTED = {"lstm_classifier": unsupported(_NO_BF16, dtypes={"bfloat16"}),
+                   "gru_regressor": unsupported(_NO_BF16, dtypes={"bfloat16"})}
     MODEL_SETTINGS = MODEL_SETTINGS
     MODEL_RESIDUALS = MODEL_RESIDUALS
 
@@ -379,7 +388,7 @@ class Models:
             keys = list(variables)
             grads = tape.gradient(loss, [variables[k].value for k in keys],
                                   unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            if optimizer == "adam":
+            if optimizer == "adam" and ADAM_EPSILON_PER_STEP:
                 opt.epsilon = hyper["eps"] * math.sqrt(1.0 - hyper["beta2"] ** t)  # the textbook step (MODEL_SETTINGS)
             if DENSE_EMBEDDING_GRADIENTS:
                 grads = [tf.convert_to_tensor(g) for g in grads]
