@@ -37,10 +37,21 @@ def training(backend, op, dtype="float64"):
 
 
 @pytest.mark.parametrize("framework", ["tensorflow", "jax_backend"])
-@pytest.mark.parametrize("op", MODELS)
+@pytest.mark.parametrize("op", [m for m in MODELS if m != "cnn"])
 def test_forward_and_gradient_agree_in_float64(op, framework, request):
     records = model(request.getfixturevalue(framework), op)
     assert records["forward"]["status"] == "pass", records["forward"]["message"]
+    assert records["gradient"]["status"] == "pass", records["gradient"]["message"]
+
+
+@pytest.mark.parametrize("framework", ["tensorflow", "jax_backend"])
+def test_cnn_batch_norm_running_variance_is_the_biased_one(framework, request):
+    """Keras and flax update the running variance with the batch's biased variance (÷ n), the spec and torch with the
+    unbiased one (÷ n − 1): no setting of either layer changes it, so the cnn forward record fails at bn1 — a residual
+    stated in MODEL_RESIDUALS; the logits and the gradient agree."""
+    records = model(request.getfixturevalue(framework), "cnn")
+    assert records["forward"]["status"] == "fail" and records["forward"]["layer"] == "bn1"
+    assert "bn1/running_var" in records["forward"]["message"]
     assert records["gradient"]["status"] == "pass", records["gradient"]["message"]
 
 
@@ -59,7 +70,7 @@ def test_every_model_has_its_settings_table(tensorflow, jax_backend):
 
 
 def test_a_transposed_keras_kernel_is_caught_at_its_layer():
-    records = model(W.KerasTransposedKernel(), "cnn")
+    records = model(W.KerasTransposedKernel(), "resnet_block")
     assert records["forward"]["status"] == "fail" and records["forward"]["layer"] == "conv2"
 
 
