@@ -19,7 +19,6 @@ from collections import OrderedDict
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from ...spec import attention as A
 from ...spec import encoding as E
@@ -40,10 +39,16 @@ LOGITS = {"float64": (1.0, 16.0, 800.0), "float32": (1.0, 16.0, 120.0), "bfloat1
           "float16": (1.0, 4.0, 16.0)}
 
 
+# u's elements when every one is drawn: uniform in [-1, 1], an eighth of them the exact 0, ±½, ±1 (the values
+# hypothesis' floats(-1, 1) favours); one byte-string choice per array (strategies.mixed_arrays), so drawing stays
+# cheap and the elements still shrink one by one towards 0.
+UNIT = S.Mix(((0.875, S.Uniform(-1.0, 1.0)), (0.125, S.Values((0.0, -0.0, 0.5, -0.5, 1.0, -1.0)))))
+
+
 def dense(draw, dtype, shape, scale=1.0, offset=0.0):
     """offset + scale·u, u uniform in [-1, 1], rounded to dtype: element by element when small, else from a seed."""
     if int(np.prod(shape)) <= SMALL:
-        u = draw(hnp.arrays(np.float64, shape, elements=st.floats(-1, 1), fill=st.nothing()))  # every one drawn
+        u = draw(S.mixed_arrays(UNIT, tuple(shape), "float64"))  # every one drawn
     else:
         u = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).uniform(-1, 1, shape)
     return (offset + scale * u).astype(S.np_dtype(dtype))
@@ -51,8 +56,9 @@ def dense(draw, dtype, shape, scale=1.0, offset=0.0):
 
 def booleans(draw, shape, density):
     """A boolean array, True with probability ``density`` (element by element when small)."""
-    if int(np.prod(shape)) <= SMALL:
-        return draw(hnp.arrays(np.bool_, shape, fill=st.nothing()))
+    if int(np.prod(shape)) <= SMALL:  # a byte per element, its low bit (all-zero bytes: all False)
+        size = int(np.prod(shape))
+        return (np.frombuffer(draw(st.binary(min_size=size, max_size=size)), np.uint8) & 1).astype(bool).reshape(shape)
     return np.random.default_rng(draw(st.integers(0, 2**32 - 1))).random(shape) < density
 
 
