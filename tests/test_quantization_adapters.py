@@ -137,3 +137,37 @@ def test_tensorflow_fake_quant_rounds_a_near_tie_up_where_its_sources_float32_ar
     assert zero == 99.0 and -79.5001 < Fraction(float(x)) / Fraction(float(scale)) < -79.5
     assert model == -80.0
     assert round(float(got) / float(scale)) == -79
+
+
+def test_tensorflow_legacy_requantization_truncates_its_fixed_point_scale():
+    """tf.raw_ops.QuantizedMatMul + Requantize (the adapter's quantized_dense): at M = 1/6, acc = 3 — an exact tie
+    — TF returns the output zero point (the tie moved below ½ by its truncated 16-bit scale, multiplier='range_q16'),
+    at M = ½ (acc = −7: −3.5) it rounds the tie up (−3), where torch's fbgemm rounds both to even."""
+    tf = pytest.importorskip("tensorflow")
+    from nnspec.backends.tensorflow import TensorflowBackend
+
+    backend = TensorflowBackend()
+    tie_half, tie_minus_3_5 = ((np.array([[-127.0]]), np.array([[3.0]]), 0.25, -128, np.array(0.25), 0.375, -57),
+                               (np.array([[-127.0, -125.0]]), np.array([[2.0, -3.0]]), 0.25, -128, np.array(0.25),
+                                0.125, 0))
+    for args, expected in ((tie_half, -57), (tie_minus_3_5, -3)):
+        arrays = [tf.constant(np.asarray(a, np.float32)) if np.ndim(a) or isinstance(a, float) else tf.constant(a)
+                  for a in args]
+        got = backend.quantized_dense(*arrays, quant_min=-128, quant_max=127, axis=None).numpy()[0, 0]
+        assert got == expected == Q.quantized_dense(*args, multiplier="range_q16")[0, 0]
+    assert Q.quantized_dense(*tie_half, rounding="half_up")[0, 0] == -56  # exact half up: ½ → 1
+    assert Q.quantized_dense(*tie_minus_3_5)[0, 0] == -4  # ties to even (torch's fbgemm)
+
+
+def test_tensorflow_quantized_dense_record_names_the_range_q16_variant():
+    """The engine on TF's QuantizedMatMul + Requantize (seed 0, quick): it deviates from the exact multiplier and
+    every example seen fits multiplier='range_q16' (its kernel's arithmetic), not rounding='half_up' alone."""
+    pytest.importorskip("tensorflow")
+    from nnspec.backends.tensorflow import TensorflowBackend
+    from nnspec.conformance.catalogue import CATALOGUE
+    from nnspec.conformance.engine import Case, check_values
+
+    records = {r["check"]: r for r in check_values(Case(CATALOGUE["quantized_dense"], TensorflowBackend(), "cpu",
+                                                        "float32", "quick", 0))}
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "quantized_dense(multiplier='range_q16')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import wrong_quantization as W
@@ -63,6 +64,31 @@ def test_requantization_rounding_ties_half_up_is_caught_at_ties_and_named():
     records = values(W.HalfUpRequantization(), "quantized_dense")
     assert records["forward"]["status"] == "fail"
     assert records["forward"]["matches_variant"] == "quantized_dense(rounding='half_up')"
+
+
+def test_a_truncated_fixed_point_requantization_scale_is_caught_and_named():
+    """The ratio of ranges truncated to 16 bits puts a positive tie of a non-power-of-two M (1/6·3) a hair below
+    ½; on power-of-two multipliers it is exactly half up. So the record names whichever of the two fits every
+    example seen (the failing ones are power-of-two ties here); with the 1/6 tie among them only range_q16 fits."""
+    from nnspec.conformance.measure import Verdict
+    from nnspec.conformance.search import matching_variant
+    from nnspec.conformance.strategies import Example
+
+    records = values(W.TruncatedRequantizationScale(), "quantized_dense")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] in ("quantized_dense(multiplier='range_q16')",
+                                                     "quantized_dense(rounding='half_up')")
+    entry = CATALOGUE["quantized_dense"]
+    ties = [(np.array([[-127.0]]), np.array([[3.0]]), 0.25, -128, np.array(0.25), 0.375, -57),  # M = 1/6, acc = 3
+            (np.array([[-127.0, -125.0]]), np.array([[2.0, -3.0]]), 0.25, -128, np.array(0.25), 0.125, 0)]  # −3.5
+    params = {"quant_min": -128, "quant_max": 127, "axis": None}
+    seen = [(Example(list(t), None, params), W.TruncatedRequantizationScale().quantized_dense(*t, **params))
+            for t in ties]
+
+    def verdict(example, observed, overrides):
+        return Verdict(bool(np.array_equal(observed, entry.forward(*example.inputs, **example.params, **overrides))))
+
+    assert matching_variant(entry, seen, verdict) == "quantized_dense(multiplier='range_q16')"
 
 
 def test_a_requantization_that_drops_the_output_zero_point_is_caught():

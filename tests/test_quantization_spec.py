@@ -207,6 +207,29 @@ def test_fixed_point_requantization_rounds_twice(acc, multiplier, double_rounded
     assert round(Fraction(acc) * Fraction(multiplier)) == exact
 
 
+@seed(18)
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.tuples(st.integers(0, 6), st.integers(-127, 127)), st.integers(-8, 8), st.sampled_from([1.0, 1.25, 1.5]))
+def test_range_q16_requantization_is_half_up_when_the_scale_is_a_power_of_two(j_acc, z_y, mantissa):
+    """M = 2^-j (s_x = s_w = m·2^-4, s_y = m²·2^(j-8)), int8: every range is exact in float32, the ratio of ranges
+    255·2^16·range_in/range_out = M·2^48 is an exact integer and the accumulator's range is centred (in_off = 0),
+    so TF's fixed-point requantization is M·acc rounded once, ties up: floor(M·acc + ½), the exact rational."""
+    j, acc = j_acc
+    s = mantissa * 2.0 ** -4
+    got = Q.quantized_dense(np.array([[float(acc)]]), np.array([[1.0]]), s, 0, np.array(s),
+                            mantissa ** 2 * 2.0 ** (j - 8), z_y, multiplier="range_q16")[0, 0]
+    assert got == math.floor(Fraction(acc, 2 ** j) + Fraction(1, 2)) + z_y
+
+
+def test_range_q16_truncation_moves_a_tie_below_it():
+    """M = ¼·¼/(3/8) = 1/6, acc = 3 (x − z_x = 1, w = 3): M·acc = ½ exactly, but range_in = 2^28 (the level
+    1/16 times 2^32, rounded in float32) over range_out = 255·3/8 makes scale_fp = trunc(2^47/3) = (2^47 − 2)/3,
+    (3·scale_fp) >> 32 = 2^15 − 1, and (2^15 − 1 + 2^15) >> 16 = 0: the tie goes down, where half up gives 1."""
+    args = (np.array([[-127.0]]), np.array([[3.0]]), 0.25, -128, np.array(0.25), 0.375, -57)
+    assert Q.quantized_dense(*args, multiplier="range_q16")[0, 0] == -57
+    assert Q.quantized_dense(*args, rounding="half_up")[0, 0] == -56
+
+
 def test_float32_multiplier_rounds_the_product_in_float32():
     """fbgemm: fl32(fl32(acc) · fl32(M)); acc = 2^24 + 1 is no float32: it requantizes to 2^24 at M = 1."""
     args = (np.array([[2.0 ** 24 + 1]]), np.array([[1.0]]), 1.0, 0, np.array(1.0), 1.0, 0, -2 ** 30, 2 ** 30)

@@ -4,7 +4,8 @@ They subclass the NumPy baseline (the spec) and change one thing: ties rounded h
 (⌊v + ½⌋, a port's floor(x + 0.5)) where the spec rounds half to even, a straight-through
 gradient that passes the cotangent everywhere, ignoring the clip range, a symmetric scale of
 amax/127.5, an int8 dense layer whose accumulator saturates at int16, one that requantizes ties
-half up and one that drops the output zero point, and loss scalers that
+half up, one whose requantization scale is a truncated 16-bit fixed-point ratio of ranges and one
+that drops the output zero point, and loss scalers that
 take the overflowed step or grow the scale after every finite step.
 """
 
@@ -72,6 +73,16 @@ class HalfUpRequantization(NumpyBackend):
 
     def quantized_dense(self, *arrays, **params):
         return in_dtype(Q.quantized_dense, *arrays, **params, rounding="half_up")
+
+
+class TruncatedRequantizationScale(NumpyBackend):
+    """quantized_dense requantized through float32 ranges and a truncated 16-bit fixed-point scale (TF's legacy
+    Requantize) where the spec multiplies by M exactly."""
+
+    name = "truncated-requantization-scale"
+
+    def quantized_dense(self, *arrays, **params):
+        return in_dtype(Q.quantized_dense, *arrays, **params, multiplier="range_q16")
 
 
 class DroppedOutputZeroPoint(NumpyBackend):

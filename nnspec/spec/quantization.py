@@ -230,7 +230,7 @@ def quant_params(x_min, x_max, quant_min=-128, quant_max=127, symmetric=False, e
 # quantized_dense -----------------------------------------------------------------------
 
 
-MULTIPLIERS = ("exact", "float32", "fixed_point")
+MULTIPLIERS = ("exact", "float32", "fixed_point", "range_q16")
 
 
 def _requantized(value, rounding):
@@ -289,7 +289,10 @@ def quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zer
     ``"half_up"``; ``"half_away"``). ``multiplier``: ``"exact"`` (default: M real),
     ``"float32"`` (fbgemm via torch's quantized linear: M = fl32(fl32(s_x·s_w) / s_y), then
     fl32(fl32(acc)·M) rounded by ``rounding``), ``"fixed_point"`` (gemmlowp/TFLite: M in float64
-    as a Q31 integer and a right shift, integer-only, rounded twice; ``rounding`` unused).
+    as a Q31 integer and a right shift, integer-only, rounded twice; ``rounding`` unused),
+    ``"range_q16"`` (TensorFlow's legacy QuantizedMatMul + Requantize: the operands and the result
+    as float32 ranges, their ratio a truncated 16-bit fixed-point scale, ties up: ``_range_q16``;
+    ``rounding`` unused).
     """
     x = np.clip(np.asarray(x_q, dtype=np.float64), quant_min, quant_max) - np.float64(x_zero_point)
     acc = x @ np.asarray(w_q, dtype=np.float64).T  # exact: integers below 2^53
@@ -305,10 +308,49 @@ def quantized_dense(x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zer
             q = _requantized(Fraction(float(f32(f32(a) * m))), rounding)
         elif multiplier == "fixed_point":
             q = _fixed_point(a, float(x_scale) * float(w_scale[j]) / float(out_scale))
+        elif multiplier == "range_q16":
+            q = _range_q16(a, x_scale, x_zero_point, w_scale[j], out_scale, out_zero_point, quant_min, quant_max)
         else:
             raise ValueError(f"multiplier {multiplier!r}: one of {MULTIPLIERS}")
         out[i, j] = min(max(q + int(out_zero_point), quant_min), quant_max)
     return out
+
+
+def _range_q16(acc, x_scale, x_zero_point, w_scale, out_scale, out_zero_point, quant_min, quant_max):
+    """TensorFlow's legacy requantization (QuantizedMatMul's output range, then Requantize: quantization_utils.h,
+    ``QuantizationRangeForMultiplication`` and ``RequantizeManyInNewRange``), in its own arithmetic.
+
+    Each 8-bit operand is a real range [min, max] = [(quant_min − z)·s, (quant_max − z)·s] (float32), one level
+    (max − min)/levels with levels = quant_max − quant_min; the int32 accumulator's range is its level
+    c = fl32(level_x·level_w) times [−2³¹, 2³¹ − 1] (float32). Requantize holds the ratio of the ranges as a
+    16-bit fixed-point integer, truncated:
+
+        scale_fp = trunc(levels·2¹⁶·range_in / range_out)                       (double)
+        in_off   = trunc(fl32(fl32(fl32(min_in + max_in)/2 · fl32(levels/range_out)) · 2¹⁶))
+        out_off  = lround(2¹⁶·min_out·levels / range_out)                         (double, ties away)
+        q        = (((acc·scale_fp) >> 32) + in_off − out_off + 2¹⁵) >> 16     (floor shifts: ties up)
+
+    so M·acc is rounded half up after a scale truncated to 2⁻¹⁶ of a level: a tie whose scale is not a power of
+    two can land just below it (M = 1/6, acc = 3: ½ − 2⁻¹⁶ → 0). Returns q − z_y (the caller adds z_y back)."""
+    f32 = np.float32
+    levels = quant_max - quant_min
+
+    def real_range(scale, zero):
+        return f32(f32(quant_min - zero) * f32(scale)), f32(f32(quant_max - zero) * f32(scale))
+
+    min_x, max_x = real_range(x_scale, x_zero_point)
+    min_w, max_w = f32(f32(-128) * f32(w_scale)), f32(f32(127) * f32(w_scale))  # the symmetric int8 weights
+    level = f32(f32(f32(max_x - min_x) / f32(levels)) * f32(f32(max_w - min_w) / f32(levels)))
+    min_in, max_in = f32(level * f32(-2.0 ** 31)), f32(level * f32(2.0 ** 31 - 1))
+    min_out, max_out = real_range(out_scale, out_zero_point)
+    range_in, range_out = float(f32(max_in - min_in)), float(f32(max_out - min_out))
+    scale_fp = int(levels * 2.0 ** 16 * range_in / range_out)
+    rezero = f32(float(f32(min_in + max_in)) / 2.0)
+    in_off = int(f32(f32(rezero * f32(levels / range_out)) * f32(2 ** 16)))
+    shifted = 2 ** 16 * (float(min_out) * levels) / range_out
+    out_off = int(math.copysign(math.floor(abs(shifted) + 0.5), shifted))
+    q = ((int(acc) * scale_fp >> 32) + in_off - out_off + 2 ** 15) >> 16  # 0 is quant_min, as in quint8
+    return q + quant_min - int(out_zero_point)
 
 
 # dynamic_loss_scale ------------------------------------------------------------------------

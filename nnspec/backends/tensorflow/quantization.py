@@ -26,11 +26,18 @@ tests/test_quantization_adapters.py), so no range gives it the spec's step witho
 computing one: the adapter stays on the default path. A nonzero zero point raises Unsupported
 (it depends on the inputs); float32 only; int4 has no quantized dtype.
 
-``quantized_dense`` (requantized to an output scale and zero point): Keras 3's int8 Dense quantizes
-its activations itself at call time (dynamic, per row, symmetric) and returns floats: a given
-activation scale and zero point cannot be passed, and there is no output requantization;
-unsupported. tf.raw_ops' QuantizedMatMul + Requantize (quint8 operands described by float ranges,
-the int32 result requantized through a float range) are not mapped: not measured here.
+``quantized_dense`` (requantized to an output scale and zero point): ``tf.raw_ops.QuantizedMatMul``
+(the int8 GEMM with an int32 accumulator, whose CPU kernel takes quint8 × quint8 operands only: qint8
+has no kernel, measured) then ``tf.raw_ops.Requantize`` of the qint32 result into the output's range.
+TF describes a quantized tensor by its real range [min, max] (the integer 0 ↔ min, step
+(max − min)/255), not by a scale and zero point, so each operand is handed over as its own integers
+shifted onto [0, 255] with the range that puts the spec's zero point where the shift moves it:
+activations of [quant_min, quant_max] as x_q − quant_min with range [(quant_min − z_x)·s_x,
+(quant_max − z_x)·s_x]; the symmetric int8 weights as w_q + 128 with range [−128·s_w, 127·s_w] (TF
+recovers step s and zero point z exactly: 255·s is exact in float32 for the short mantissas drawn);
+the output requested as [(quant_min − z_y)·s_y, (quant_max − z_y)·s_y] and shifted back. One range per
+operand: per-channel weight scales unsupported; the ranges are float32 tensors (float32 only). Keras
+3's int8 Dense is not the op (it quantizes its activations itself at call time and returns floats).
 
 ``dynamic_loss_scale``: ``keras.optimizers.LossScaleOptimizer`` around ``keras.optimizers.SGD``,
 eagerly: ``scale_loss`` on loss = Σ w·g under a GradientTape (the gradient is S·g), then
@@ -94,10 +101,10 @@ class Quantization:
     }
 
     UNSUPPORTED = {
-        "quantized_dense": "Keras' int8 Dense (Dense.quantize('int8')) quantizes its activations itself at call time "
-                           "(AbsMaxQuantizer per row: its own scale, zero point 0) and returns floats: a given activation scale "
-                           "and zero point cannot be passed, nor an output scale and zero point; tf.raw_ops' legacy "
-                           "QuantizedMatMul/Requantize (float ranges, not scales) are not mapped",
+        "quantized_dense": [unsupported("tf.raw_ops.QuantizedMatMul's ranges (min_a, max_a, ...) are float32",
+                                        dtypes={"float64", "float16", "bfloat16"}),
+                            unsupported("tf.raw_ops.QuantizedMatMul takes one range for the whole weight matrix: "
+                                        "no per-channel scales", where=lambda p: p["axis"] is not None)],
         "dynamic_loss_scale": unsupported("mixed precision keeps the loss scale and master parameters in float32 "
                                           "(a scale doubling past 2^15 leaves float16)", dtypes={"float16"}),
         "fake_quantize": unsupported("tf.quantization.fake_quant_* take float32 only",
@@ -120,6 +127,26 @@ class Quantization:
             raise Unsupported("tf.quantization.fake_quant_with_min_max_vars_per_channel quantizes the last axis only")
         return tf.quantization.fake_quant_with_min_max_vars_per_channel(x, low, high, num_bits=bits,
                                                                          narrow_range=False)
+
+    def quantized_dense(self, x_q, w_q, x_scale, x_zero_point, w_scale, out_scale, out_zero_point, quant_min,
+                        quant_max, axis):
+        # axis: None only (declared); every operand onto quint8's [0, 255] with the range that keeps its value
+        def quint8(q, shift):
+            return tf.bitcast(tf.cast(tf.cast(q, tf.int32) + shift, tf.uint8), tf.quint8)
+
+        def real_range(scale, zero_point, low, high):
+            scale, zero_point = tf.cast(scale, tf.float32), tf.cast(zero_point, tf.float32)
+            return (low - zero_point) * scale, (high - zero_point) * scale
+
+        min_a, max_a = real_range(x_scale, x_zero_point, quant_min, quant_max)
+        min_b, max_b = real_range(w_scale, 0, -128, 127)
+        acc, min_acc, max_acc = tf.raw_ops.QuantizedMatMul(
+            a=quint8(x_q, -quant_min), b=quint8(tf.transpose(w_q), 128), min_a=min_a, max_a=max_a, min_b=min_b,
+            max_b=max_b, Toutput=tf.qint32)
+        min_y, max_y = real_range(out_scale, out_zero_point, quant_min, quant_max)
+        y, _, _ = tf.raw_ops.Requantize(input=acc, input_min=min_acc, input_max=max_acc, requested_output_min=min_y,
+                                        requested_output_max=max_y, out_type=tf.quint8)
+        return tf.cast(tf.cast(tf.bitcast(y, tf.uint8), tf.int32) + quant_min, x_q.dtype)
 
     def quant_params(self, x_min, x_max, quant_min, quant_max, symmetric, eps):
         ends = tf.stack([x_min, x_max])

@@ -211,7 +211,7 @@ def quantized_dense_example(dtype, params):
 ROWS.append(OpEntry(
     op="quantized_dense", family="quantization", forward=Q.quantized_dense, vjp=None,
     forward_tol=EXACT, gradient_tol=EXACT, inputs=quantized_dense_example, wrt=(), params=PARAMS,
-    variants={"rounding": ("half_up", "half_away"), "multiplier": ("float32", "fixed_point")},
+    variants={"rounding": ("half_up", "half_away"), "multiplier": ("float32", "fixed_point", "range_q16")},
 ))
 
 
