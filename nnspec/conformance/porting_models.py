@@ -72,14 +72,15 @@ def _short(r) -> str:
     return f"{status}{where}{step}: {message}{floor}"
 
 
-def _size(item) -> str:
-    """A measured trap (a record's ``traps`` item) in a few words: where it first leaves the bound, how far."""
+def _size(item, check="training") -> str:
+    """A measured trap (a record's ``traps`` item) in a few words: where it first leaves the bound, how far (ULP;
+    a training trap also relative to the layer's scale, the training record's own relative measure)."""
     if item is None:
         return "not run"
     status = item.get("status")
     if status == "error":
         return f"error: {item.get('message', '')}"
-    rel = item.get("max_rel")
+    rel = item.get("max_rel") if check == "training" else None
     size = ", ".join(filter(None, [f"{item['max_ulp']:.3g} ULP" if isinstance(item.get("max_ulp"), (int, float))
                                    else None,
                                    f"{rel:.1e} of the layer's scale" if isinstance(rel, (int, float)) and rel
@@ -179,17 +180,20 @@ def _trap_table(table, backends, heading) -> list[str]:
     """"Training traps, measured": every trap an adapter states (its ``MODEL_TRAPS``), the check with the setting
     (the record) and without it (the record's ``traps`` item: the first layer and step out of bound, the size)."""
     rows = []
-    for backend in backends:
-        own = settings(backend)
-        stated = (own or {}).get("traps", {})
-        for model in M.MODELS:
-            for trap in stated.get(model, ()):
+    for model in M.MODELS:
+        for backend in backends:
+            own = settings(backend)
+            for trap in (own or {}).get("traps", {}).get(model, ()):
+                with_, without = [], []
                 for check in trap.checks:
-                    for dtype, record in sorted(table.get((backend, model, check), {}).items()) or [("—", None)]:
-                        item = next((t for t in (record or {}).get("traps", []) if t.get("name") == trap.name), None)
-                        rows.append(f"| {model} | {FRAMEWORKS[backend]} | {_cell(trap.name)}: "
-                                    f"`{_cell(trap.setting_off)}` ({_cell(trap.why)}) | {check} | {dtype} | "
-                                    f"{_cell(_short(record))} | {_cell(_size(item))} |")
+                    for dtype, record in sorted(table.get((backend, model, check), {}).items()):
+                        item = next((t for t in record.get("traps", []) if t.get("name") == trap.name), None)
+                        with_.append(f"{check} {dtype}: {_short(record)}")
+                        without.append(f"{check} {dtype}: {_size(item, check)}")
+                rows.append(f"| {model} | {FRAMEWORKS[backend]} | {_cell(trap.name)} ({_cell(trap.layer)}) | "
+                            f"`{_cell(trap.setting_off)}`: {_cell(trap.why)} | "
+                            f"{'<br>'.join(map(_cell, with_)) or 'not run'} | "
+                            f"{'<br>'.join(map(_cell, without)) or 'not run'} |")
     lines = [f"{heading}# Training traps, measured", "",
              "Each trap an adapter states (`MODEL_TRAPS`): the model built or trained the way the trap's line says "
              "instead of with the setting, and the same check run once more on the run's first example (the setting "
@@ -199,8 +203,8 @@ def _trap_table(table, backends, heading) -> list[str]:
              "gradient into steps of up to lr in every framework, which is the training records' own failure at "
              "conv1 / block (step 1, adam) above.", ""]
     if rows:
-        lines += ["| model | framework | trap: what the user writes instead (what happens) | check | dtype | with the "
-                  "setting | without |", "|---|---|---|---|---|---|---|", *rows, ""]
+        lines += ["| model | framework | trap (where) | what the user writes instead: what happens | with the setting "
+                  "| without it |", "|---|---|---|---|---|---|", *rows, ""]
     else:
         lines += ["No adapter states a trap (or nothing measured yet).", ""]
     return lines

@@ -111,8 +111,8 @@ def _switch(name, value):
 _TRAP_EMBEDDING = M.Trap(
     "sparse Embedding gradients under Adam", ("training",), "embedding",
     setting_off="optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))  # Embedding: IndexedSlices",
-    why="keras.optimizers.Adam applies an IndexedSlices gradient sparsely (the moments of the rows a batch does not "
-        "touch are not decayed, a repeated token's rows summed after the moment update)",
+    why="Keras' Adam squares an IndexedSlices gradient slice by slice (keras.ops.square keeps it sparse), so a token "
+        "repeated in the batch adds sum(g_i**2) to v, not (sum g_i)**2 (slices 1 and 2 of one row: 5, not 9)",
     disable=_switch("DENSE_EMBEDDING_GRADIENTS", False))
 MODEL_TRAPS = {
     "mlp": (
@@ -123,8 +123,9 @@ MODEL_TRAPS = {
         M.Trap("Python-float hyper-parameters", ("training",), "optimizer",
                setting_off="keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), Adam(learning_rate=0.01, "
                            "beta_1=0.9, beta_2=0.999)",
-               why="Keras casts a Python float to a float64 variable's dtype through float32 (0.9 -> 0.8999999762): "
-                   "only float64 moves", disable=_switch("NUMPY_HYPER", False)),
+               why="Keras casts a Python float to a float64 variable's dtype through float32 (0.9 -> 0.8999999762, "
+                   "0.999 -> 0.9990000129: Adam's first bias correction 1 - beta_2 is off by 1.3e-5); only float64 "
+                   "moves", disable=_switch("NUMPY_HYPER", False)),
         M.Trap("dtype policy set after the layers exist", ("forward", "gradient", "training"), "*",
                setting_off="layers built without dtype=, then keras.config.set_floatx(\"float64\") (or "
                            "set_dtype_policy) before the optimizer",
