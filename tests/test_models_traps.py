@@ -115,6 +115,23 @@ def test_keras_sigmoid_output_bce_reads_the_logits_back(tensorflow, keras_mlp):
     np.testing.assert_allclose(out["loss"], spec["loss"], rtol=1e-13)
 
 
+def test_a_saturated_logit_s_bce_as_the_trap_states(tensorflow):
+    """The trap's line, pinned: on z=20, y=0 (float32) Keras' sigmoid output gives the from-logits loss 20, a plain
+    tf.nn.sigmoid output (no _keras_logits) 15.94, its probability clipped to float32(1 - 1e-7), torch's BCELoss
+    of a sigmoid 100."""
+    import keras
+    import tensorflow as tf
+    import torch
+
+    bce = keras.losses.BinaryCrossentropy(from_logits=False, dtype="float32")
+    z, y = tf.constant([[20.0]]), tf.zeros((1, 1))
+    assert float(bce(y, keras.activations.sigmoid(z))) == 20.0
+    clipped = -np.log(1 - np.float64(np.float32(1 - 1e-7)))  # the probability clipped to 1 - 1e-7, in float32
+    assert abs(float(bce(y, tf.nn.sigmoid(z))) - clipped) < 1e-5 and abs(clipped - 15.9424) < 1e-4
+    assert torch.nn.BCELoss()(torch.sigmoid(torch.tensor([20.0])), torch.zeros(1)).item() == 100.0
+    assert torch.nn.BCEWithLogitsLoss()(torch.tensor([20.0]), torch.zeros(1)).item() == 20.0
+
+
 def test_keras_gru_two_biases_measured_at_step_1(tensorflow):
     (record,) = check_training(Case(CATALOGUE["gru_regressor"], tensorflow, "cpu", "float64", "quick", 0))
     assert record["status"] == "pass", record["message"]
@@ -207,7 +224,8 @@ def test_porting_guide_renders_the_traps_and_the_floor():
     (row,) = [line for line in section.splitlines() if line.startswith("| gru_regressor | Keras 3 | two GRU biases")]
     assert "training float64: pass (1 ULP" in row
     assert "training float64: fail at gru1 step 1 (momentum): 9.3e+12 ULP, 6.4e-02 of the layer's scale" in row
-    assert "Floor of agreement one can expect" in text and "Keras 3 float64: 1 ULP (1.9e-16 of the layer's scale" in text
+    assert "Floor of agreement one can expect" in text
+    assert "Keras 3 float64: 1 ULP (1.9e-16 of the layer's scale" in text
 
 
 def test_the_report_keeps_the_traps_and_renders_them(tmp_path):

@@ -134,8 +134,11 @@ MODEL_TRAPS = {
         M.Trap("sigmoid output, BCE from probabilities", ("gradient", "training"), "dense3, loss",
                setting_off="keras.layers.Dense(1, activation=\"sigmoid\") and "
                            "keras.losses.BinaryCrossentropy(from_logits=False)",
-               why="Keras' sigmoid leaves its input on the output (_keras_logits) and the TF backend's "
-                   "binary_crossentropy reads it back, so the loss is still computed from the logits",
+               why="Keras' sigmoid leaves its input on the output (_keras_logits, eager tensors too) and the TF "
+                   "backend's binary_crossentropy reads it back: the loss is still the from-logits one. Measured on a "
+                   "saturated logit (z=20, y=0, float32): Keras 20.0; through tf.nn.sigmoid (no readback) 15.94, "
+                   "the probability clipped to 1 - 1e-7; torch's nn.BCELoss()(torch.sigmoid(z)) 100, its log "
+                   "clamped at -100",
                disable=_switch("SIGMOID_OUTPUT", True)),
     ),
     "lstm_classifier": (_TRAP_EMBEDDING,),
