@@ -23,6 +23,7 @@ training (record ``training``)
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -36,7 +37,47 @@ from .trajectory import Judged, _summary, _unsupported_check, run_search, search
 
 EXAMPLES = {"quick": 2, "standard": 8, "thorough": 30}  # each example: two model_forward calls
 TRAINING_EXAMPLES = {"quick": 1, "standard": 3, "thorough": 12}  # each: STEPS steps per optimizer
+TRAP_EXAMPLES = {"quick": 1, "standard": 1, "thorough": 3}  # each trap: its checks once more, the setting off
 STEPS = 4
+
+
+def traps(backend, model_id, check=None) -> tuple:
+    """The backend's ``MODEL_TRAPS`` of a model (``spec.models.Trap``; those shown by ``check`` where given)."""
+    table = getattr(backend, "MODEL_TRAPS", None) or {}
+    return tuple(t for t in table.get(model_id, ()) if check is None or check in t.checks)
+
+
+def _trap_result(trap, record: dict | None, seconds: float, error: str | None = None) -> dict:
+    """One ``traps`` item: the check's record with the trap's setting off, reduced to where and how much."""
+    out = {"name": trap.name, "setting_off": trap.setting_off}
+    if error is not None:
+        return {**out, "status": "error", "message": error, "seconds": round(seconds, 3)}
+    out.update(status=record["status"], max_ulp=record.get("max_ulp"), max_rel=record.get("max_rel"),
+               layer=record.get("layer"), step=record.get("first_failing_step"), message=record.get("message") or "",
+               seconds=round(seconds, 3))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _with_traps(case: Case, records: list[dict], measure) -> list[dict]:
+    """``records`` with each trap of the adapter measured: ``measure(case)`` once more (TRAP_EXAMPLES examples,
+    the same seeds) inside ``trap.disable(backend)``; its record of each of the trap's checks goes into that
+    check's record as a ``traps`` item. The records' own status stays the one with the settings on."""
+    by_check = {r["check"]: r for r in records}
+    for trap in traps(case.backend, case.entry.op):
+        shown = [c for c in trap.checks if c in by_check and by_check[c]["status"] != "unsupported"]
+        if not shown:
+            continue
+        started = time.perf_counter()
+        try:
+            with trap.disable(case.backend):
+                again = {r["check"]: r for r in measure(dataclasses.replace(case, seen=[], known=[]))}
+            items = {c: _trap_result(trap, again[c], time.perf_counter() - started) for c in shown}
+        except Exception as exc:  # noqa: BLE001 -- the trap's switch itself failed: said, not raised
+            items = {c: _trap_result(trap, None, time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+                     for c in shown}
+        for c, item in items.items():
+            by_check[c].setdefault("traps", []).append(item)
+    return records
 
 
 def _layered(model_id, names):
@@ -133,10 +174,16 @@ def judge_model(model_id):
 
 
 def check_model(case: Case) -> list[dict]:
-    """The ``forward`` and ``gradient`` records of one (model, backend, device, dtype)."""
+    """The ``forward`` and ``gradient`` records of one (model, backend, device, dtype), each with its traps
+    measured (``traps``: the adapter's ``MODEL_TRAPS`` for that check, run once more with the setting off)."""
     started = time.perf_counter()
     if (early := _unsupported_check(case, "forward")) is not None:
         return early + [dict(early[0], check="gradient", id=early[0]["id"].rsplit("/", 1)[0] + "/gradient")]
+    records = _model_records(case, EXAMPLES, started)
+    return _with_traps(case, records, lambda c: _model_records(c, TRAP_EXAMPLES, time.perf_counter()))
+
+
+def _model_records(case: Case, examples: dict, started: float) -> list[dict]:
     model_id, dtype = case.entry.op, np_dtype(case.dtype)
     judge_pair = judge_model(model_id)
     stats = {c: {"examples": 0, "ulp": 0.0, "abs": 0.0, "rel": 0.0, "fail": None} for c in ("forward", "gradient")}
@@ -161,7 +208,7 @@ def check_model(case: Case) -> list[dict]:
 
     try:
         failure, unsupported, outcome = run_search(case, "model", judge, progress,
-                                                   observe=observe_model(model_id, dtype), examples=EXAMPLES)
+                                                   observe=observe_model(model_id, dtype), examples=examples)
     except Unsupported as exc:
         return [make_record(case, c, "unsupported", message=str(exc)) for c in ("forward", "gradient")]
     records = []
@@ -260,10 +307,16 @@ def judge_training(model_id):
 
 
 def check_training(case: Case) -> list[dict]:
-    """The ``training`` record of one (model, backend, device, dtype): both optimizers' trajectories."""
+    """The ``training`` record of one (model, backend, device, dtype): both optimizers' trajectories, with the
+    adapter's training traps measured (``traps``)."""
     started = time.perf_counter()
     if (early := _unsupported_check(case, "training")) is not None:
         return early
+    records = _training_records(case, TRAINING_EXAMPLES, started)
+    return _with_traps(case, records, lambda c: _training_records(c, TRAP_EXAMPLES, time.perf_counter()))
+
+
+def _training_records(case: Case, examples: dict, started: float) -> list[dict]:
     model_id, dtype = case.entry.op, np_dtype(case.dtype)
     stats = {"examples": 0, "ulp": None, "rel": None}
 
@@ -275,7 +328,7 @@ def check_training(case: Case) -> list[dict]:
     try:
         failure, unsupported, outcome = run_search(case, "training", judge_training(model_id), progress,
                                                    observe=observe_training(model_id, dtype),
-                                                   examples=TRAINING_EXAMPLES)
+                                                   examples=examples)
     except Unsupported as exc:
         return [make_record(case, "training", "unsupported", message=str(exc))]
     fields = {}

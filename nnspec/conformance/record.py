@@ -66,6 +66,9 @@ class CheckRecord:
     rel_by_step: list | None = None
     # models: the first layer whose activations, gradients or weights left their bound
     layer: str | None = None
+    # models: each training trap of the adapter (its MODEL_TRAPS) measured by this check once more with the trap's
+    # setting off; absent where the adapter states none (the record's own status is with the settings on)
+    traps: list | None = None
     # a case whose worker died (timeout, crashed)
     cause: str | None = None
     fault: str | None = None
@@ -86,7 +89,29 @@ class CheckRecord:
                 setattr(self, name, float(value))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if not out["traps"]:
+            del out["traps"]  # absent where the adapter states none: every other record's line stays as it was
+        return out
+
+
+#: One measured trap of a models record (``CheckRecord.traps``): the check once more with a setting off.
+TRAP_SCHEMA = {
+    "type": "object",
+    "required": ["name", "setting_off", "status"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "setting_off": {"type": "string"},
+        "status": {"enum": list(STATUSES)},
+        "max_ulp": {"type": ["number", "string", "null"], "pattern": "^(inf|-inf|nan)$"},
+        "max_rel": {"type": ["number", "string", "null"], "pattern": "^(inf|-inf|nan)$"},
+        "layer": {"type": ["string", "null"]},
+        "step": {"type": ["integer", "null"]},
+        "message": {"type": "string"},
+        "seconds": {"type": ["number", "null"]},
+    },
+}
 
 
 def _json_type(annotation) -> dict:
@@ -109,6 +134,7 @@ def schema() -> dict:
     for f in dataclasses.fields(CheckRecord):
         properties[f.name] = _json_type(hints[f.name])
     properties["status"]["enum"] = list(STATUSES)
+    properties["traps"]["items"] = TRAP_SCHEMA
     properties["kind"]["const"] = "check"
     for name in ("max_ulp", "max_abs", "max_rel", "tolerance", "first_step_ulp"):
         properties[name]["pattern"] = "^(inf|-inf|nan)$"  # a string only for a non-finite number

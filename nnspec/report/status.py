@@ -96,7 +96,7 @@ MAX_PART = 160  # characters a message part keeps (the results files keep it who
 ENTRY_FIELDS = (
     "id", "op", "backend", "backend_version", "device", "dtype", "check", "status", "matches_variant",
     "max_ulp", "max_abs", "max_rel", "non_finite", "tolerance", "tolerance_rule", "tolerance_reason", "examples",
-    "unsupported_examples", "steps", "first_step_ulp", "first_failing_step", "layer", "message",
+    "unsupported_examples", "steps", "first_step_ulp", "first_failing_step", "layer", "traps", "message",
     "counterexamples", "counterexample_capped", "repro", "composed",
 )
 SIGNIFICANT = 4  # digits an error keeps: more than the pages show, few enough not to churn in the last bit
@@ -298,7 +298,27 @@ def entry(record: dict, report_path: str, results_dir: str) -> dict:
     if isinstance(data.get("message"), str):  # each part capped: the results files keep it whole
         data["message"] = "; ".join(p if len(p) <= MAX_PART else p[:MAX_PART - 1] + "…"
                                     for p in data["message"].split("; "))
+    if data.get("traps"):
+        data["traps"] = [_trap_entry(t) for t in data["traps"]]
     return {name: _jsonable(data[name]) for name in ENTRY_FIELDS if not _absent(data.get(name))}
+
+
+def _trap_entry(item: dict) -> dict:
+    """A models record's measured trap as the file keeps it: errors to SIGNIFICANT digits (a non-finite one as its
+    name), the message capped, no seconds (the results files keep them: they would churn the diff)."""
+    out = {}
+    for name, value in item.items():
+        if name == "seconds" or value is None:
+            continue
+        if name in ("max_ulp", "max_rel"):
+            number = _number(value)
+            value = (_non_finite_name(number) if number is not None and not math.isfinite(number)
+                     else _short_number(float(f"{number:.{SIGNIFICANT}g}")) if number is not None else None)
+        elif name == "message" and isinstance(value, str) and len(value) > MAX_PART:
+            value = value[:MAX_PART - 1] + "…"
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def _versions(environments: list[dict]) -> dict[tuple, Any]:

@@ -42,7 +42,9 @@ Architectures (B the batch):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
@@ -70,6 +72,35 @@ class Setting:
     api: str  # the public API call, e.g. "keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)"
     layer: str  # the layer(s) of the model it applies to ("bn1, bn2"; "*" the whole model; "optimizer")
     why: str  # one line: what differs without it
+
+
+@dataclass(frozen=True)
+class Trap:
+    """A setting of ``MODEL_SETTINGS`` turned off the way a user would leave it (a backend's ``MODEL_TRAPS``): the
+    models checks run ``checks`` once more inside ``disable(backend)`` and record what moved (``traps``)."""
+
+    name: str  # short: "two recurrent biases", "sparse Embedding gradients under Adam"
+    checks: tuple  # the models checks it shows in: "forward", "gradient", "training"
+    layer: str  # where it bites ("gru1", "embedding", "optimizer (adam)", "*")
+    setting_off: str  # what the user writes instead of the setting (public API)
+    why: str  # one line: what the framework does then
+    disable: Callable[[Any], Any] = field(compare=False, repr=False, default=None)  # backend -> context manager
+
+
+@contextlib.contextmanager
+def switch(target, name: str, value):
+    """``target.name = value`` for the block (a module's switch or a backend's attribute), then as it was: what a
+    ``Trap``'s ``disable`` is made of (``disable=lambda backend: switch(module, "ONE_BIAS", False)``)."""
+    missing = object()
+    before = vars(target).get(name, missing) if hasattr(target, "__dict__") else getattr(target, name)
+    setattr(target, name, value)
+    try:
+        yield
+    finally:
+        if before is missing:
+            delattr(target, name)  # an instance's attribute: its class's again
+        else:
+            setattr(target, name, before)
 
 
 @dataclass(frozen=True)

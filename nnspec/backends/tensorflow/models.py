@@ -31,6 +31,11 @@ from .recurrent import layout as recurrent_layout
 
 ADAM_EPSILON_PER_STEP = True  # the setting _EPS states; False measures Keras' own epsilon
 DENSE_EMBEDDING_GRADIENTS = True  # the setting _EMBEDDING states; False measures the trap
+NUMPY_HYPER = True  # the setting _HYPER states (np.float64 hyper-parameters); False: Python floats, the trap
+LAYER_DTYPE = True  # the setting _FLOAT64 states (dtype= on every layer); False: layers built under Keras' default
+#                     policy (float32), the dtype set with keras.config.set_floatx only after they exist (trap)
+SIGMOID_OUTPUT = False  # False: the setting _LOGITS states; True: the mlp as often written, Dense(1, sigmoid) and
+#                         BinaryCrossentropy(from_logits=False) (the trap)
 BN_MOMENTUM = 1.0 - M.BN["momentum"]  # Keras' momentum is the old statistic's weight
 
 _BN = Setting("keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)", "bn1, bn2",
@@ -96,6 +101,56 @@ MODEL_RESIDUALS = {
           "noise as its gradient; Adam turns it into steps of up to lr each",),
 }
 
+def _switch(name, value):
+    """A Trap's ``disable``: this module's switch ``name`` set to ``value`` for the block."""
+    import sys
+
+    return lambda backend: M.switch(sys.modules[__name__], name, value)
+
+
+_TRAP_EMBEDDING = M.Trap(
+    "sparse Embedding gradients under Adam", ("training",), "embedding",
+    setting_off="optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))  # Embedding: IndexedSlices",
+    why="Keras' Adam squares an IndexedSlices gradient slice by slice (keras.ops.square keeps it sparse), so a token "
+        "repeated in the batch adds sum(g_i**2) to v, not (sum g_i)**2 (slices 1 and 2 of one row: 5, not 9)",
+    disable=_switch("DENSE_EMBEDDING_GRADIENTS", False))
+MODEL_TRAPS = {
+    "mlp": (
+        M.Trap("Adam's epsilon hat", ("training",), "optimizer (adam)",
+               setting_off="keras.optimizers.Adam(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-8)",
+               why="Keras adds epsilon to sqrt(v) before the bias correction: a step of lr*m/(sqrt(v)+eps*sqrt(1-b2^t))"
+                   " in the textbook's terms", disable=_switch("ADAM_EPSILON_PER_STEP", False)),
+        M.Trap("Python-float hyper-parameters", ("training",), "optimizer",
+               setting_off="keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), Adam(learning_rate=0.01, "
+                           "beta_1=0.9, beta_2=0.999)",
+               why="Keras casts a Python float to a float64 variable's dtype through float32 (0.9 -> 0.8999999762, "
+                   "0.999 -> 0.9990000129: Adam's first bias correction 1 - beta_2 is off by 1.3e-5); only float64 "
+                   "moves", disable=_switch("NUMPY_HYPER", False)),
+        M.Trap("dtype policy set after the layers exist", ("forward", "gradient", "training"), "*",
+               setting_off="layers built without dtype=, then keras.config.set_floatx(\"float64\") (or "
+                           "set_dtype_policy) before the optimizer",
+               why="a layer's dtype policy is fixed when it is built: it stays float32 and casts float64 inputs "
+                   "and weights to float32 (float32 runs do not move)", disable=_switch("LAYER_DTYPE", False)),
+        M.Trap("sigmoid output, BCE from probabilities", ("gradient", "training"), "dense3, loss",
+               setting_off="keras.layers.Dense(1, activation=\"sigmoid\") and "
+                           "keras.losses.BinaryCrossentropy(from_logits=False)",
+               why="Keras' sigmoid leaves its input on the output (_keras_logits, eager tensors too) and the TF "
+                   "backend's binary_crossentropy reads it back: the loss is still the from-logits one. Measured on a "
+                   "saturated logit (z=20, y=0, float32): Keras 20.0; through tf.nn.sigmoid (no readback) 15.94, "
+                   "the probability clipped to 1 - 1e-7; torch's nn.BCELoss()(torch.sigmoid(z)) 100, its log "
+                   "clamped at -100",
+               disable=_switch("SIGMOID_OUTPUT", True)),
+    ),
+    "lstm_classifier": (_TRAP_EMBEDDING,),
+    "transformer_encoder": (_TRAP_EMBEDDING,),
+    "gru_regressor": (
+        M.Trap("two GRU biases", ("training",), "gru1", setting_off="keras.layers.GRU(8, reset_after=True)",
+               why="the reset-after bias (2, 3H) holds two r and two z biases (torch's b_ih, b_hh): both train, so "
+                   "the one canonical bias moves twice the step", disable=_switch("CONSTRAINTS", {})),
+    ),
+}
+
+
 def _one_bias(bias):
     """keras.layers.GRU's reset-after bias (2, 3H) with its recurrent z and r biases zeroed: one bias per gate."""
     h2 = 2 * (bias.shape[1] // 3)
@@ -134,14 +189,15 @@ class _Built:
 
     def __init__(self, model_id, dtype):
         self.model_id, self.dtype = model_id, dtype
-        d = dict(dtype=dtype)
+        d = dict(dtype=dtype) if LAYER_DTYPE else {}  # without: the policy of Keras' default floatx (the trap)
+        sigmoid = SIGMOID_OUTPUT and model_id == "mlp"
         L = keras.layers
         conv = lambda n, k, act=None: L.Conv2D(n, k, padding="same", activation=act, **d)  # noqa: E731
         bn = lambda: L.BatchNormalization(axis=-1, momentum=BN_MOMENTUM, epsilon=M.BN["epsilon"], **d)  # noqa: E731
         spec = M.SPECS[model_id]
         if model_id == "mlp":
             self.layers = {"dense1": L.Dense(64, activation="relu", **d), "dense2": L.Dense(32, activation="relu", **d),
-                           "dense3": L.Dense(1, **d)}
+                           "dense3": L.Dense(1, activation="sigmoid" if sigmoid else None, **d)}
         elif model_id == "cnn":
             self.layers = {"conv1": conv(4, 3), "bn1": bn(), "pool1": L.MaxPooling2D(2, **d), "conv2": conv(8, 3),
                            "bn2": bn(), "pool2": L.MaxPooling2D(2, **d), "permute": L.Permute((3, 1, 2), **d),
@@ -167,9 +223,13 @@ class _Built:
         x = np.zeros((M.BATCH[model_id], *spec.x_shape), dtype)
         if model_id in ("cnn", "resnet_block"):
             x = np.transpose(x, (0, 2, 3, 1))
-        loss = dict(from_logits=True) if spec.loss != "mse" else {}
+        loss = dict(from_logits=not sigmoid) if spec.loss != "mse" else {}
         self.loss = _LOSSES[spec.loss](dtype=dtype, **loss)  # a Keras loss computes in floatx unless given dtype
-        self._build(tf.constant(x))
+        if LAYER_DTYPE:
+            self._build(tf.constant(x))
+        else:
+            with _floatx("float32"):  # Keras' default, when the layers were built; the dtype is set only after
+                self._build(tf.constant(x))
 
     def _build(self, x):
         layers = self.layers
@@ -215,12 +275,14 @@ class Models:
                    "gru_regressor": unsupported(_NO_BF16, dtypes={"bfloat16"})}
     MODEL_SETTINGS = MODEL_SETTINGS
     MODEL_RESIDUALS = MODEL_RESIDUALS
+    MODEL_TRAPS = MODEL_TRAPS
 
     def _model(self, model_id, dtype):
         cache = self.__dict__.setdefault("_models", {})
-        if (model_id, dtype) not in cache:
-            cache[(model_id, dtype)] = _Built(model_id, dtype)
-        return cache[(model_id, dtype)]
+        key = (model_id, dtype, LAYER_DTYPE, SIGMOID_OUTPUT)  # a trap's switch builds other layers
+        if key not in cache:
+            cache[key] = _Built(model_id, dtype)
+        return cache[key]
 
     # canonical <-> native -----------------------------------------------------------------------------------
 
@@ -368,7 +430,7 @@ class Models:
         dtype = np.asarray(xs).dtype.name
         built = self._model(model_id, dtype)
         with _floatx(dtype):  # the optimizer's learning_rate and iterations in the dtype under test
-            f = np.float64 if dtype == "float64" else float  # Keras' ops.cast(python float, float64) goes through float32 (MODEL_SETTINGS)
+            f = np.float64 if dtype == "float64" and NUMPY_HYPER else float  # Keras' ops.cast(python float, float64) goes through float32 (MODEL_SETTINGS)
             if optimizer == "momentum":
                 opt = keras.optimizers.SGD(learning_rate=f(hyper["lr"]), momentum=f(hyper["momentum"]), nesterov=False)
             else:

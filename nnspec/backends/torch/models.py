@@ -192,6 +192,15 @@ class Models:
                                     "trains")),
     }
 
+    MODEL_TRAPS = {
+        model: (M.Trap("two recurrent biases", ("training",), layer, setting_off=f"torch.nn.{cls}(...) trained with "
+                       "every parameter (bias_ih and bias_hh both in the optimizer)",
+                       why="the canonical bias is bias_ih + bias_hh: both step, so it moves twice the step "
+                           "(SGD: 2x the update; Adam: two unit-size steps)",
+                       disable=lambda backend: M.switch(backend, "ONE_RECURRENT_BIAS", False)),)
+        for model, layer, cls in (("lstm_classifier", "lstm1, lstm2", "LSTM"), ("gru_regressor", "gru1", "GRU"))
+    }
+
     def _model_build(self, model_id, dtype):
         cache = self.__dict__.setdefault("_model_builds", {})
         if (model_id, dtype) not in cache:
