@@ -145,8 +145,9 @@ os.environ["KERAS_BACKEND"] = sys.argv[1]
 import numpy as np
 import keras
 out = []
+dtype = np.dtype(sys.argv[2])
 for x, low, high, bits in json.load(sys.stdin):
-    x, low, high = np.float32(x), np.float32(low), np.float32(high)
+    x, low, high = np.asarray(x, dtype), np.asarray(low, dtype), np.asarray(high, dtype)
     fq = lambda v: keras.quantizers.fake_quant_with_min_max_vars(v, low, high, num_bits=bits)
     if sys.argv[1] == "jax":
         import jax
@@ -181,11 +182,12 @@ def _keras_cases():
     return cases
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_keras_pure_ops_fake_quant_is_the_float32_nudged_formula_bit_for_bit(backend):
+@pytest.mark.parametrize("backend, dtype", [("jax", "float32"), ("torch", "float32"), ("torch", "float64")])
+def test_keras_pure_ops_fake_quant_is_the_float32_nudged_formula_bit_for_bit(backend, dtype):
     """Keras 3's own fake_quant_with_min_max_vars (the non-TF path: adjust_and_nudge, then the float32 formula)
     matches nudging='float32_range' on every element, forward and gradient, where the textbook op (half to even
-    or half up, exact) does not; its zero point's tie goes to even (ops.round)."""
+    or half up, exact) does not; its zero point's tie goes to even (ops.round). Given float64 (torch; jax runs
+    without x64) it computes the same float32 formula: x and the range as float64, the values float32's."""
     import json
     import subprocess
     import sys
@@ -193,12 +195,16 @@ def test_keras_pure_ops_fake_quant_is_the_float32_nudged_formula_bit_for_bit(bac
     pytest.importorskip(backend)
     pytest.importorskip("keras")
     cases = _keras_cases()
-    ranges = [(x, np.float32((low - z) * scale), np.float32((high - z) * scale), int(np.log2(high - low + 1)))
+    if dtype == "float64":  # float64 x, scale and range: off the float32 grid
+        cases = [((x.astype(np.float64) * (1 + 2.0 ** -40)), float(scale) * (1 + 2.0 ** -40), z, low, high)
+                 for x, scale, z, low, high in cases]
+    held = np.dtype(dtype).type
+    ranges = [(x, held((low - z) * scale), held((high - z) * scale), int(np.log2(high - low + 1)))
               for x, scale, z, low, high in cases]
     tie = np.float32([0.0, 252.75, 253.0, -2.0, -2.75, -3.0])
     payload = [[x.tolist(), float(lo), float(hi), bits] for x, lo, hi, bits in ranges]
     payload.append([tie.tolist(), -2.5, 252.5, 8])
-    done = subprocess.run([sys.executable, "-c", KERAS_FAKE_QUANT, backend], input=json.dumps(payload),
+    done = subprocess.run([sys.executable, "-c", KERAS_FAKE_QUANT, backend, dtype], input=json.dumps(payload),
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0 and "No module named" in done.stderr:
         pytest.skip(f"Keras' {backend} backend is not importable: {done.stderr.strip().splitlines()[-1]}")
@@ -207,11 +213,11 @@ def test_keras_pure_ops_fake_quant_is_the_float32_nudged_formula_bit_for_bit(bac
     textbook_differs = 0
     for (x, scale, z, low, high), (value, gradient) in zip(cases, results):
         args = (x, scale, z)
-        assert value == np.float32(Q.fake_quantize(*args, low, high, nudging="float32_range")).tolist()
+        assert value == Q.fake_quantize(*args, low, high, nudging="float32_range").tolist()
         (mask,) = Q.fake_quantize_vjp(*args, np.ones(x.shape), low, high, nudging="float32_range")
         assert gradient == mask.tolist()
-        textbook_differs += sum(v != w for v, w in zip(value, np.float32(
-            Q.fake_quantize(*args, low, high, rounding="half_up")).tolist()))
+        textbook_differs += sum(v != w for v, w in zip(value, Q.fake_quantize(*args, low, high,
+                                                                               rounding="half_up").astype(dtype).tolist()))
     assert textbook_differs > 0  # near-ties and the arbitrary mantissas' re-derived scale: not rounding alone
     value, gradient = results[-1]
     assert value == [0.0, 253.0, 253.0, -2.0, -2.0, -2.0]  # the nudged range [−2, 253]: z' = 2, the tie to even

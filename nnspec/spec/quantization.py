@@ -44,7 +44,8 @@ Conventions
   on a non-TF backend, and what TF's kernel source writes: the op takes the real range
   [min, max] = [fl((quant_min − z)·s), fl((quant_max − z)·s)] and re-derives ("nudges") its own
   scale and zero point from it on the grid [0, L], L = quant_max − quant_min, every step rounded
-  to the working precision (float32; float64 for float64 x):
+  to float32 whatever x's dtype (TF's kernel takes float32 only; Keras 3's torch backend given
+  float64 x and range computes this same float32 formula, tests/test_quantization_adapters.py):
 
       s' = fl((max − min) / L),  inv = fl(L / (max − min)),  z_min = fl(0 − fl(min / s')),
       z' = round(clip(z_min, 0, L))                       (ties to even; see ``nudge``)
@@ -179,10 +180,10 @@ def nudge(range_min, range_max, levels, zero_rounding="half_even", working=np.fl
 
 
 def _nudged(x, scale, zero_point, quant_min, quant_max, axis, dtype, rounding, scaling, shift, gradient):
-    """x in the working precision, and the nudge of the range fl((quant_min − z)·s), fl((quant_max − z)·s)."""
+    """x in float32 (the working precision), and the nudge of the range fl((quant_min − z)·s), fl((quant_max − z)·s)."""
     if (rounding, scaling, shift, gradient) != ("half_even", "divide", "after", "clipped"):
         raise ValueError("nudging='float32_range' fixes its own rounding, scaling, shift and gradient")
-    working = np.float64 if np.dtype(dtype) == np.float64 else np.float32
+    working = np.float32  # for every dtype: TF's kernel is float32 only, Keras' float64 path too (module doc)
     s = _per_channel(scale, x, axis).astype(np.float64)
     z = _per_channel(zero_point, x, axis).astype(np.float64)
     low = ((quant_min - z) * s).astype(working)
@@ -228,14 +229,16 @@ def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max
     ``gradient="unrounded"``: cotangent · 1[(quant_min − z)·scale ≤ x ≤ (quant_max − z)·scale]
     (the clip range tested on x before rounding, as TensorFlow does); ``"identity"``: the
     cotangent itself (the estimator that ignores the clip range). ``nudging="float32_range"``:
-    cotangent · 1[nudged_min ≤ x ≤ nudged_max] (the nudged range, see ``nudge``). Gradients
+    cotangent · 1[nudged_min ≤ x ≤ nudged_max] (the nudged range, see ``nudge``; x in its own
+    dtype, not rounded to float32 as the forward's is). Gradients
     w.r.t. x only.
     """
     cotangent = np.asarray(cotangent, dtype=np.float64)
     if nudging == "float32_range":
-        held, _, (_, _, _, nudged_min, nudged_max) = _nudged(x, scale, zero_point, quant_min, quant_max, axis,
-                                                             dtype, rounding, scaling, shift, gradient)
-        return (np.where((nudged_min <= held) & (held <= nudged_max), cotangent, 0.0),)
+        _, _, (_, _, _, nudged_min, nudged_max) = _nudged(x, scale, zero_point, quant_min, quant_max, axis,
+                                                          dtype, rounding, scaling, shift, gradient)
+        x = np.asarray(x, dtype=np.float64)  # x as it arrived (not rounded to float32) against the float32 ends
+        return (np.where((nudged_min <= x) & (x <= nudged_max), cotangent, 0.0),)
     if nudging != "none":
         raise ValueError(f"nudging {nudging!r}: one of {NUDGINGS}")
     if gradient == "identity":
