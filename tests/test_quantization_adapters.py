@@ -171,3 +171,123 @@ def test_tensorflow_quantized_dense_record_names_the_range_q16_variant():
                                                         "float32", "quick", 0))}
     assert records["forward"]["status"] == "fail"
     assert records["forward"]["matches_variant"] == "quantized_dense(multiplier='range_q16')"
+
+
+KERAS_FAKE_QUANT = """
+import json, os, sys
+os.environ["KERAS_BACKEND"] = sys.argv[1]
+import numpy as np
+import keras
+out = []
+dtype = np.dtype(sys.argv[2])
+for x, low, high, bits in json.load(sys.stdin):
+    x, low, high = np.asarray(x, dtype), np.asarray(low, dtype), np.asarray(high, dtype)
+    fq = lambda v: keras.quantizers.fake_quant_with_min_max_vars(v, low, high, num_bits=bits)
+    if sys.argv[1] == "jax":
+        import jax
+        y, back = jax.vjp(fq, x)
+        g = back(np.ones_like(x))[0]
+    else:
+        import torch
+        v = torch.tensor(x, requires_grad=True)
+        y = fq(v)
+        y.sum().backward()
+        g = v.grad
+    out.append([np.asarray(y).tolist() if sys.argv[1] == "jax" else y.detach().numpy().tolist(),
+                np.asarray(g).tolist()])
+print(json.dumps(out))
+"""
+
+
+def _keras_cases():
+    """Per tensor: int8, uint8, int4 ranges from a scale and zero point (short and arbitrary mantissas), x at
+    ties, ±10⁻⁶ of a step from them, on the grid and past both ends; and the range [−2.5, 252.5], whose
+    zero point z_min = 2.5 is an exact tie (x = 252.75, 253: inside the nudged range only if z' = 2)."""
+    rng = np.random.default_rng(0)
+    cases = []
+    for t in range(60):
+        low, high = (Q.INT8, Q.UINT8, Q.INT4)[t % 3]
+        scale = np.float32(((1.0, 1.25, 1.5, 1.75)[t % 4] if t % 2 else rng.uniform(1, 2)) * 2.0 ** rng.integers(-8, 2))
+        z = int(rng.integers(low, high + 1))
+        e = rng.integers(low - 3, high + 4, 32)
+        f = rng.choice([0.5, -0.5, 0.0, 0.5 - 1e-6, 0.5 + 1e-6, 1e-6, -1e-6], 32)
+        x = ((e - z + f) * float(scale)).astype(np.float32)
+        cases.append((x, scale, z, low, high))
+    return cases
+
+
+@pytest.mark.parametrize("backend, dtype", [("jax", "float32"), ("torch", "float32"), ("torch", "float64")])
+def test_keras_pure_ops_fake_quant_is_the_float32_nudged_formula_bit_for_bit(backend, dtype):
+    """Keras 3's own fake_quant_with_min_max_vars (the non-TF path: adjust_and_nudge, then the float32 formula)
+    matches nudging='float32_range' on every element, forward and gradient, where the textbook op (half to even
+    or half up, exact) does not; its zero point's tie goes to even (ops.round). Given float64 (torch; jax runs
+    without x64) it computes the same float32 formula: x and the range as float64, the values float32's."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip(backend)
+    pytest.importorskip("keras")
+    cases = _keras_cases()
+    if dtype == "float64":  # float64 x, scale and range: off the float32 grid
+        cases = [((x.astype(np.float64) * (1 + 2.0 ** -40)), float(scale) * (1 + 2.0 ** -40), z, low, high)
+                 for x, scale, z, low, high in cases]
+    held = np.dtype(dtype).type
+    ranges = [(x, held((low - z) * scale), held((high - z) * scale), int(np.log2(high - low + 1)))
+              for x, scale, z, low, high in cases]
+    tie = np.float32([0.0, 252.75, 253.0, -2.0, -2.75, -3.0])
+    payload = [[x.tolist(), float(lo), float(hi), bits] for x, lo, hi, bits in ranges]
+    payload.append([tie.tolist(), -2.5, 252.5, 8])
+    done = subprocess.run([sys.executable, "-c", KERAS_FAKE_QUANT, backend, dtype], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 and "No module named" in done.stderr:
+        pytest.skip(f"Keras' {backend} backend is not importable: {done.stderr.strip().splitlines()[-1]}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    textbook_differs = 0
+    for (x, scale, z, low, high), (value, gradient) in zip(cases, results):
+        args = (x, scale, z)
+        assert value == Q.fake_quantize(*args, low, high, nudging="float32_range").tolist()
+        (mask,) = Q.fake_quantize_vjp(*args, np.ones(x.shape), low, high, nudging="float32_range")
+        assert gradient == mask.tolist()
+        textbook_differs += sum(v != w for v, w in zip(value, Q.fake_quantize(*args, low, high,
+                                                                               rounding="half_up").astype(dtype).tolist()))
+    assert textbook_differs > 0  # near-ties and the arbitrary mantissas' re-derived scale: not rounding alone
+    value, gradient = results[-1]
+    assert value == [0.0, 253.0, 253.0, -2.0, -2.0, -2.0]  # the nudged range [−2, 253]: z' = 2, the tie to even
+    even, away = (Q.nudge(np.float32(-2.5), np.float32(252.5), 255, zero_rounding=r) for r in ("half_even", "half_away"))
+    assert (float(even[3]), float(even[4]), float(away[4])) == (-2.0, 253.0, 252.0)
+    assert gradient == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_tensorflow_fake_quant_masks_its_gradient_on_the_nudged_range():
+    """s = 0x1.ce14acp-8, z = 78 (int8): the range's upper end fl32(49·s) lies one float32 step above the exact
+    49·s, where x = fl32(49·s) sits. TF passes the gradient there (x ≤ nudged_max), as nudging='float32_range'
+    does; the exact range of gradient='unrounded' puts x outside (measured on 3288 such edge elements, all alike)."""
+    tf = pytest.importorskip("tensorflow")
+    scale, x = np.float32(float.fromhex("0x1.ce14acp-8")), np.float32(float.fromhex("0x1.61c7d4p-2"))
+    low, high = np.float32(np.float32(-128 - 78) * scale), np.float32(np.float32(127 - 78) * scale)
+    xt = tf.constant([x])
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.quantization.fake_quant_with_min_max_vars(xt, low, high, num_bits=8)
+    (nudged,) = Q.fake_quantize_vjp(x, scale, 78, np.ones(()), nudging="float32_range")
+    (unrounded,) = Q.fake_quantize_vjp(x, scale, 78, np.ones(()), gradient="unrounded")
+    assert tape.gradient(y, xt).numpy()[0] == float(nudged) == 1.0 != float(unrounded)
+
+
+@pytest.mark.parametrize("scale, zero, quant_range, x", [
+    ("0x1.8p-1", -106, Q.INT8, "-0x1.8c0002p+3"),  # x/s = −16.5000013 (short mantissa: s', z' exact)
+    ("0x1.c1451ep-4", 33, Q.UINT8, "0x1.d1108cp+3"),  # x/s = 132.4999998
+])
+def test_tensorflow_fake_quant_forward_is_not_the_nudged_float32_formula_at_near_ties(scale, zero, quant_range, x):
+    """Where fl32(fl32(x − nudged_min)·inv) lands on the tie, Keras' formula (nudging='float32_range') rounds up;
+    TF 2.21 returns the correctly rounded index here (the spec's default), so no variant names its forward
+    bit for bit (and −79.5000066 above goes the other way)."""
+    tf = pytest.importorskip("tensorflow")
+    scale, x = np.float32(float.fromhex(scale)), np.float32(float.fromhex(x))
+    (low, high), zero = quant_range, zero
+    got = tf.quantization.fake_quant_with_min_max_vars(tf.constant([x]), np.float32((low - zero) * scale),
+                                                       np.float32((high - zero) * scale), num_bits=8).numpy()[0]
+    assert got == np.float32(Q.fake_quantize(x, scale, zero, low, high))
+    assert got != np.float32(Q.fake_quantize(x, scale, zero, low, high, nudging="float32_range"))

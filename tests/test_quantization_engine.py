@@ -104,3 +104,15 @@ def test_a_loss_scaler_that_steps_on_overflow_or_grows_every_step_is_caught(wron
     assert record["status"] == "fail", what
     assert record["first_failing_step"] >= 1
     assert record["matches_variant"] is None
+
+
+def test_a_fake_quantize_that_nudges_its_range_in_float32_is_caught_and_named():
+    """Ties go up on the re-derived grid and near-ties move with the float32 reciprocal: not rounding='half_up'
+    alone (an arbitrary-mantissa scale's nudged arithmetic differs from the exact half-up value)."""
+    records = values(W.Float32RangeNudging(), "fake_quantize")
+    assert records["forward"]["status"] == "fail"
+    assert records["forward"]["matches_variant"] == "fake_quantize(nudging='float32_range')"
+    assert records["gradient"]["status"] == "fail"  # x within half a step past an edge: 0 where the spec gives 1
+    # the nudged range is the unrounded one up to float32 rounding: on these draws the first to fit is named
+    assert records["gradient"]["matches_variant"] in ("fake_quantize(gradient='unrounded')",
+                                                      "fake_quantize(nudging='float32_range')")

@@ -277,3 +277,134 @@ def test_min_scale_floors_the_back_off():
     states = Q.dynamic_loss_scale(np.array([0.0]), np.full((3, 1), np.inf), init_scale=2.0, min_scale=1.0)
     assert states[:, -1].tolist() == [1.0, 1.0, 1.0]
 
+
+
+# nudging (fake_quantize's nudging="float32_range") -------------------------------------------
+
+
+def fl32(v: Fraction) -> Fraction:
+    """v rounded to the nearest float32 (ties to an even significand), decided in exact rationals."""
+    if v == 0:
+        return Fraction(0)
+    guess = np.float32(float(v))  # within one float32 step of the answer
+    candidates = {np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))}
+    best = min(abs(Fraction(float(c)) - v) for c in candidates)
+    nearest = [c for c in candidates if abs(Fraction(float(c)) - v) == best]
+    if len(nearest) > 1:
+        nearest = [c for c in nearest if int(np.asarray(c).view(np.uint32)) % 2 == 0]
+    return Fraction(float(nearest[0]))
+
+
+def oracle_nudged(x, scale, z, low, high, zero_rounding="half_even"):
+    """The nudged fake_quantize, each operation an exact rational rounded to float32 by fl32."""
+    levels = high - low
+    lo, hi = fl32((low - z) * Fraction(scale)), fl32((high - z) * Fraction(scale))
+    diff = fl32(hi - lo)
+    step, inv = fl32(diff / levels), fl32(levels / diff)
+    z_min = fl32(-fl32(lo / step))
+    zero = round_fraction(min(max(z_min, Fraction(0)), Fraction(levels)), zero_rounding)
+    nudged_min, nudged_max = fl32(-zero * step), fl32((levels - zero) * step)
+    z0 = math.floor(fl32(fl32(-nudged_min * inv) + Fraction(1, 2)))
+    shifted = fl32(min(max(Fraction(x), nudged_min), nudged_max) - nudged_min)
+    index = math.floor(fl32(fl32(fl32(shifted * inv) - z0) + Fraction(1, 2)))
+    inside = nudged_min <= Fraction(x) <= nudged_max
+    return fl32(index * step), inside, (step, zero, nudged_min, nudged_max)
+
+
+@st.composite
+def nudged_cases(draw):
+    low, high = draw(RANGES)
+    z = draw(st.integers(low, high))
+    mantissa = draw(st.one_of(st.sampled_from([1.0, 1.25, 1.5, 1.75]), st.floats(1.0, 2.0, exclude_max=True)))
+    scale = float(np.float32(mantissa * 2.0 ** draw(st.integers(-8, 1))))
+    e = draw(st.integers(low - 3, high + 3))
+    f = draw(st.one_of(st.sampled_from([0.5, -0.5, 0.0, 0.5 - 1e-6, 1e-6]), st.floats(-0.5, 0.5)))
+    return float(np.float32((e - z + f) * scale)), scale, z, low, high
+
+
+@seed(17)
+@settings(max_examples=300, deadline=None, database=None)
+@given(nudged_cases())
+def test_nudged_fake_quantize_is_the_float32_formula_rounded_step_by_step(case):
+    x, scale, z, low, high = case
+    args = (np.float32(x), np.float32(scale), z, low, high)
+    value = Q.fake_quantize(*args, nudging="float32_range")
+    (gradient,) = Q.fake_quantize_vjp(*args[:3], np.ones(()), low, high, nudging="float32_range")
+    expected, inside, _ = oracle_nudged(x, scale, z, low, high)
+    assert Fraction(float(value)) == expected
+    assert float(gradient) == (1.0 if inside else 0.0)
+
+
+@seed(17)
+@settings(max_examples=200, deadline=None, database=None)
+@given(nudged_cases())
+def test_nudging_a_range_built_from_a_scale_and_zero_point_gives_them_back(case):
+    """z' = z − quant_min exactly; s' = s for a short-mantissa s (the range's ends and width are exact)."""
+    _, scale, z, low, high = case
+    lo, hi = np.float32((low - z) * scale), np.float32((high - z) * scale)
+    step, _, zero, nudged_min, nudged_max = Q.nudge(lo, hi, high - low)
+    assert zero == z - low and nudged_min <= 0 <= nudged_max
+    if float(np.float32(scale)) in {m * 2.0 ** k for m in (1.0, 1.25, 1.5, 1.75) for k in range(-8, 2)}:
+        assert (step, nudged_min, nudged_max) == (scale, lo, hi)
+
+
+@seed(17)
+@settings(max_examples=300, deadline=None, database=None)
+@given(RANGES, st.data(), st.integers(-8, 2), st.sampled_from([0.5, -0.5, 0.0, 0.25, -0.375]))
+def test_nudged_fake_quantize_with_a_power_of_two_scale_is_exact_half_up_rounding(quant_range, data, k, f):
+    """s = 2^k: every step of the float32 formula is exact, so it is the textbook op with ties up."""
+    low, high = quant_range
+    z = data.draw(st.integers(low, high))
+    x = (data.draw(st.integers(low - 3, high + 3)) - z + f) * 2.0 ** k  # exact in float32
+    value = Q.fake_quantize(np.float32(x), np.float32(2.0 ** k), z, low, high, nudging="float32_range")
+    assert Fraction(float(value)) == (oracle_q(x, 2.0 ** k, z, low, high, "half_up") - z) * Fraction(2.0 ** k)
+
+
+@seed(17)
+@settings(max_examples=60, deadline=None, database=None)
+@given(nudged_cases())
+def test_nudged_grid_points_and_zero_come_back_exactly(case):
+    """Every fl32(k·s') of the nudged grid (k = −z' … L − z') is a fixed point, 0 among them: the nudged range
+    holds 0 and maps it to 0 (whatever s' rounded to)."""
+    _, scale, z, low, high = case
+    step, _, zero, _, _ = Q.nudge(np.float32((low - z) * scale), np.float32((high - z) * scale), high - low)
+    grid = (np.arange(-zero, high - low - zero + 1) * np.float32(step)).astype(np.float32)
+    assert 0.0 in grid
+    value = Q.fake_quantize(grid, np.float32(scale), z, low, high, nudging="float32_range")
+    assert value.tolist() == grid.tolist()
+
+
+def test_nudged_range_ties_of_the_zero_point():
+    """[−2.5, 252.5] on 8 bits: s' = 1, z_min = 2.5, an exact tie: to even 2 (Keras), away 3 (TF's std::round)."""
+    even = Q.nudge(np.float32(-2.5), np.float32(252.5), 255)
+    away = Q.nudge(np.float32(-2.5), np.float32(252.5), 255, zero_rounding="half_away")
+    assert [float(v) for v in even] == [1.0, 1.0, 2.0, -2.0, 253.0]
+    assert [float(v) for v in away] == [1.0, 1.0, 3.0, -3.0, 252.0]
+
+
+def test_a_nudged_range_that_does_not_hold_zero_is_shifted_to_it():
+    """[2, 10]: z_min = −63.75 clips to z' = 0, so the range becomes [0, 255·s'] (s' = fl32(8/255)), not [0, 10]."""
+    step, inv, zero, nudged_min, nudged_max = Q.nudge(np.float32(2.0), np.float32(10.0), 255)
+    assert Fraction(float(step)) == fl32(Fraction(8, 255)) and Fraction(float(inv)) == fl32(Fraction(255, 8))
+    assert (float(zero), float(nudged_min)) == (0.0, 0.0)
+    assert Fraction(float(nudged_max)) == fl32(255 * fl32(Fraction(8, 255)))
+
+
+def test_nudged_zero_point_rounding_matters_only_at_a_tie():
+    """z_min = fl32(0 − fl32(min / s')), s' = fl32(fl32(max − min)/255), in exact rationals: the two rules
+    give different zero points exactly where z_min is k + ½ with k even (127.5: both 128)."""
+    for lo, hi in [(-2.5, 252.5), (-2.4, 252.6), (-1.0, 1.0), (-0.7, 3.3), (-127.5, 127.5), (-6.25, 248.75)]:
+        lo, hi = np.float32(lo), np.float32(hi)
+        step = fl32(fl32(Fraction(float(hi)) - Fraction(float(lo))) / 255)
+        z_min = fl32(-fl32(Fraction(float(lo)) / step))
+        same = Q.nudge(lo, hi, 255)[2] == Q.nudge(lo, hi, 255, zero_rounding="half_away")[2]
+        assert same == (z_min - math.floor(z_min) != Fraction(1, 2) or math.floor(z_min) % 2 == 1), (lo, hi)
+        assert Q.nudge(lo, hi, 255)[2] == round_fraction(z_min, "half_even")
+
+
+def test_nudging_fixes_its_own_rounding():
+    with pytest.raises(ValueError):
+        Q.fake_quantize(np.float32(0.5), np.float32(1.0), 0, nudging="float32_range", rounding="half_up")
+    with pytest.raises(ValueError):
+        Q.fake_quantize_vjp(np.float32(0.5), np.float32(1.0), 0, np.ones(()), nudging="float32_range",
+                            gradient="identity")

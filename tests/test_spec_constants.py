@@ -251,8 +251,9 @@ FORMULATION = {
     # Quantization: ties to even (IEEE 754 roundTiesToEven, std::nearbyint as torch's quantizers), x / scale
     # as written, the straight-through gradient masked by the clip range after rounding (torch's, Jacob et al.)
     "quantize": {"rounding": "half_even", "scaling": "divide", "shift": "after", "dtype": None},
+    # nudging "none": the given scale and zero point used as they are (not re-derived from a float32 range)
     "fake_quantize": {"rounding": "half_even", "scaling": "divide", "shift": "after", "gradient": "clipped",
-                      "dtype": None},
+                      "nudging": "none", "dtype": None},
     # amax/127 (Wu et al. 2020 eq. 4, TensorRT), uint8's symmetric zero point 128 (the int8 grid shifted)
     "quant_params": {"symmetric_divisor": "quant_max", "unsigned_zero_point": "upper_middle", "arithmetic": "exact",
                      "eps_placement": "floor", "dtype": None},
@@ -262,7 +263,8 @@ FORMULATION = {
 HELPERS = {"normalize": "layer_norm", "attention_weights": "scaled_dot_product_attention",
            "allowed_keys": "scaled_dot_product_attention", "query_offset": "scaled_dot_product_attention",
            "transformer_block": "layer_norm", "same_pads": "conv2d", "pads": "conv2d",
-           "transpose_output_size": "conv2d_transpose", "round_ties": "quantize"}
+           "transpose_output_size": "conv2d_transpose", "round_ties": "quantize",
+           "nudge": "fake_quantize"}
 
 
 def same(a, b) -> bool:

@@ -1,7 +1,8 @@
 """Deliberately wrong quantization adapters: each is one way a quantizer port breaks, which the engine must catch.
 
 They subclass the NumPy baseline (the spec) and change one thing: ties rounded half up
-(⌊v + ½⌋, a port's floor(x + 0.5)) where the spec rounds half to even, a straight-through
+(⌊v + ½⌋, a port's floor(x + 0.5)) where the spec rounds half to even, a fake_quantize that
+re-derives ("nudges") its scale and zero point from the float32 range, a straight-through
 gradient that passes the cotangent everywhere, ignoring the clip range, a symmetric scale of
 amax/127.5, an int8 dense layer whose accumulator saturates at int16, one that requantizes ties
 half up, one whose requantization scale is a truncated 16-bit fixed-point ratio of ranges and one
@@ -29,6 +30,23 @@ class HalfUpRounding(NumpyBackend):
     def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
         return in_dtype(Q.fake_quantize, x, scale, zero_point, quant_min=quant_min, quant_max=quant_max,
                         axis=axis, rounding="half_up")
+
+
+class Float32RangeNudging(NumpyBackend):
+    """fake_quantize ported from TF's / Keras' fake_quant: the range [(quant_min − z)·s, (quant_max − z)·s]
+    handed over, its scale and zero point re-derived ("nudged") from it in float32 and x rounded ⌊v + ½⌋ on
+    that grid in float32, instead of the given scale and zero point in exact arithmetic."""
+
+    name = "float32-range-nudging"
+
+    def fake_quantize(self, x, scale, zero_point, quant_min, quant_max, axis):
+        return in_dtype(Q.fake_quantize, x, scale, zero_point, quant_min=quant_min, quant_max=quant_max,
+                        axis=axis, nudging="float32_range")
+
+    def vjp(self, op, inputs, cotangent, params, wrt=(0,)):
+        if op != "fake_quantize":
+            return super().vjp(op, inputs, cotangent, params, wrt)
+        return in_dtype(Q.fake_quantize_vjp, *inputs, cotangent, **params, nudging="float32_range")
 
 
 class UnclippedStraightThrough(NumpyBackend):

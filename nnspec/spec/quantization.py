@@ -39,6 +39,24 @@ Conventions
   reals [(quant_min − z)·scale, (quant_max − z)·scale], so x within half a step outside the
   range still gets 0 while its rounding lands inside), ``"identity"`` (the plain
   straight-through estimator that ignores the clip range: 1 everywhere).
+* ``nudging`` (fake_quantize only): ``"none"`` (default: the scale and zero point used as
+  given, in exact arithmetic) or ``"float32_range"`` (Keras 3's own ``fake_quant_with_min_max_vars``
+  on a non-TF backend, and what TF's kernel source writes: the op takes the real range
+  [min, max] = [fl((quant_min − z)·s), fl((quant_max − z)·s)] and re-derives ("nudges") its own
+  scale and zero point from it on the grid [0, L], L = quant_max − quant_min, every step rounded
+  to float32 whatever x's dtype (TF's kernel takes float32 only; Keras 3's torch backend given
+  float64 x and range computes this same float32 formula, tests/test_quantization_adapters.py):
+
+      s' = fl((max − min) / L),  inv = fl(L / (max − min)),  z_min = fl(0 − fl(min / s')),
+      z' = round(clip(z_min, 0, L))                       (ties to even; see ``nudge``)
+      nudged_min = fl(−z'·s'),  nudged_max = fl((L − z')·s'),  z₀ = ⌊fl(fl(−nudged_min·inv) + ½)⌋
+      y = fl(⌊fl(fl(fl(fl(clip(x, nudged_min, nudged_max) − nudged_min)·inv) − z₀) + ½)⌋ · s')
+
+  Ties therefore go up (⌊v + ½⌋) and a near-tie moves with inv's rounding; s' and z' are the
+  given s and z − quant_min up to the range's float32 rounding (exactly so for a short-mantissa
+  s). The gradient is straight-through inside the nudged range: 1 where nudged_min ≤ x ≤
+  nudged_max. ``rounding``, ``scaling``, ``shift`` and ``gradient`` are the nudged formula's
+  own: any other value with it raises ValueError.
 """
 
 from __future__ import annotations
@@ -132,14 +150,71 @@ def dequantize(q, scale, zero_point, axis=None):
     return (np.asarray(q, dtype=np.float64) - z) * s
 
 
+NUDGINGS = ("none", "float32_range")
+NUDGE_ROUNDINGS = ("half_even", "half_away")
+
+
+def nudge(range_min, range_max, levels, zero_rounding="half_even", working=np.float32):
+    """(s', inv, z', nudged_min, nudged_max) of the real range [range_min, range_max] on the grid [0, levels].
+
+    The "adjust and nudge" of TF's fake_quant kernel and Keras 3's ``adjust_and_nudge``, every
+    step rounded to ``working`` (see the module's ``nudging``). The zero point z_min = 0 − min/s'
+    is clipped to [0, levels] and rounded by ``zero_rounding``: ``"half_even"`` (Keras' ops.round)
+    or ``"half_away"`` (TF's kernel, std::round). The two differ only where z_min is an exact
+    tie k + ½ with k even (2.5: 2 or 3; 127.5: 128 by both), which a range built from a scale and an integer zero point never gives (z_min is then
+    within rounding of that integer); a range that does not hold 0 is shifted, not widened
+    (min > 0: z' = 0, nudged_min = 0). Returned as float64 holding the ``working`` values.
+    """
+    if zero_rounding not in NUDGE_ROUNDINGS:
+        raise ValueError(f"zero_rounding {zero_rounding!r}: one of {NUDGE_ROUNDINGS}")
+    w = working
+    low, high, levels = np.asarray(range_min).astype(w), np.asarray(range_max).astype(w), w(levels)
+    diff = (high - low).astype(w)
+    step = (diff / levels).astype(w)
+    inv = (levels / diff).astype(w)
+    z_min = (w(0) - (low / step).astype(w)).astype(w)
+    zero = round_ties(np.clip(z_min, w(0), levels), zero_rounding).astype(w)
+    nudged_min = ((w(0) - zero) * step).astype(w)
+    nudged_max = ((levels - zero) * step).astype(w)
+    return tuple(np.asarray(v, dtype=np.float64) for v in (step, inv, zero, nudged_min, nudged_max))
+
+
+def _nudged(x, scale, zero_point, quant_min, quant_max, axis, dtype, rounding, scaling, shift, gradient):
+    """x in float32 (the working precision), and the nudge of the range fl((quant_min − z)·s), fl((quant_max − z)·s)."""
+    if (rounding, scaling, shift, gradient) != ("half_even", "divide", "after", "clipped"):
+        raise ValueError("nudging='float32_range' fixes its own rounding, scaling, shift and gradient")
+    working = np.float32  # for every dtype: TF's kernel is float32 only, Keras' float64 path too (module doc)
+    s = _per_channel(scale, x, axis).astype(np.float64)
+    z = _per_channel(zero_point, x, axis).astype(np.float64)
+    low = ((quant_min - z) * s).astype(working)
+    high = ((quant_max - z) * s).astype(working)
+    return np.asarray(x).astype(working), working, nudge(low, high, quant_max - quant_min, working=working)
+
+
+def _nudged_fake_quantize(x, working, nudged):
+    w = working
+    step, inv, _, nudged_min, nudged_max = (v.astype(w) for v in nudged)
+    zero = np.floor(((-nudged_min * inv).astype(w) + w(0.5)).astype(w))
+    shifted = (np.clip(x, nudged_min, nudged_max) - nudged_min).astype(w)
+    index = np.floor((((shifted * inv).astype(w) - zero).astype(w) + w(0.5)).astype(w))
+    return (index * step).astype(w).astype(np.float64)
+
+
 @_spec
 def fake_quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None, *, rounding="half_even",
-                  scaling="divide", shift="after", gradient="clipped", dtype=None):
+                  scaling="divide", shift="after", gradient="clipped", nudging="none", dtype=None):
     """x̂ = (clip(round(x / scale) + z, quant_min, quant_max) − z) · scale.
 
     The forward is exact in float64 (an integer of at most 9 bits times scale), rounded once to
-    the dtype. ``gradient`` selects only the VJP (see fake_quantize_vjp).
+    the dtype. ``gradient`` selects only the VJP (see fake_quantize_vjp). ``nudging=
+    "float32_range"``: the range re-derived and the value computed in float32 (the module's
+    ``nudging``).
     """
+    if nudging == "float32_range":
+        return _nudged_fake_quantize(*_nudged(x, scale, zero_point, quant_min, quant_max, axis, dtype, rounding,
+                                              scaling, shift, gradient))
+    if nudging != "none":
+        raise ValueError(f"nudging {nudging!r}: one of {NUDGINGS}")
     q = np.clip(_shifted(x, scale, zero_point, axis, rounding, scaling, dtype, shift), quant_min, quant_max)
     value = dequantize.__wrapped__(q, _held(np.asarray(scale, dtype=np.float64), scaling), zero_point, axis)
     return _held(value, scaling) if axis is None else value  # torch's per-tensor kernel multiplies in float32
@@ -148,14 +223,24 @@ def fake_quantize(x, scale, zero_point, quant_min=-128, quant_max=127, axis=None
 @_spec
 def fake_quantize_vjp(x, scale, zero_point, cotangent, quant_min=-128, quant_max=127, axis=None, *,
                       rounding="half_even", scaling="divide", shift="after", gradient="clipped",
-                      dtype=None):
+                      nudging="none", dtype=None):
     """Straight-through estimator: cotangent · 1[quant_min ≤ round(x / scale) + z ≤ quant_max].
 
     ``gradient="unrounded"``: cotangent · 1[(quant_min − z)·scale ≤ x ≤ (quant_max − z)·scale]
     (the clip range tested on x before rounding, as TensorFlow does); ``"identity"``: the
-    cotangent itself (the estimator that ignores the clip range). Gradients w.r.t. x only.
+    cotangent itself (the estimator that ignores the clip range). ``nudging="float32_range"``:
+    cotangent · 1[nudged_min ≤ x ≤ nudged_max] (the nudged range, see ``nudge``; x in its own
+    dtype, not rounded to float32 as the forward's is). Gradients
+    w.r.t. x only.
     """
     cotangent = np.asarray(cotangent, dtype=np.float64)
+    if nudging == "float32_range":
+        _, _, (_, _, _, nudged_min, nudged_max) = _nudged(x, scale, zero_point, quant_min, quant_max, axis,
+                                                          dtype, rounding, scaling, shift, gradient)
+        x = np.asarray(x, dtype=np.float64)  # x as it arrived (not rounded to float32) against the float32 ends
+        return (np.where((nudged_min <= x) & (x <= nudged_max), cotangent, 0.0),)
+    if nudging != "none":
+        raise ValueError(f"nudging {nudging!r}: one of {NUDGINGS}")
     if gradient == "identity":
         return (cotangent.copy(),)
     if gradient == "unrounded":

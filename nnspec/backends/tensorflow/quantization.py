@@ -7,7 +7,10 @@ passed as min = (quant_min − z)·scale, max = (quant_max − z)·scale, num_bi
 range's size (256 → 8, 16 → 4; narrow_range=False). TF then re-derives ("nudges") a float32
 scale (max − min)/(2^bits − 1) and a zero point rounded onto the integer grid — from these
 ranges it recovers the spec's scale and zero point up to float32 rounding — and shifts the
-integer range to [0, 2^bits − 1], which changes nothing fake_quantize returns. float32 only.
+integer range to [0, 2^bits − 1], which changes nothing fake_quantize returns. That re-derivation
+in float32 is the spec's variant ``nudging="float32_range"`` (Keras 3's pure-ops path, bit for bit);
+TF's gradient masks on its nudged range, but its forward rounds some near-ties otherwise (measured in
+tests/test_quantization_adapters.py). float32 only.
 
 ``quant_params``: TensorFlow has no observer (fake_quant's nudging of min/max happens inside its
 kernel); Keras 3's ``keras.quantizers.abs_max_quantize`` is the symmetric scheme: it observes

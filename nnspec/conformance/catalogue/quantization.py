@@ -129,7 +129,7 @@ ROWS = [
         op="fake_quantize", family="quantization", forward=Q.fake_quantize, vjp=Q.fake_quantize_vjp,
         forward_tol=ONE_ROUNDING, gradient_tol=MASK, params=PARAMS, inputs=quantization_example(),
         variants={"rounding": ("half_up", "half_away"), "scaling": ("reciprocal",),
-                  "gradient": ("unrounded", "identity")},
+                  "gradient": ("unrounded", "identity"), "nudging": ("float32_range",)},
     ),
 ]
 
