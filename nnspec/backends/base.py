@@ -73,6 +73,34 @@ def fits(value, cotangent) -> bool:
 _qualname = qualname
 
 
+
+#: CPU features that pick a framework's kernels and so can change its numbers (oneDNN runs float16 natively only
+#: with avx512_fp16, bfloat16 with avx512_bf16 or AMX; FMA contracts a·b + c into one rounding).
+NUMERIC_CPU_FLAGS = ("fma", "f16c", "avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_fp16")
+
+
+def processor(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model and its numerics-relevant features (``NUMERIC_CPU_FLAGS``) where ``cpuinfo`` says them
+    (Linux), e.g. ``"Intel(R) Xeon(R) Processor @ 2.80GHz (fma f16c avx2 avx512f)"``; else what ``platform`` knows.
+    A result that moves between two runs of one version may be the machine's: TF's float16 softmax of a row
+    holding a nan gave 0 beside it in one report's run and nan on a CPU where oneDNN has no float16 kernel."""
+    fallback = platform.processor() or platform.machine()
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            text = f.read(1 << 16)
+    except OSError:
+        return fallback
+    fields: dict[str, str] = {}
+    for line in text.splitlines():  # the first CPU's lines: every core says the same, and the read may cut the last
+        if line.strip() == "":
+            break
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    model = fields.get("model name") or fallback
+    flags = set(fields.get("flags", "").split())
+    present = [flag for flag in NUMERIC_CPU_FLAGS if flag in flags]
+    return f"{model} ({' '.join(present)})" if present else model
+
 class Backend:
     """Base class of every adapter. Subclasses set ``name`` and implement the abstract part."""
 
@@ -121,7 +149,7 @@ class Backend:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine(),
+            "processor": processor(),
             "numpy": np.__version__,
             "numerics": self.numerics(),
         }
