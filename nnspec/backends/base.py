@@ -79,27 +79,25 @@ _qualname = qualname
 NUMERIC_CPU_FLAGS = ("fma", "f16c", "avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_fp16")
 
 
-def processor(cpuinfo: str = "/proc/cpuinfo") -> str:
-    """The CPU's model and its numerics-relevant features (``NUMERIC_CPU_FLAGS``) where ``cpuinfo`` says them
-    (Linux), e.g. ``"Intel(R) Xeon(R) Processor @ 2.80GHz (fma f16c avx2 avx512f)"``; else what ``platform`` knows.
-    A result that moves between two runs of one version may be the machine's: TF's float16 softmax of a row
-    holding a nan gave 0 beside it in one report's run and nan on a CPU where oneDNN has no float16 kernel."""
+def processor(info: dict | None = None) -> str:
+    """The CPU's model and its numerics-relevant features (``NUMERIC_CPU_FLAGS``), from py-cpuinfo (``info``: its
+    ``get_cpu_info()``, the library pytest-benchmark's machine info comes from), e.g. ``"Intel(R) Xeon(R) Processor
+    @ 2.80GHz (fma f16c avx2 avx512f)"``; what ``platform`` knows where it says nothing. A result that moves
+    between two runs of one version may be the machine's: TF's float16 softmax of a row holding a nan gave 0
+    beside it in one report's run and nan on a CPU where oneDNN has no float16 kernel."""
     fallback = platform.processor() or platform.machine()
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
-            text = f.read(1 << 16)
-    except OSError:
-        return fallback
-    fields: dict[str, str] = {}
-    for line in text.splitlines():  # the first CPU's lines: every core says the same, and the read may cut the last
-        if line.strip() == "":
-            break
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    model = fields.get("model name") or fallback
-    flags = set(fields.get("flags", "").split())
+    if info is None:
+        try:
+            import cpuinfo
+
+            info = cpuinfo.get_cpu_info()
+        except Exception:  # an unknown platform: the model is still worth a line
+            return fallback
+    model = info.get("brand_raw") or fallback
+    flags = set(info.get("flags") or ())
     present = [flag for flag in NUMERIC_CPU_FLAGS if flag in flags]
     return f"{model} ({' '.join(present)})" if present else model
+
 
 class Backend:
     """Base class of every adapter. Subclasses set ``name`` and implement the abstract part."""
